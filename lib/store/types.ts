@@ -1,0 +1,112 @@
+/**
+ * The Store: room logs (append, read, retention, epoch), consumer state (durable cursors
+ * and group progress) and idempotency keys. Every implementation runs the same contract
+ * suite (`test/contract/store.test.ts`); a Redis store will run it too.
+ */
+
+/** Retention and dedup policy of one room, resolved by the server from its configuration. */
+export interface Retention {
+  /** Keep at most this many messages (0 = no limit). */
+  maxMessages: number;
+  /** Drop messages older than this many milliseconds (0 = no limit). */
+  maxAgeMs: number;
+  /** Keep at most this many bytes of message payload (0 = no limit). Size = JSON length of `data` + event name. */
+  maxBytes: number;
+  /** What an append does when a limit would be passed: trim the oldest, or refuse with QueueFullError. */
+  overflow: 'drop-oldest' | 'reject';
+  /** An append whose `key` was seen in this room within this window is not stored again. */
+  dedupWindowMs: number;
+}
+
+/** Resolves the retention of a room; given to a store when it is built. */
+export type RetentionResolver = (ns: string, room: string) => Retention;
+
+/** A message as it is appended (the store assigns the offset). */
+export interface NewMessage {
+  event: string;
+  data: unknown;
+  /** Milliseconds since the Unix epoch when the server accepted it. */
+  ts: number;
+  /** The sender's sid, if any. */
+  from?: string;
+  /** Idempotency key. */
+  key?: string;
+}
+
+/** A message as it is stored and read back. */
+export interface StoredMessage extends NewMessage {
+  offset: number;
+}
+
+/** Where a log stands. An empty log has `first === last + 1`. */
+export interface LogPosition {
+  /** Names the life of this log; offsets never repeat within one epoch. */
+  epoch: string;
+  /** The earliest offset still held (after retention). */
+  first: number;
+  /** The last offset ever assigned (0 before the first message). */
+  last: number;
+}
+
+/** What an append did. */
+export interface AppendResult {
+  offset: number;
+  epoch: string;
+  /** True when `key` repeated a recent key: nothing was stored, `offset` is the first copy's. */
+  duplicate: boolean;
+}
+
+/** Progress of one consumer (a durable subscription or a group) over one room's log. */
+export interface ConsumerState {
+  /** Every offset at or below this is done (acked or dead-lettered). */
+  floor: number;
+  /** Offsets above `floor` that are done, ascending. */
+  done: number[];
+  /** Delivery attempts so far of offsets above `floor` that are not done. */
+  attempts: Record<string, number>;
+}
+
+/** Thrown by `append` when a room is full and its overflow policy is `reject`. */
+export class QueueFullError extends Error {
+  readonly code = 'queue_full';
+  constructor(ns: string, room: string, limit: string) {
+    super(`Room "${room}" in namespace "${ns}" is full (${limit}) and its overflow policy is "reject". Retry later, or consume and trim it.`);
+  }
+}
+
+/** Options every store takes. */
+export interface StoreOptions {
+  retention: RetentionResolver;
+  /** Clock for timestamps, age retention and dedup windows (injectable for tests). */
+  now?: () => number;
+}
+
+/**
+ * The storage seam. Rules every implementation keeps (the contract suite checks them):
+ * - offsets of one room start at 1 and increase by 1 for each stored message, within one epoch;
+ * - `append` assigns the offset synchronously, before it first awaits, so appends to one room
+ *   made in one order get offsets in that order; its promise resolves once the message is
+ *   committed (on disk, for a durable store), and for a duplicate key no earlier than the
+ *   first copy's commit;
+ * - retention is applied on append (count and bytes, `drop-oldest` trims, `reject` throws
+ *   QueueFullError) and on read and position (age);
+ * - `read` returns messages with offset >= `from`, ascending, at most `limit`.
+ */
+export interface Store {
+  /** "memory" or "disk" (others later: "redis"). */
+  readonly kind: string;
+  /** True when an append's promise means "on disk": survives a crash of the process. */
+  readonly durable: boolean;
+  /** The log's position; creates the log (and its epoch) when it does not exist yet. */
+  position(ns: string, room: string): Promise<LogPosition>;
+  /** Store one message at the room's next offset. */
+  append(ns: string, room: string, msg: NewMessage): Promise<AppendResult>;
+  /** Messages with offset >= from, ascending, at most `limit`, skipping trimmed and expired ones. */
+  read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]>;
+  /** A consumer's saved progress, or undefined. */
+  getConsumer(ns: string, room: string, name: string): Promise<ConsumerState | undefined>;
+  /** Save a consumer's progress; resolves once committed. */
+  putConsumer(ns: string, room: string, name: string, state: ConsumerState): Promise<void>;
+  /** Flush and release resources. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,110 @@
+/**
+ * The codec: the only place wsq/1 frames are parsed from or written to JSON.
+ * Decoding validates with the zod schemas and turns every failure into an error frame
+ * a person can act on (`bad_json`, `bad_frame`, `unknown_type`).
+ */
+import type { z } from 'zod';
+import { CLIENT_FRAMES, ServerFrame, type ClientFrame, type ErrorFrame, type RequestId } from './frames.js';
+import { ERROR_CODES, type ErrorCode } from './codes.js';
+
+/** A frame that could not be decoded, as the error frame to send back. */
+export interface DecodeError {
+  ok: false;
+  error: ErrorFrame;
+}
+export type Decoded<T> = { ok: true; frame: T } | DecodeError;
+
+/** Build an error frame; `message` defaults to the code's sentence from the codes table. */
+export function errorFrame(code: ErrorCode, message?: string, id?: RequestId, details?: unknown): ErrorFrame {
+  const f: ErrorFrame = { type: 'error', code, message: message ?? ERROR_CODES[code] };
+  if (id !== undefined) f.id = id;
+  if (details !== undefined) f.details = details;
+  return f;
+}
+
+function pickId(obj: Record<string, unknown>): RequestId | undefined {
+  const id = obj.id;
+  if (typeof id === 'number' && Number.isInteger(id)) return id;
+  if (typeof id === 'string' && id.length <= 64) return id;
+  return undefined;
+}
+
+/** Turn the first zod issue into one sentence; all issues go to `details`. */
+function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: string[]): string {
+  const first = issues[0]!;
+  const field = first.path.length ? first.path.map(String).join('.') : '';
+  if (first.code === 'unrecognized_keys') {
+    const keys = first.keys.map((k) => `"${k}"`).join(', ');
+    return `${type}: unknown field ${keys}. Allowed fields: ${allowed.join(', ')}.`;
+  }
+  if (first.code === 'invalid_type' && first.input === undefined) {
+    return `${type}: "${field}" is required (${first.expected}).`;
+  }
+  return `${type}: "${field}" ${first.message.charAt(0).toLowerCase()}${first.message.slice(1)}.`.replace(/\.\.$/, '.');
+}
+
+/**
+ * Decode one text frame from a client. Never throws.
+ * @example
+ * const r = decodeClientFrame('{"type":"ping"}');
+ * if (r.ok) handle(r.frame); else send(encodeFrame(r.error));
+ */
+export function decodeClientFrame(text: string): Decoded<ClientFrame> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: errorFrame('bad_json', `The frame is not valid JSON (${(e as Error).message}). Send one JSON object per text frame, e.g. {"type":"ping"}.`) };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: errorFrame('bad_frame', 'A frame must be a JSON object with a "type", e.g. {"type":"ping"}.') };
+  }
+  const obj = value as Record<string, unknown>;
+  const id = pickId(obj);
+  const type = obj.type;
+  if (typeof type !== 'string') {
+    return { ok: false, error: errorFrame('bad_frame', 'The frame has no "type" string. Every frame needs one, e.g. {"type":"ping"}.', id) };
+  }
+  const schema = (CLIENT_FRAMES as Record<string, z.ZodType<ClientFrame>>)[type];
+  if (!schema) {
+    return { ok: false, error: errorFrame('unknown_type', `Unknown frame type "${type.slice(0, 64)}". Use one of: ${Object.keys(CLIENT_FRAMES).join(', ')}.`, id) };
+  }
+  const parsed = schema.safeParse(obj);
+  if (!parsed.success) {
+    const allowed = Object.keys((CLIENT_FRAMES as Record<string, z.ZodObject>)[type]!.shape);
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
+    return { ok: false, error: errorFrame('bad_frame', describeIssues(type, parsed.error.issues, allowed), id, { issues }) };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+/** Decode one text frame from a server (used by the client SDK and the tests). Never throws. */
+export function decodeServerFrame(text: string): Decoded<ServerFrame> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: errorFrame('bad_json', `The server sent invalid JSON (${(e as Error).message}).`) };
+  }
+  const parsed = ServerFrame.safeParse(value);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    return { ok: false, error: errorFrame('bad_frame', `The server sent a frame that does not match wsq/1: ${first.path.join('.')} ${first.message}.`, undefined, { issues: parsed.error.issues }) };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+/** Write any frame as JSON text. */
+export function encodeFrame(frame: object): string {
+  return JSON.stringify(frame);
+}
+
+/**
+ * Add a delivery `id` (and `attempt`) to an already encoded `event` frame without
+ * re-encoding it: the frame is encoded once per message and this splices the per-recipient
+ * fields in front of the closing brace.
+ */
+export function withDelivery(encodedEvent: string, id: RequestId, attempt?: number): string {
+  const tail = attempt === undefined ? '' : `,"attempt":${attempt}`;
+  return `${encodedEvent.slice(0, -1)},"id":${JSON.stringify(id)}${tail}}`;
+}
