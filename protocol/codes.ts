@@ -43,12 +43,14 @@ export const CLOSE_CODES = {
   internal_error: 1011,
   /** The application disconnected this client (`socket.disconnect(true)`, `disconnectSockets(true)`). Do not reconnect automatically. */
   kicked: 4000,
+  /** The main namespace's middleware refused this connection (bad or missing credentials). */
+  unauthorized: 4001,
 } as const;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;
 
 /** Close codes after which a client should not reconnect on its own. */
-export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.policy_violation, CLOSE_CODES.kicked]);
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.policy_violation, CLOSE_CODES.kicked, CLOSE_CODES.unauthorized]);
 
 /** Event names an `emit` may not use: `$`-prefixed names and the library's lifecycle names. */
 export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([

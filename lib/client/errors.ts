@@ -1,0 +1,83 @@
+/**
+ * Errors the client raises. Every error is a `WsqError` with a stable `code`: the
+ * protocol's codes (from a server `error` frame) or the client's own codes below.
+ */
+import type { ErrorCode } from '../../protocol/codes.js';
+
+/** Codes the client itself raises (never sent by a server). */
+export type ClientErrorCode =
+  /** The outbox already holds `outboxLimit` frames while the connection is down. */
+  | 'outbox_full'
+  /** The connection dropped after the emit was sent and before its ack came; it had no `key`, so it was not resent. */
+  | 'outcome_unknown'
+  /** The client was closed (by `client.close()`, a terminal close code, or after the last reconnect attempt). */
+  | 'closed'
+  /** An application handler threw or its promise rejected. */
+  | 'handler_failed';
+
+/** Every code a `WsqError` may carry. */
+export type WsqErrorCode = ErrorCode | ClientErrorCode;
+
+/**
+ * An error from wsq: a server `error` frame (its `code`, `message` and `details`) or a
+ * client-side failure (`outbox_full`, `outcome_unknown`, `closed`, `handler_failed`).
+ * @example
+ * try {
+ *   await client.emitWithAck('order', { sku: 'a1' }, { room: 'orders' });
+ * } catch (e) {
+ *   if (e instanceof WsqError && e.code === 'forbidden') console.log('not allowed:', e.message);
+ * }
+ */
+export class WsqError extends Error {
+  override readonly name: string = 'WsqError';
+  /** The stable code: see PROTOCOL.md for the server's codes, `ClientErrorCode` for the client's. */
+  readonly code: WsqErrorCode;
+  /** Extra detail from the server (e.g. zod issues), when it sent any. */
+  readonly details?: unknown;
+  constructor(code: WsqErrorCode, message: string, options?: { details?: unknown; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options?.details !== undefined) this.details = options.details;
+  }
+}
+
+/**
+ * No ack came within the time allowed. The emit may or may not have been stored:
+ * resend it with the same `key` to be sure it is stored exactly once.
+ * @example
+ * try {
+ *   await client.emitWithAck('job', data, { room: 'jobs', key: jobId, timeoutMs: 2000 });
+ * } catch (e) {
+ *   if (e instanceof WsqTimeoutError) retryLater(jobId); // same key: no duplicate
+ * }
+ */
+export class WsqTimeoutError extends WsqError {
+  override readonly name: string = 'WsqTimeoutError';
+  /** The time that was allowed, in milliseconds. */
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('timeout', `No ack for ${what} within ${timeoutMs} ms. It may or may not have been stored: resend it with the same "key" to be safe.`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The connection dropped after an `emitWithAck` without a `key` was sent and before its
+ * ack came. The server may or may not have stored it; the client did not resend it
+ * because that could store it twice. Give emits a `key` to have them resent safely.
+ * @example
+ * client.emitWithAck('x', 1, { room: 'r' }).catch((e) => {
+ *   if (e instanceof WsqOutcomeUnknownError) console.log('unknown outcome, check state');
+ * });
+ */
+export class WsqOutcomeUnknownError extends WsqError {
+  override readonly name: string = 'WsqOutcomeUnknownError';
+  constructor(what: string) {
+    super('outcome_unknown', `The connection dropped after ${what} was sent and before its ack came, so whether it was stored is unknown. It had no "key", so it was not resent; give emits a "key" to make resending safe.`);
+  }
+}
+
+/** The error a server `error` frame stands for. */
+export function errorFromFrame(frame: { code: ErrorCode; message: string; details?: unknown }): WsqError {
+  return new WsqError(frame.code, frame.message, frame.details === undefined ? undefined : { details: frame.details });
+}

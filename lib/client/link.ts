@@ -1,0 +1,167 @@
+/**
+ * The internal seam between the client (which owns the connection) and its namespaces
+ * and subscriptions (which own the application's handlers). Not exported publicly.
+ */
+import type { ClientFrame, EventFrame, RequestId, ServerFrame } from '../../protocol/frames.js';
+import type { WsqError } from './errors.js';
+import type { AckResult, AnyHandler, Message, MessageHandler } from './types.js';
+import type { DeliveryTracker } from './tracking.js';
+
+/** An emit as the client holds it until it is sent (and, when tracked, acked). */
+export interface EmitEntry {
+  /** Place in the order emits were made. */
+  readonly seq: number;
+  readonly ns: string;
+  /** The frame without its request id (a new one is given at each send). */
+  readonly frame: Extract<ClientFrame, { type: 'emit' }>;
+  /** Ask for an ack: emitWithAck, or an emit with a key (tracked so it can be resent). */
+  readonly track: boolean;
+  /** For errors: `emit "x" to room "r"`. */
+  readonly what: string;
+  /** The emitWithAck promise, if any. */
+  settle?: { resolve: (ack: AckResult<any>) => void; reject: (error: WsqError) => void };
+  /** The request id of the current send. */
+  id?: number;
+  /** emitWithAck: reject with WsqTimeoutError after this many ms. */
+  timeoutMs?: number;
+  timer?: unknown;
+  done?: boolean;
+}
+
+/** Replies to a request frame (connect, join, leave). */
+export interface RequestCallbacks {
+  reply: (frame: ServerFrame) => void;
+  error: (error: WsqError) => void;
+  /** The connection dropped before a reply came. */
+  dropped?: () => void;
+}
+
+/** What namespaces and subscriptions may ask of the client. */
+export interface Link {
+  /** The current connection's generation (increments with each connection), 0 before the first. */
+  readonly conn: number;
+  /** True when the client was closed for good. */
+  readonly closed: boolean;
+  /** Default delay of a handler-failure nack. */
+  readonly nackDelayMs: number;
+  /** Send a request with a fresh id; the callbacks get its reply on this connection. False if not open. */
+  request(frame: ClientFrame, callbacks: RequestCallbacks): boolean;
+  /** Send an ack or nack for a delivery of connection `conn` (skipped when that connection is gone). */
+  answer(conn: number, frame: Extract<ClientFrame, { type: 'ack' | 'nack' }>): void;
+  /** Send an emit now, or queue it (throws `outbox_full`). */
+  submit(entry: EmitEntry): void;
+  /** Next emit sequence number. */
+  nextSeq(): number;
+  /** Default emitWithAck timeout. */
+  readonly ackTimeoutMs: number;
+  /** The client's own `onAny` handlers (they see every namespace). */
+  anyHandlers(): Iterable<AnyHandler>;
+  /** Report an error on the client's `error` event. */
+  report(error: WsqError): void;
+  /** Drop the outbox entries of a namespace, rejecting their promises with `error`. */
+  rejectQueued(ns: string, error: WsqError): void;
+  /** Send what the outbox holds for namespaces that are connected. */
+  flush(): void;
+  /** Forget a namespace (after `ns.disconnect()`). */
+  forget(ns: string): void;
+}
+
+/** Answers one delivery: ack or nack, once, on the connection current when it is done. */
+export type Answer = (ok: boolean, data?: unknown, nack?: { requeue?: boolean; delayMs?: number }) => void;
+
+/**
+ * The `answer` of a delivery `id` that arrived on connection `conn`. With a `key`
+ * (epoch and offset) the `tracker` decides which id to answer: a redelivery that came
+ * while the handler ran replaces it.
+ */
+export function answerer(
+  link: Link,
+  tracker: DeliveryTracker,
+  key: string | undefined,
+  id: RequestId,
+  conn: number,
+  nackDelayMs: number,
+): Answer {
+  let answered = false;
+  return (ok, data, nack) => {
+    if (answered) return;
+    answered = true;
+    const target = key === undefined ? { id, conn } : tracker.finish(key, ok);
+    if (!target) return;
+    if (ok) {
+      link.answer(target.conn, data === undefined ? { type: 'ack', id: target.id } : { type: 'ack', id: target.id, data });
+      return;
+    }
+    const f: { type: 'nack'; id: RequestId; requeue?: boolean; delayMs?: number } = { type: 'nack', id: target.id };
+    if (nack?.requeue !== undefined) f.requeue = nack.requeue;
+    const delayMs = nack?.delayMs ?? nackDelayMs;
+    if (delayMs > 0) f.delayMs = delayMs;
+    link.answer(target.conn, f);
+  };
+}
+
+/** Build the `Message` handed to handlers. `answer` backs ack()/nack(). */
+export function toMessage<T>(frame: EventFrame, answer: Answer): Message<T> {
+  const msg: Message<T> = {
+    event: frame.event,
+    data: frame.data as T,
+    ns: frame.ns,
+    ts: frame.ts,
+    replay: frame.replay === true,
+    ack: (data?: unknown) => answer(true, data),
+    nack: (options) => answer(false, undefined, options),
+  };
+  if (frame.room !== undefined) msg.room = frame.room;
+  if (frame.offset !== undefined) msg.offset = frame.offset;
+  if (frame.epoch !== undefined) msg.epoch = frame.epoch;
+  if (frame.from !== undefined) msg.from = frame.from;
+  if (frame.attempt !== undefined) msg.attempt = frame.attempt;
+  if (frame.id !== undefined) msg.id = frame.id as RequestId;
+  return msg;
+}
+
+/**
+ * Call the event's handlers, then every `onAny` handler, synchronously and in that
+ * order (so messages reach them in arrival order). The promise resolves with the first
+ * event handler's result once every result has settled, and rejects if any threw.
+ */
+export function dispatch(
+  msg: Message,
+  handlers: Iterable<MessageHandler<any>>,
+  anyHandlers: Iterable<Iterable<AnyHandler>>,
+): Promise<unknown> {
+  const results: unknown[] = [];
+  let failure: { error: unknown } | undefined;
+  let first = true;
+  let firstResult: unknown;
+  for (const h of [...handlers]) {
+    try {
+      const r = h(msg.data, msg);
+      if (first) firstResult = r;
+      results.push(r);
+    } catch (e) {
+      failure ??= { error: e };
+    }
+    first = false;
+  }
+  for (const group of anyHandlers) {
+    for (const h of [...group]) {
+      try {
+        results.push(h(msg.event, msg.data, msg));
+      } catch (e) {
+        failure ??= { error: e };
+      }
+    }
+  }
+  if (failure) {
+    // Still observe the other results so their rejections are not unhandled.
+    for (const r of results) if (isThenable(r)) r.then(undefined, () => {});
+    return Promise.reject(failure.error);
+  }
+  if (!results.some(isThenable)) return Promise.resolve(firstResult);
+  return Promise.all(results).then(() => firstResult);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}

@@ -1,0 +1,299 @@
+/**
+ * A namespace as the client sees it: its rooms (subscriptions), its handlers of events
+ * outside rooms, and its emits. The root namespace `/` is the client itself.
+ */
+import type { EventFrame, PresenceFrame } from '../../protocol/frames.js';
+import { isReservedEvent } from '../../protocol/codes.js';
+import { Emitter } from './emitter.js';
+import { WsqError } from './errors.js';
+import { answerer, dispatch, toMessage, type EmitEntry, type Link } from './link.js';
+import { Subscription, handlerError } from './subscription.js';
+import { DeliveryTracker } from './tracking.js';
+import type {
+  AckResult, AnyEvents, AnyHandler, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, MessageHandler,
+  NamespaceEvents,
+} from './types.js';
+
+const LIFECYCLE = new Set<string>(['connected', 'disconnected', 'error']);
+
+/**
+ * A namespace: `client.ns('/chat', { auth })`. It connects with every connection of the
+ * client (sending `auth` to the server's middleware) and rejoins its rooms.
+ *
+ * `on(name)` takes the lifecycle events `connected`, `disconnected` and `error`; any
+ * other name handles an application event that arrives outside a joined room (a
+ * server's `socket.emit`, a direct message). A handler's return value answers a
+ * server's `emitWithAck`.
+ * @example
+ * const chat = client.ns('/chat', { auth: { user: 'ann' } });
+ * chat.on('error', (e) => console.error(e.code, e.message));
+ * chat.on('ping-me', () => 'pong');               // answers the server's emitWithAck
+ * const lobby = chat.join('lobby', { since: 'earliest' });
+ * chat.emit('message', { text: 'hi' }, { room: 'lobby' });
+ */
+export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents> {
+  /** The namespace's name, e.g. "/chat". */
+  readonly name: string;
+  /** The `auth` object sent with `connect`. */
+  auth: Record<string, unknown> | undefined;
+  private readonly link: Link;
+  private readonly subs = new Map<string, Subscription<any>>();
+  private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
+  private readonly anyHandlers = new Set<AnyHandler>();
+  private readonly deliveries = new DeliveryTracker();
+  private readonly lifecycle = new Emitter<NamespaceEvents & { [k: string]: (...a: any[]) => unknown }>();
+  private connectedConn = 0;
+  private gone = false;
+  private readonly readyPromise: Promise<void>;
+  private settleReady!: { resolve: () => void; reject: (e: WsqError) => void; done: boolean };
+
+  /** @internal Use `client.ns(name)`. */
+  constructor(link: Link, name: string, auth?: Record<string, unknown>) {
+    this.link = link;
+    this.name = name;
+    this.auth = auth;
+    this.readyPromise = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject, done: false }));
+    this.readyPromise.catch(() => {});
+    this.lifecycle.onListenerError = (e) => this.link.report(handlerError(e, `a "${name}" lifecycle listener`));
+  }
+
+  /** True while the namespace is connected on the current connection. */
+  get connected(): boolean {
+    return !this.gone && this.connectedConn !== 0 && this.connectedConn === this.link.conn;
+  }
+
+  /** Resolves when the namespace is first connected; rejects if the server refused it. */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** Listen to a lifecycle event: `connected`, `disconnected`, `error`. */
+  on<K extends keyof NamespaceEvents>(event: K, listener: NamespaceEvents[K]): this;
+  /** Handle an application event that arrives outside a joined room; its result answers the server's emitWithAck. */
+  on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
+  on(event: string, handler: (...args: any[]) => unknown): this {
+    if (LIFECYCLE.has(event)) this.lifecycle.on(event, handler);
+    else {
+      let set = this.handlers.get(event);
+      if (!set) this.handlers.set(event, (set = new Set()));
+      set.add(handler as MessageHandler<any>);
+    }
+    return this;
+  }
+  /** Remove a handler or listener (every one of `event`, without one). */
+  off(event: string, handler?: (...args: any[]) => unknown): this {
+    if (LIFECYCLE.has(event)) this.lifecycle.off(event, handler);
+    else if (handler) this.handlers.get(event)?.delete(handler as MessageHandler<any>);
+    else this.handlers.delete(event);
+    return this;
+  }
+  /** Handle every application event of this namespace (rooms included). */
+  onAny(handler: AnyHandler): this {
+    this.anyHandlers.add(handler);
+    return this;
+  }
+  /** Remove an `onAny` handler. */
+  offAny(handler: AnyHandler): this {
+    this.anyHandlers.delete(handler);
+    return this;
+  }
+
+  /**
+   * Join a room. The subscription is kept across reconnects: the room is rejoined and
+   * resumed from the last offset seen (plain), or from the server's cursor (durable,
+   * group). Joining a room already joined returns the existing subscription.
+   * @example
+   * const jobs = client.join('jobs', { group: 'workers', prefetch: 10 });
+   * jobs.on('job', async (job) => { await work(job); }); // acked when it resolves, nacked if it throws
+   */
+  join<L extends EventMap = Listen>(room: string, options: JoinOptions = {}): Subscription<L> {
+    if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
+    const existing = this.subs.get(room);
+    if (existing) return existing as Subscription<L>;
+    const sub = new Subscription<L>(this.link, this.name, room, options, () => {
+      if (this.subs.get(room) === sub) this.subs.delete(room);
+    });
+    this.subs.set(room, sub);
+    if (this.connected) sub.sendJoin();
+    return sub;
+  }
+
+  /** The subscription of a room, if joined. */
+  subscription(room: string): Subscription<any> | undefined {
+    return this.subs.get(room);
+  }
+
+  /**
+   * Emit an event: to a room (stored in its log) or, without a room, to the server's
+   * handlers. While disconnected it waits in the outbox (volatile emits are dropped);
+   * throws `WsqError` `outbox_full` when the outbox is full.
+   * @example
+   * client.emit('message', { text: 'hi' }, { room: 'lobby' });
+   * client.emit('order', order, { room: 'orders', key: order.id }); // stored once, resent if the ack is lost
+   */
+  emit<K extends keyof Emit & string>(event: K, ...args: EmitArgs<Emit[K], EmitOptions>): this {
+    const [data, options = {}] = args as [unknown, EmitOptions | undefined];
+    const entry = this.entry(event, data, options, options.key !== undefined);
+    if (options.volatile) (entry.frame as { volatile?: boolean }).volatile = true;
+    this.link.submit(entry);
+    return this;
+  }
+
+  /**
+   * Emit and wait for the server's ack: the stored offset for a room emit, the handler's
+   * answer otherwise. Rejects with `WsqTimeoutError` after `timeoutMs`, with `WsqError`
+   * (its `code`) when the server refuses, and with `WsqOutcomeUnknownError` when the
+   * connection dropped after sending an emit without `key` (with a key it is resent).
+   * @example
+   * const { offset } = await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby', key: 'm-1' });
+   * const { data } = await client.emitWithAck('sum', [1, 2], { timeoutMs: 2000 }); // a server handler's answer
+   */
+  emitWithAck<K extends keyof Emit & string, R = unknown>(
+    event: K,
+    ...args: EmitArgs<Emit[K], EmitWithAckOptions>
+  ): Promise<AckResult<R>> {
+    const [data, options = {}] = args as [unknown, EmitWithAckOptions | undefined];
+    return new Promise<AckResult<R>>((resolve, reject) => {
+      const entry = this.entry(event, data, options, true);
+      entry.settle = { resolve, reject };
+      entry.timeoutMs = options.timeoutMs ?? this.link.ackTimeoutMs;
+      this.link.submit(entry);
+    });
+  }
+
+  /**
+   * Leave the namespace on the server and forget it (its rooms too).
+   * @example
+   * await chat.disconnect();
+   */
+  disconnect(): Promise<void> {
+    if (this.gone) return Promise.resolve();
+    this.gone = true;
+    const wasConnected = this.connected;
+    this.link.forget(this.name);
+    this.link.rejectQueued(this.name, new WsqError('closed', `Namespace "${this.name}" was disconnected before this emit was sent.`));
+    if (!wasConnected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const sent = this.link.request({ type: 'disconnect', ns: this.name }, { reply: () => resolve(), error: () => resolve(), dropped: () => resolve() });
+      if (!sent) resolve();
+    });
+  }
+
+  private entry(event: string, data: unknown, options: EmitOptions | EmitWithAckOptions, track: boolean): EmitEntry {
+    if (typeof event !== 'string' || event.length === 0) throw new WsqError('bad_frame', 'emit: the event name must be a non-empty string.');
+    if (isReservedEvent(event)) {
+      throw new WsqError('bad_frame', `emit: the event name "${event}" is reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener). Pick another name.`);
+    }
+    if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
+    const frame: EmitEntry['frame'] = { type: 'emit', event };
+    if (data !== undefined) frame.data = data;
+    if (options.room !== undefined) frame.room = options.room;
+    if (this.name !== '/') frame.ns = this.name;
+    if (options.echo) frame.echo = true;
+    if (options.key !== undefined) frame.key = options.key;
+    const what = `emit "${event}"${options.room === undefined ? '' : ` to room "${options.room}"`}${this.name === '/' ? '' : ` in "${this.name}"`}`;
+    return { seq: this.link.nextSeq(), ns: this.name, frame, track, what };
+  }
+
+  // ------------------------------------------------------------ internal (the client calls these)
+
+  /** @internal A connection (generation `conn`) is open: connect (unless root) and rejoin. */
+  open(conn: number): void {
+    if (this.gone) return;
+    if (this.name === '/') return this.markConnected(conn);
+    const frame: { type: 'connect'; ns: string; auth?: Record<string, unknown> } = { type: 'connect', ns: this.name };
+    if (this.auth !== undefined) frame.auth = this.auth;
+    this.link.request(frame, {
+      reply: (reply) => {
+        if (reply.type === 'connected') this.markConnected(conn);
+      },
+      error: (e) => this.refused(e),
+    });
+  }
+
+  /** @internal The server says the namespace is disconnected (without our asking). */
+  serverDisconnected(): void {
+    this.connectedConn = 0;
+    this.lifecycle.emit('disconnected');
+  }
+
+  /** @internal The client closed for good. */
+  closed(error: WsqError): void {
+    if (!this.settleReady.done) {
+      this.settleReady.done = true;
+      this.settleReady.reject(error);
+    }
+    for (const sub of this.subs.values()) sub.closed(error);
+  }
+
+  /** @internal An event of this namespace. */
+  deliver(frame: EventFrame, conn: number): void {
+    const sub = frame.room === undefined ? undefined : this.subs.get(frame.room);
+    if (sub) return sub.deliver(frame, conn);
+    this.deliverLoose(frame, conn);
+  }
+
+  /** @internal A presence notice. */
+  presence(frame: PresenceFrame): void {
+    this.subs.get(frame.room)?.presence(frame);
+  }
+
+  /** @internal A `joined` that did not answer a request of ours (e.g. the server joined us). */
+  joinedBy(room: string): Subscription<any> | undefined {
+    return this.subs.get(room);
+  }
+
+  private markConnected(conn: number): void {
+    if (this.gone || conn !== this.link.conn) return;
+    this.connectedConn = conn;
+    for (const sub of [...this.subs.values()]) sub.sendJoin();
+    if (!this.settleReady.done) {
+      this.settleReady.done = true;
+      this.settleReady.resolve();
+    }
+    this.lifecycle.emit('connected');
+    this.link.flush();
+  }
+
+  private refused(error: WsqError): void {
+    if (!this.settleReady.done) {
+      this.settleReady.done = true;
+      this.settleReady.reject(error);
+    }
+    this.link.rejectQueued(this.name, error);
+    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
+    else this.link.report(error);
+  }
+
+  /** Events outside joined rooms: server emits, direct messages, personal-room deliveries. */
+  private deliverLoose(frame: EventFrame, conn: number): void {
+    const handlers = this.handlers.get(frame.event) ?? [];
+    const anyGroups = [this.anyHandlers, this.link.anyHandlers()];
+    const id = frame.id;
+    if (id === undefined) {
+      dispatch(toMessage(frame, () => {}), handlers, anyGroups).catch((e) => this.failed(e, frame.event));
+      return;
+    }
+    // The server waits for an answer: its emitWithAck, or a delivery of the personal room.
+    const key = frame.offset === undefined ? undefined : `${frame.room ?? ''}:${frame.epoch ?? ''}:${frame.offset}`;
+    if (key !== undefined) {
+      const verdict = this.deliveries.arrive(key, id, conn);
+      if (verdict.action === 'ack') return this.link.answer(conn, { type: 'ack', id });
+      if (verdict.action === 'wait') return;
+    }
+    const answer = answerer(this.link, this.deliveries, key, id, conn, this.link.nackDelayMs);
+    dispatch(toMessage(frame, answer), handlers, anyGroups).then(
+      (result) => answer(true, result),
+      (e) => {
+        answer(false);
+        this.failed(e, frame.event);
+      },
+    );
+  }
+
+  private failed(error: unknown, event: string): void {
+    const err = handlerError(error, `the "${event}" handler of namespace "${this.name}"`);
+    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err);
+    else this.link.report(err);
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * A room subscription: the application's handlers for one room, its position in the
+ * room's log (so a reconnect resumes where it stopped), and, for durable and group
+ * subscriptions, the acks of deliveries.
+ */
+import type { EventFrame, JoinFrame, JoinedFrame, PresenceFrame } from '../../protocol/frames.js';
+import { Emitter } from './emitter.js';
+import { WsqError } from './errors.js';
+import { answerer, dispatch, toMessage, type Link } from './link.js';
+import { DeliveryTracker, OffsetTracker, type ResumePoint } from './tracking.js';
+import type { AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, MessageHandler, SubscriptionEvents } from './types.js';
+
+const LIFECYCLE = new Set<string>(['joined', 'recovered', 'gap', 'presence', 'error']);
+
+/** A subscription's state: waiting for its first `joined`, joined, left, or refused. */
+export type SubscriptionState = 'joining' | 'joined' | 'left' | 'failed';
+
+/**
+ * A room joined with `client.join(room, options)` (or `ns.join`). Handlers stay in place
+ * across reconnects: the client rejoins the room and resumes from the last offset seen.
+ *
+ * `on(name)` takes the lifecycle events `joined`, `recovered`, `gap`, `presence` and
+ * `error`; every other name is an application event of the room. (An application event
+ * that happens to use one of those five names is still seen by `onAny`.)
+ * @example
+ * const room = client.join<{ message: { text: string } }>('lobby', { since: 'earliest' });
+ * room.on('message', (data, msg) => console.log(msg.offset, data.text));
+ * room.on('gap', (gap) => reloadHistory(gap));
+ * await room.ready();
+ */
+export class Subscription<Listen extends EventMap = AnyEvents> {
+  /** The room's name. */
+  readonly room: string;
+  /** The namespace the room is in. */
+  readonly ns: string;
+  private readonly options: JoinOptions;
+  private readonly link: Link;
+  private readonly tracker = new OffsetTracker();
+  private readonly deliveries = new DeliveryTracker();
+  private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
+  private readonly anyHandlers = new Set<AnyHandler>();
+  private readonly lifecycle = new Emitter<SubscriptionEvents & { [k: string]: (...a: any[]) => unknown }>();
+  private current: SubscriptionState = 'joining';
+  private hasJoined = false;
+  private readonly readyPromise: Promise<JoinedInfo>;
+  private settleReady!: { resolve: (info: JoinedInfo) => void; reject: (e: WsqError) => void };
+  private onLeft?: () => void;
+
+  /** @internal Use `client.join` or `ns.join`. */
+  constructor(link: Link, ns: string, room: string, options: JoinOptions, onLeft: () => void) {
+    this.link = link;
+    this.ns = ns;
+    this.room = room;
+    this.options = { ...options };
+    this.onLeft = onLeft;
+    this.readyPromise = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
+    this.readyPromise.catch(() => {}); // observed through ready()
+    this.lifecycle.onListenerError = (e) => this.link.report(handlerError(e, `a "${room}" lifecycle listener`));
+  }
+
+  /** Joining, joined, left or failed. */
+  get state(): SubscriptionState {
+    return this.current;
+  }
+  /** True for durable and group subscriptions (deliveries are acked). */
+  get consumer(): boolean {
+    return this.options.durable === true || this.options.group !== undefined;
+  }
+  /** The last offset handed to the handlers and its epoch (plain subscriptions), to resume in a later session. */
+  get position(): ResumePoint | undefined {
+    return this.tracker.resumePoint();
+  }
+
+  /** Resolves with the first `joined`; rejects if the server refused the join. */
+  ready(): Promise<JoinedInfo> {
+    return this.readyPromise;
+  }
+
+  /** Listen to a lifecycle event: `joined`, `recovered`, `gap`, `presence`, `error`. */
+  on<K extends keyof SubscriptionEvents>(event: K, listener: SubscriptionEvents[K]): this;
+  /** Handle an application event of this room. A durable/group delivery is acked when the returned promise resolves. */
+  on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
+  on(event: string, handler: (...args: any[]) => unknown): this {
+    if (LIFECYCLE.has(event)) this.lifecycle.on(event, handler);
+    else {
+      let set = this.handlers.get(event);
+      if (!set) this.handlers.set(event, (set = new Set()));
+      set.add(handler as MessageHandler<any>);
+    }
+    return this;
+  }
+  /** Remove a handler or listener (every one of `event`, without one). */
+  off(event: string, handler?: (...args: any[]) => unknown): this {
+    if (LIFECYCLE.has(event)) this.lifecycle.off(event, handler);
+    else if (handler) this.handlers.get(event)?.delete(handler as MessageHandler<any>);
+    else this.handlers.delete(event);
+    return this;
+  }
+  /** Handle every application event of this room. */
+  onAny(handler: AnyHandler): this {
+    this.anyHandlers.add(handler);
+    return this;
+  }
+  /** Remove an `onAny` handler. */
+  offAny(handler: AnyHandler): this {
+    this.anyHandlers.delete(handler);
+    return this;
+  }
+
+  /**
+   * Leave the room: no more messages, no rejoin after a reconnect. Resolves when the
+   * server confirmed (or at once while disconnected).
+   * @example
+   * await room.leave();
+   */
+  leave(): Promise<void> {
+    if (this.current === 'left') return Promise.resolve();
+    const wasJoinedHere = this.current === 'joined';
+    this.current = 'left';
+    this.onLeft?.();
+    this.onLeft = undefined;
+    this.settleReady.reject(new WsqError('closed', `Left room "${this.room}" before it was joined.`));
+    // A join may be on its way even before its `joined`: leave on the server in any case.
+    return new Promise<void>((resolve, reject) => {
+      const sent = this.link.request(
+        { type: 'leave', room: this.room, ns: this.ns },
+        {
+          reply: () => resolve(),
+          error: (e) => (!wasJoinedHere || e.code === 'not_member' || e.code === 'not_connected' ? resolve() : reject(e)),
+          dropped: () => resolve(), // the connection is gone, and with it the membership
+        },
+      );
+      if (!sent) resolve();
+    });
+  }
+
+  // ------------------------------------------------------------ internal (the namespace calls these)
+
+  /** @internal The join frame for the current connection (resuming when possible). */
+  joinFrame(): JoinFrame {
+    const o = this.options;
+    const f: JoinFrame = { type: 'join', room: this.room, ns: this.ns };
+    if (this.consumer) {
+      // The server keeps the cursor of durable and group consumers: `since` only places a new one.
+      if (o.since !== undefined) f.since = o.since;
+      if (o.epoch !== undefined) f.epoch = o.epoch;
+      if (o.durable) f.durable = true;
+      if (o.group !== undefined) f.group = o.group;
+      if (o.prefetch !== undefined) f.prefetch = o.prefetch;
+    } else {
+      const resume = this.tracker.resumePoint();
+      if (resume) {
+        f.since = resume.since;
+        f.epoch = resume.epoch;
+      } else {
+        if (o.since !== undefined) f.since = o.since;
+        if (o.epoch !== undefined) f.epoch = o.epoch;
+      }
+    }
+    if (o.presence) f.presence = true;
+    return f;
+  }
+
+  /** @internal Send the join on the current connection. */
+  sendJoin(): void {
+    if (this.current === 'left' || this.current === 'failed') return;
+    const frame = this.joinFrame();
+    const resumed = this.hasJoined;
+    this.link.request(frame, {
+      reply: (reply) => {
+        if (reply.type === 'joined') this.joined(reply, resumed);
+      },
+      error: (e) => this.refused(e),
+    });
+  }
+
+  /** @internal A `joined` arrived. */
+  joined(frame: JoinedFrame, resumed: boolean): void {
+    if (this.current === 'left' || this.current === 'failed') return;
+    const previousEpoch = this.tracker.epoch;
+    const epochChanged = this.consumer ? false : this.tracker.joined(frame);
+    this.current = 'joined';
+    this.hasJoined = true;
+    const info: JoinedInfo = { epoch: frame.epoch, offset: frame.offset, recovered: frame.recovered, resumed };
+    if (frame.replay) info.replay = frame.replay;
+    this.settleReady.resolve(info);
+    this.lifecycle.emit('joined', info);
+    if (!frame.recovered) {
+      this.lifecycle.emit('gap', { ...frame.gap, epoch: frame.epoch, epochChanged: epochChanged || (previousEpoch !== undefined && previousEpoch !== frame.epoch) });
+    } else if (resumed) {
+      this.lifecycle.emit('recovered', info);
+    }
+  }
+
+  /** @internal The server refused the join. */
+  refused(error: WsqError): void {
+    if (this.current === 'left') return;
+    this.current = 'failed';
+    this.onLeft?.();
+    this.onLeft = undefined;
+    this.settleReady.reject(error);
+    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
+    else this.link.report(error);
+  }
+
+  /** @internal The client closed for good. */
+  closed(error: WsqError): void {
+    if (this.current === 'joining') this.settleReady.reject(error);
+  }
+
+  /** @internal A presence notice for this room. */
+  presence(frame: PresenceFrame): void {
+    this.lifecycle.emit('presence', frame);
+  }
+
+  /** @internal An event of this room arrived on connection `conn`. */
+  deliver(frame: EventFrame, conn: number): void {
+    if (this.current === 'left' || this.current === 'failed') return;
+    if (this.consumer && frame.id !== undefined) return this.deliverTracked(frame, conn);
+    if (!this.tracker.accept(frame.offset, frame.epoch)) return; // seen already
+    const msg = toMessage(frame, () => {});
+    dispatch(msg, this.handlers.get(frame.event) ?? [], [this.anyHandlers, this.link.anyHandlers()]).catch((e) =>
+      this.failed(e, frame.event),
+    );
+  }
+
+  private deliverTracked(frame: EventFrame, conn: number): void {
+    const id = frame.id!;
+    const key = frame.offset === undefined ? undefined : `${frame.epoch ?? ''}:${frame.offset}`;
+    if (key !== undefined) {
+      const verdict = this.deliveries.arrive(key, id, conn);
+      if (verdict.action === 'ack') return this.link.answer(conn, { type: 'ack', id });
+      if (verdict.action === 'wait') return;
+    }
+    const answer = answerer(this.link, this.deliveries, key, id, conn, this.options.nackDelayMs ?? this.link.nackDelayMs);
+    const msg = toMessage(frame, answer);
+    const done = dispatch(msg, this.handlers.get(frame.event) ?? [], [this.anyHandlers, this.link.anyHandlers()]);
+    if (this.options.autoAck === false) {
+      done.catch((e) => this.failed(e, frame.event));
+      return;
+    }
+    done.then(
+      () => answer(true),
+      (e) => {
+        answer(false);
+        this.failed(e, frame.event);
+      },
+    );
+  }
+
+  private failed(error: unknown, event: string): void {
+    const err = handlerError(error, `the "${event}" handler of room "${this.room}"`);
+    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err);
+    else this.link.report(err);
+  }
+}
+
+/** A handler's exception as a `WsqError` `handler_failed` (the original is its `cause`). */
+export function handlerError(error: unknown, where: string): WsqError {
+  const text = error instanceof Error ? error.message : String(error);
+  return new WsqError('handler_failed', `${where} failed: ${text}`, { cause: error });
+}

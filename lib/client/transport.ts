@@ -1,0 +1,142 @@
+/**
+ * The WebSocket seam. The client talks to any constructor shaped like the browser's
+ * `WebSocket` (the browser's own, or the `ws` package in Node), so nothing here imports
+ * a Node module: the Node entry (`index.ts`) passes `ws`, the browser entry
+ * (`browser.ts`) passes `globalThis.WebSocket`.
+ */
+import { SUBPROTOCOL } from '../../protocol/codes.js';
+
+/** The part of a WebSocket the client uses (the browser's WebSocket and `ws` both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  /** The sub-protocol the server chose ("" when none). */
+  readonly protocol: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket` in a browser, `ws`'s default export in Node. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** What a transport reports. */
+export interface TransportHandlers {
+  /** The WebSocket is open. */
+  open(): void;
+  /** One text frame arrived. */
+  message(text: string): void;
+  /** A frame that is not text arrived (wsq/1 carries JSON text only). */
+  binary(): void;
+  /** The WebSocket closed (or could not open). Called once, never after `close()`. */
+  close(code: number, reason: string): void;
+}
+
+/** Credentials and identity the client sends at the upgrade. */
+export interface UpgradeParams {
+  /** A stable client identity: sent as `?client=`. */
+  client?: string;
+  /** A token: sent as `?token=` (browsers cannot set an Authorization header). */
+  token?: string;
+}
+
+/**
+ * The URL to open: `url` with `?client=` and `?token=` set (other query parameters kept).
+ * @example
+ * upgradeUrl('ws://localhost:8080/', { client: 'alice', token: 't0k' });
+ * // 'ws://localhost:8080/?client=alice&token=t0k'
+ */
+export function upgradeUrl(url: string, params: UpgradeParams): string {
+  const u = new URL(url);
+  if (params.client !== undefined) u.searchParams.set('client', params.client);
+  if (params.token !== undefined) u.searchParams.set('token', params.token);
+  return u.toString();
+}
+
+/** WebSocket `readyState` values (the same numbers in browsers and `ws`). */
+export const OPEN = 1;
+
+/**
+ * One WebSocket connection. It offers the `wsq.v1` sub-protocol, hands text frames to
+ * `handlers.message`, and reports the end exactly once, unless the owner closed it.
+ * @example
+ * const t = new Transport(WebSocket, 'ws://localhost:8080/', {
+ *   open: () => t.send('{"type":"ping"}'),
+ *   message: (text) => console.log(text),
+ *   binary: () => {},
+ *   close: (code) => console.log('closed', code),
+ * });
+ */
+export class Transport {
+  private socket: WebSocketLike | undefined;
+  private ended = false;
+
+  constructor(WebSocketImpl: WebSocketConstructor, url: string, private readonly handlers: TransportHandlers) {
+    let socket: WebSocketLike;
+    try {
+      socket = new WebSocketImpl(url, [SUBPROTOCOL]);
+    } catch (e) {
+      // A malformed URL throws synchronously; report it as a failed connection.
+      queueMicrotask(() => this.end(1006, (e as Error).message));
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (!this.ended) handlers.open();
+    };
+    socket.onmessage = (event: { data: unknown }) => {
+      if (this.ended) return;
+      if (typeof event.data === 'string') handlers.message(event.data);
+      else handlers.binary();
+    };
+    socket.onclose = (event: { code?: number; reason?: string }) => {
+      this.end(event.code ?? 1006, event.reason ?? '');
+    };
+    // An error is always followed by a close; the close is what the client acts on.
+    socket.onerror = () => {};
+  }
+
+  /** True while frames can be sent. */
+  get isOpen(): boolean {
+    return !this.ended && this.socket?.readyState === OPEN;
+  }
+
+  /** Send one text frame; false when the socket is not open (nothing was sent). */
+  send(text: string): boolean {
+    if (!this.isOpen) return false;
+    try {
+      this.socket!.send(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Close the socket and stop reporting: no `close` handler call follows. Returns a
+   * promise that settles when the socket has closed (or right away if it never opened).
+   */
+  close(code = 1000, reason = ''): Promise<void> {
+    this.ended = true;
+    const socket = this.socket;
+    if (!socket || socket.readyState === 3 /* CLOSED */) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      socket.onclose = () => resolve();
+      socket.onmessage = null;
+      socket.onopen = null;
+      try {
+        socket.close(code, reason);
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  private end(code: number, reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.handlers.close(code, reason);
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The client's public types: event maps (compile-time checks of `emit` and `on`), the
+ * options of `connect`, `join` and `emit`, and what handlers and listeners receive.
+ */
+import type { BackoffOptions } from './backoff.js';
+import type { WebSocketConstructor } from './transport.js';
+import type { WsqError } from './errors.js';
+import type { GapReport, PresenceFrame, RequestId, WelcomeFrame } from '../../protocol/frames.js';
+
+/**
+ * Event name → the type of its `data`. Give one to `connect`/`join` to have `emit` and
+ * `on` checked at compile time, as Socket.IO's `Socket<ListenEvents, EmitEvents>`.
+ * @example
+ * interface ChatEvents { message: { from: string; text: string }; typing: { from: string } }
+ * const client = connect<ChatEvents, ChatEvents>('ws://localhost:8080/');
+ * client.emit('message', { from: 'ann', text: 'hi' }, { room: 'lobby' }); // checked
+ * client.join('lobby').on('typing', (d) => d.from);                         // d: { from: string }
+ */
+export type EventMap = { [event: string]: unknown };
+
+/** The map used when none is given: any event, any data. */
+export type AnyEvents = { [event: string]: any };
+
+/** The arguments of `emit(event, ...)`: `data` may be left out when its type allows `undefined`. */
+export type EmitArgs<T, O> = undefined extends T ? [data?: T, options?: O] : [data: T, options?: O];
+
+/** Options of `emit`. */
+export interface EmitOptions {
+  /** Send to this room (stored in its log unless volatile). Without a room the server's handlers take it. */
+  room?: string;
+  /** Not stored, no offset, dropped for slow readers; dropped (not queued) while disconnected. */
+  volatile?: boolean;
+  /** Deliver to the sender too (default false). */
+  echo?: boolean;
+  /**
+   * Idempotency key: the server stores an emit with a key seen in the room within its
+   * dedup window (2 min) only once. An emit with a key is tracked until acked and resent
+   * after a reconnect, so it is stored exactly once even when an ack is lost.
+   */
+  key?: string;
+}
+
+/** Options of `emitWithAck`. */
+export interface EmitWithAckOptions {
+  room?: string;
+  echo?: boolean;
+  /** Idempotency key (see `EmitOptions.key`): with one, an emit pending across a reconnect is resent. */
+  key?: string;
+  /** Reject with `WsqTimeoutError` when no ack came within this time. Default: the client's `ackTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** What `emitWithAck` resolves with: the server's `ack`. */
+export interface AckResult<R = unknown> {
+  /** The stored message's offset (room emits). */
+  offset?: number;
+  /** The epoch of the room's log. */
+  epoch?: string;
+  /** True when the `key` repeated one already stored: nothing new was stored. */
+  duplicate: boolean;
+  /** The server handler's answer (emits without a room). */
+  data?: R;
+}
+
+/** Options of `join`. */
+export interface JoinOptions {
+  /** Replay from the room's log: every message after this offset, or `"earliest"`. */
+  since?: number | 'earliest';
+  /** The epoch `since` was read in (from an earlier session). */
+  epoch?: string;
+  /** A server-tracked subscription (needs a client identity): the server keeps the cursor. */
+  durable?: boolean;
+  /** Competing consumers: each message goes to one member of this group. */
+  group?: string;
+  /** Most unacked deliveries in flight (durable and group). Server default 100. */
+  prefetch?: number;
+  /** Receive `presence` notices of members joining and leaving. */
+  presence?: boolean;
+  /**
+   * Durable and group deliveries: ack when the handlers' promises resolve, nack when one
+   * throws (default true). With false, call `msg.ack()` / `msg.nack()` yourself.
+   */
+  autoAck?: boolean;
+  /** The `delayMs` of the nack sent when a handler throws. Default: the client's `nackDelayMs`. */
+  nackDelayMs?: number;
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** A stable client identity (`?client=`): needed for durable subscriptions and the personal room `@<client>`. */
+  client?: string;
+  /** A token for the server's auth (`?token=`). */
+  token?: string;
+  /** The WebSocket constructor. Node entry default: `ws`; browser entry default: `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Reconnect backoff: full jitter, 1 s base, 5 s cap, unlimited attempts by default. */
+  backoff?: BackoffOptions;
+  /** Reconnect on its own after a drop (default true). */
+  reconnect?: boolean;
+  /** Default timeout of `emitWithAck`, in ms. Default 10 000. */
+  ackTimeoutMs?: number;
+  /** Most emits held while disconnected (default 1000); one more throws `WsqError` `outbox_full`. */
+  outboxLimit?: number;
+  /** The `delayMs` of the nack sent when a handler throws (default 1000; 0 redelivers at once). */
+  nackDelayMs?: number;
+  /**
+   * Watch the connection: ping when nothing was heard for `heartbeatMs` (from `welcome`)
+   * and reconnect when nothing was heard for `heartbeatMs + heartbeatTimeoutMs`. Default true.
+   */
+  heartbeat?: boolean;
+  /** See `heartbeat`. Default 20 000. */
+  heartbeatTimeoutMs?: number;
+  /** Timers (injectable for tests). Default: the global ones. */
+  timers?: { setTimeout: (fn: () => void, ms: number) => unknown; clearTimeout: (handle: any) => void };
+  /** Clock, ms (injectable for tests). Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * One message as handlers receive it (the second argument; the first is `data`).
+ * For durable and group deliveries `ack()` / `nack()` answer the server (with
+ * `autoAck: false`); elsewhere they do nothing.
+ */
+export interface Message<T = unknown> {
+  event: string;
+  data: T;
+  ns: string;
+  room?: string;
+  /** The message's offset in its room's log (stored messages). */
+  offset?: number;
+  epoch?: string;
+  /** The sender's sid. */
+  from?: string;
+  /** When the server accepted it, ms since the Unix epoch. */
+  ts: number;
+  /** True when it comes from a replay of the log, not live. */
+  replay: boolean;
+  /** Delivery attempt (durable and group deliveries). */
+  attempt?: number;
+  /** The delivery id, when the server waits for an ack. */
+  id?: RequestId;
+  /** Acknowledge the delivery (manual ack mode). Idempotent. */
+  ack(data?: unknown): void;
+  /** Reject the delivery: the server redelivers it (after `delayMs`) unless `requeue` is false. */
+  nack(options?: { requeue?: boolean; delayMs?: number }): void;
+}
+
+/** A handler of one event: its result (awaited) acks a delivery or answers the server's `emitWithAck`. */
+export type MessageHandler<T = unknown> = (data: T, msg: Message<T>) => unknown;
+
+/** A handler of every event. */
+export type AnyHandler = (event: string, data: unknown, msg: Message) => unknown;
+
+/** Why a connection closed. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** True when the client will try to reconnect. */
+  willReconnect: boolean;
+}
+
+/** Lifecycle events of the client (`client.on(...)`). */
+export interface ClientEvents {
+  /** A connection is open and the server's `welcome` arrived. */
+  open: (welcome: WelcomeFrame) => void;
+  /** The connection closed. */
+  close: (info: CloseInfo) => void;
+  /** A reconnect attempt is scheduled in `delayMs`. */
+  reconnecting: (info: { attempt: number; delayMs: number }) => void;
+  /** Back after a drop: every namespace reconnected and every room rejoined. */
+  reconnected: (info: { attempts: number }) => void;
+  /** Something failed that no promise reports (a server error frame, a bad frame, a handler). */
+  error: (error: WsqError) => void;
+}
+
+/** Lifecycle events of a namespace (`ns.on(...)`). */
+export interface NamespaceEvents {
+  /** The namespace is connected (after each connection). */
+  connected: () => void;
+  /** The server disconnected the namespace. */
+  disconnected: () => void;
+  /** A `connect` was refused, or something failed in this namespace. */
+  error: (error: WsqError) => void;
+}
+
+/** What a subscription's `joined` reports. */
+export interface JoinedInfo {
+  epoch: string;
+  /** The room's last offset when the join took effect. */
+  offset: number;
+  /** The replayed range, if any. */
+  replay?: { from: number; to: number; count: number };
+  recovered: boolean;
+  /** True when this join resumed after a reconnect. */
+  resumed: boolean;
+}
+
+/** What a `gap` reports: messages the subscription will never see. */
+export interface GapInfo extends Partial<GapReport> {
+  /** The epoch changed: the old log is gone (e.g. a memory store restarted). */
+  epochChanged: boolean;
+  epoch: string;
+}
+
+/** Lifecycle events of a subscription (`sub.on(...)`). */
+export interface SubscriptionEvents {
+  /** Each `joined` (the first join and every rejoin). */
+  joined: (info: JoinedInfo) => void;
+  /** A rejoin resumed with nothing lost. */
+  recovered: (info: JoinedInfo) => void;
+  /** Messages were lost (trimmed by retention, or a new epoch): refetch state. */
+  gap: (info: GapInfo) => void;
+  /** A member joined or left (with `presence: true`). */
+  presence: (frame: PresenceFrame) => void;
+  /** The join was refused, or a handler failed. */
+  error: (error: WsqError) => void;
+}

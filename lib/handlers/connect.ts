@@ -1,0 +1,32 @@
+/** `connect` and `disconnect`: enter and leave namespaces. */
+import type { ConnectFrame, DisconnectFrame } from '../../protocol/frames.js';
+import type { Connection } from '../connection.js';
+import { WsqError } from '../errors.js';
+import type { WsqServer } from '../server.js';
+
+/** PROTOCOL.md §4.1 */
+export async function handleConnect(server: WsqServer, conn: Connection, f: ConnectFrame): Promise<void> {
+  const reply = f.id === undefined ? { type: 'connected', ns: f.ns } : { type: 'connected', ns: f.ns, id: f.id };
+  if (conn.sockets.has(f.ns)) return conn.send(reply);
+  const nsp = await server.resolveNamespace(f.ns, f.auth ?? {});
+  if (!nsp) {
+    return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);
+  }
+  try {
+    const socket = await nsp.add(conn, f.auth ?? {});
+    conn.send(reply);
+    nsp.announce(socket);
+  } catch (err) {
+    const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';
+    const why = err instanceof Error && err.message ? err.message : 'the namespace refused the connection';
+    conn.sendError(code, `Namespace "${f.ns}" refused the connection: ${why}.`, f.id, err instanceof WsqError ? err.details : undefined);
+  }
+}
+
+/** PROTOCOL.md §4.2 */
+export function handleDisconnect(_server: WsqServer, conn: Connection, f: DisconnectFrame): void {
+  const socket = conn.sockets.get(f.ns);
+  if (!socket) return conn.bad('not_connected', `This connection is not in namespace "${f.ns}", so there is nothing to disconnect.`, f.id);
+  socket.nsp.remove(socket, 'client namespace disconnect');
+  conn.send(f.id === undefined ? { type: 'disconnected', ns: f.ns } : { type: 'disconnected', ns: f.ns, id: f.id });
+}

@@ -1,0 +1,36 @@
+/** `emit`: to a room (stored, or volatile, or a direct message to a sid) or to the server's handlers. */
+import { encodeFrame } from '../../protocol/codec.js';
+import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
+import type { Connection } from '../connection.js';
+import { QueueFullError } from '../store/types.js';
+import type { WsqServer } from '../server.js';
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** PROTOCOL.md §4.5 */
+export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFrame): Promise<void> {
+  const socket = server.socketOf(conn, f.ns, f.id);
+  if (!socket) return;
+  if (f.room === undefined) {
+    if (f.volatile || f.echo || f.key !== undefined) {
+      return conn.bad('bad_frame', 'emit: "volatile", "echo" and "key" apply to room emits; add "room", or drop them.', f.id);
+    }
+    return socket.handleEmit(f);
+  }
+  const nsp = socket.nsp;
+  socket.notifyAny(f.event, f.data ?? null, f.room);
+  if (f.volatile || server.isDirectRoom(nsp, f.room)) {
+    if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; volatile and direct emits are never stored.', f.id);
+    const frame: EventFrame = { type: 'event', ns: nsp.name, event: f.event, data: f.data ?? null, room: f.room, from: socket.id, ts: server.now() };
+    nsp.adapter.broadcast(encodeFrame(frame), { rooms: new Set([f.room]), except: f.echo ? NONE : new Set([socket.id]), flags: { volatile: f.volatile } });
+    if (f.id !== undefined) conn.send({ type: 'ack', id: f.id });
+    return;
+  }
+  try {
+    const r = await nsp.publish(f.room, f.event, f.data, { from: socket.id, echo: f.echo, ...(f.key !== undefined ? { key: f.key } : {}) });
+    if (f.id !== undefined) conn.send({ type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch, ...(r.duplicate ? { duplicate: true } : {}) });
+  } catch (err) {
+    if (err instanceof QueueFullError) return conn.sendError('queue_full', err.message, f.id);
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+/** `join` and `leave`: room subscriptions (live with replay, durable, group). */
+import type { JoinFrame, LeaveFrame } from '../../protocol/frames.js';
+import type { Connection } from '../connection.js';
+import type { WsqServer } from '../server.js';
+
+/** PROTOCOL.md §4.3 */
+export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFrame): Promise<void> {
+  const socket = server.socketOf(conn, f.ns, f.id);
+  if (!socket) return;
+  if (f.durable && f.group !== undefined) {
+    return conn.bad('bad_frame', 'join: use either "durable" or "group", not both (a group already keeps its progress on the server).', f.id);
+  }
+  if (f.durable && !conn.client) {
+    return conn.sendError('unauthorized', 'join: a durable subscription needs a client identity. Reconnect with ?client=<your-id> in the URL.', f.id);
+  }
+  if ((f.durable || f.group !== undefined) && f.epoch !== undefined) {
+    return conn.bad('bad_frame', 'join: "epoch" goes with a live join\'s "since"; durable and group subscriptions keep their position on the server.', f.id);
+  }
+  if (server.isDirectRoom(socket.nsp, f.room)) {
+    return conn.sendError('forbidden', `join: "${f.room}" is a connection's own room (its sid); only that connection is in it.`, f.id);
+  }
+  await socket.nsp.subscribe(socket, f);
+}
+
+/** PROTOCOL.md §4.4 */
+export function handleLeave(server: WsqServer, conn: Connection, f: LeaveFrame): void {
+  const socket = server.socketOf(conn, f.ns, f.id);
+  if (!socket) return;
+  const inAdapter = f.room !== socket.id && socket.rooms.has(f.room);
+  if (!socket.nsp.unsubscribe(socket, f.room) && !inAdapter) {
+    return conn.bad('not_member', `leave: this connection is not in room "${f.room}" of namespace "${socket.nsp.name}". Join it first, or check the name.`, f.id);
+  }
+  socket.nsp.adapter.del(socket.id, f.room);
+  conn.send(f.id === undefined ? { type: 'left', ns: socket.nsp.name, room: f.room } : { type: 'left', ns: socket.nsp.name, room: f.room, id: f.id });
+}

@@ -1,0 +1,22 @@
+/**
+ * wsq: the server library. A WebSocket message queue on plain `ws` with namespaces, rooms,
+ * emit, acks both ways, and replay from ordered room logs.
+ * @example
+ * import { WsqServer } from 'wsq';
+ * const server = new WsqServer({ namespaces: 'any' });
+ * server.on('connection', (socket) => socket.on('hello', (data, reply) => reply({ hi: socket.id })));
+ * await server.listen({ port: 8080 });
+ */
+export { WsqServer, type WsqServerOptions, type ResolvedOptions } from './server.js';
+export { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher, type PublishOptions } from './namespace.js';
+export { Socket, type EventHandler, type AnyHandler, type Handshake } from './socket.js';
+export { BroadcastOperator } from './broadcast.js';
+export { WsqError } from './errors.js';
+export { MemoryAdapter } from './adapter/memory.js';
+export type { Adapter, AdapterFactory, AdapterNamespace, AdapterSocket, BroadcastOptions, BroadcastFlags } from './adapter/types.js';
+export { MemoryStore } from './store/memory.js';
+export { LmdbStore } from './store/lmdb.js';
+export { QueueFullError, type Store, type StoreOptions, type Retention, type RetentionResolver, type StoredMessage, type NewMessage, type LogPosition, type AppendResult, type ConsumerState } from './store/types.js';
+export { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
+export { planRecovery, type RecoveryPlan, type RecoveryRequest, type LogView } from './replay.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,192 @@
+/**
+ * RoomLog: one room's ordered log as the server sees it. It appends through the Store,
+ * delivers each committed message live in offset order (encoded once), feeds durable and
+ * group consumers, and runs the replay seam: a joiner gets the stored range, then every
+ * live message committed after it, with no gap and no duplicate (PROTOCOL.md §5.3).
+ */
+import { encodeFrame } from '../protocol/codec.js';
+import type { JoinedFrame, RequestId } from '../protocol/frames.js';
+import type { Adapter } from './adapter/types.js';
+import { planRecovery, type RecoveryRequest } from './replay.js';
+import type { AppendResult, NewMessage, Store, StoredMessage } from './store/types.js';
+
+/** What a log needs from its namespace. */
+export interface LogHost {
+  readonly name: string;
+  readonly adapter: Adapter;
+  readonly store: Store;
+}
+
+/** Something a log can replay to: a socket's view for the seam. */
+export interface ReplayTarget {
+  readonly id: string;
+  sendText(frame: string): void;
+  /** Resolves when the socket's send buffer has drained below its high-water mark. */
+  drain(): Promise<void>;
+  /** False once the socket left the room, joined it again, or disconnected. */
+  current(): boolean;
+}
+
+/** A consumer the log wakes when messages commit. */
+export interface LogListener {
+  notify(): void;
+}
+
+const RECENT = 4096;
+const PAGE = 1000;
+const EMPTY: ReadonlySet<string> = new Set();
+const HOLD_MS = 1000;
+
+interface Held {
+  msg: StoredMessage;
+  echo: boolean;
+}
+
+/** One room's log. Built by the namespace on first use; `ready` resolves once its position is loaded. */
+export class RoomLog {
+  epoch = '';
+  /** Last offset delivered live (committed by the store and fanned out). */
+  committed = 0;
+  readonly ready: Promise<void>;
+  readonly listeners = new Set<LogListener>();
+  private loaded = false;
+  private readonly roomSet: ReadonlySet<string>;
+  private readonly held = new Map<number, Held>();
+  private holdTimer: NodeJS.Timeout | undefined;
+  private readonly joiners = new Set<{ sid: string; buffer: string[] }>();
+  private readonly recent: ({ msg: StoredMessage; frame: string } | undefined)[] = new Array(RECENT);
+
+  constructor(readonly host: LogHost, readonly room: string) {
+    this.roomSet = new Set([room]);
+    this.ready = this.load();
+  }
+
+  private async load(): Promise<void> {
+    const p = await this.host.store.position(this.host.name, this.room);
+    this.epoch = p.epoch;
+    this.committed = p.last;
+    this.loaded = true;
+  }
+
+  /**
+   * Store a message and, once committed, deliver it live. Resolves with the store's result
+   * (after the commit). `echo` also delivers it to the sender.
+   */
+  async append(msg: NewMessage, echo = false): Promise<AppendResult> {
+    if (!this.loaded) await this.ready;
+    const r = await this.host.store.append(this.host.name, this.room, msg);
+    if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo);
+    return r;
+  }
+
+  /** The encoded live `event` frame of a message (cached for recent offsets). */
+  frameOf(msg: StoredMessage): string {
+    const slot = this.recent[msg.offset % RECENT];
+    if (slot?.msg.offset === msg.offset) return slot.frame;
+    return this.encode(msg, false);
+  }
+
+  /** Messages with offset >= from, up to the committed offset: from the recent cache when it has them. */
+  async readFrom(from: number, limit: number): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = [];
+    for (let o = from; o <= this.committed && out.length < limit; o++) {
+      const slot = this.recent[o % RECENT];
+      if (slot?.msg.offset !== o) break;
+      out.push(slot.msg);
+    }
+    if (out.length > 0 || from > this.committed) return out;
+    const page = await this.host.store.read(this.host.name, this.room, from, limit);
+    return page.filter((m) => m.offset <= this.committed);
+  }
+
+  /**
+   * Join a socket to this room's live fan-out, replaying first when asked.
+   * Sends `joined` (built by `joinedFrame`), the replayed events, the live events that
+   * committed during the replay, and only then adds the socket to the adapter's room.
+   */
+  async join(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
+    if (!this.loaded) await this.ready;
+    const first = req.since === undefined ? 1 : (await this.host.store.position(this.host.name, this.room)).first;
+    if (!target.current()) return;
+    // From here to the joiner registration everything is synchronous: no commit can slip between.
+    const plan = planRecovery(req, { epoch: this.epoch, first, last: this.committed });
+    const joined: JoinedFrame = { type: 'joined', ns: this.host.name, room: this.room, epoch: this.epoch, offset: this.committed, recovered: plan.recovered, ...extra };
+    if (id !== undefined) joined.id = id;
+    if (plan.range) joined.replay = plan.range;
+    if (plan.gap) joined.gap = plan.gap;
+    target.sendText(encodeFrame(joined));
+    if (!plan.range) {
+      this.host.adapter.addAll(target.id, this.roomSet);
+      return;
+    }
+    const joiner = { sid: target.id, buffer: [] as string[] };
+    this.joiners.add(joiner);
+    try {
+      let from = plan.range.from;
+      const to = plan.range.to;
+      while (from <= to && target.current()) {
+        const page = await this.host.store.read(this.host.name, this.room, from, Math.min(PAGE, to - from + 1));
+        if (page.length === 0 || !target.current()) break;
+        for (const m of page) if (m.offset <= to) target.sendText(this.encode(m, true));
+        from = page[page.length - 1]!.offset + 1;
+        await target.drain();
+      }
+      if (!target.current()) return;
+      for (const f of joiner.buffer) target.sendText(f);
+      this.host.adapter.addAll(target.id, this.roomSet);
+    } finally {
+      this.joiners.delete(joiner);
+    }
+  }
+
+  private encode(m: StoredMessage, replay: boolean): string {
+    return encodeFrame({
+      type: 'event', ns: this.host.name, room: this.room, event: m.event, data: m.data ?? null,
+      offset: m.offset, epoch: this.epoch, from: m.from, ts: m.ts, ...(replay ? { replay: true } : {}),
+    });
+  }
+
+  private onCommitted(msg: StoredMessage, echo: boolean): void {
+    if (msg.offset <= this.committed) return;
+    if (msg.offset !== this.committed + 1) {
+      // An earlier append has not resolved yet: hold this one (bounded wait, then accept the hole).
+      this.held.set(msg.offset, { msg, echo });
+      this.holdTimer ??= setTimeout(() => this.releaseHeld(), HOLD_MS).unref();
+      return;
+    }
+    this.deliver(msg, echo);
+    this.drainHeld();
+  }
+
+  private drainHeld(): void {
+    let h: Held | undefined;
+    while ((h = this.held.get(this.committed + 1))) {
+      this.held.delete(this.committed + 1);
+      this.deliver(h.msg, h.echo);
+    }
+    if (this.held.size === 0 && this.holdTimer) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
+  }
+
+  private releaseHeld(): void {
+    this.holdTimer = undefined;
+    const offsets = [...this.held.keys()].sort((a, b) => a - b);
+    for (const o of offsets) {
+      const h = this.held.get(o)!;
+      this.held.delete(o);
+      if (o > this.committed) this.deliver(h.msg, h.echo);
+    }
+  }
+
+  private deliver(msg: StoredMessage, echo: boolean): void {
+    this.committed = msg.offset;
+    const frame = this.encode(msg, false);
+    this.recent[msg.offset % RECENT] = { msg, frame };
+    const skip = echo || msg.from === undefined ? undefined : msg.from;
+    for (const j of this.joiners) if (j.sid !== skip) j.buffer.push(frame);
+    this.host.adapter.broadcast(frame, { rooms: this.roomSet, except: skip === undefined ? EMPTY : new Set([skip]), flags: {} });
+    for (const l of this.listeners) l.notify();
+  }
+}

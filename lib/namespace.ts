@@ -1,0 +1,291 @@
+/**
+ * Namespace: a named group of sockets with its own middleware, adapter (rooms), room logs
+ * and consumers. `ParentNamespace` serves dynamic names (RegExp or function) by creating
+ * a child namespace per name, sharing the parent's middleware and connection listeners.
+ */
+import { EventEmitter } from 'node:events';
+import type { JoinFrame, PresenceFrame, RequestId } from '../protocol/frames.js';
+import type { Adapter } from './adapter/types.js';
+import { BroadcastOperator } from './broadcast.js';
+import type { Connection } from './connection.js';
+import { Consumer } from './consumer.js';
+import { WsqError } from './errors.js';
+import { RoomLog } from './log.js';
+import type { WsqServer } from './server.js';
+import { Socket, SocketMember, type Subscription } from './socket.js';
+import type { AppendResult, Store } from './store/types.js';
+
+/** A namespace middleware: call `next()` to accept, `next(err)` to refuse (or throw / reject). */
+export type Middleware = (socket: Socket, next: (err?: Error) => void) => unknown;
+
+/** Options of a stored publish. */
+export interface PublishOptions {
+  /** Idempotency key: a repeat within the dedup window is not stored again. */
+  key?: string;
+  /** Sender sid (excluded from the live fan-out unless `echo`). */
+  from?: string;
+  echo?: boolean;
+}
+
+/**
+ * A namespace.
+ * @example
+ * const chat = server.of('/chat');
+ * chat.use((socket, next) => (socket.handshake.auth.name ? next() : next(new WsqError('unauthorized', 'send auth.name'))));
+ * chat.on('connection', (socket) => socket.join('lobby'));
+ */
+export class Namespace extends EventEmitter {
+  readonly sockets = new Map<string, Socket>();
+  readonly adapter: Adapter;
+  readonly middlewares: Middleware[] = [];
+  private readonly logs = new Map<string, RoomLog>();
+  private readonly consumers = new Map<string, Consumer>();
+  private readonly watchers = new Map<string, Set<Socket>>();
+
+  constructor(readonly server: WsqServer, readonly name: string) {
+    super();
+    this.adapter = server.options.adapter(this);
+  }
+
+  /** The store of room logs and cursors. */
+  get store(): Store {
+    return this.server.store;
+  }
+
+  /** Add a middleware run for every socket connecting to this namespace. */
+  use(fn: Middleware): this {
+    this.middlewares.push(fn);
+    return this;
+  }
+
+  /** Target rooms. */
+  to(room: string | string[]): BroadcastOperator {
+    return this.operator().to(room);
+  }
+  /** Alias of `to`. */
+  in(room: string | string[]): BroadcastOperator {
+    return this.to(room);
+  }
+  /** Skip rooms (a sid is a room). */
+  except(room: string | string[]): BroadcastOperator {
+    return this.operator().except(room);
+  }
+  /** Broadcast flag: may be dropped for backed-up sockets. */
+  get volatile(): BroadcastOperator {
+    return this.operator().volatile;
+  }
+  /** Broadcast flag: this node only. */
+  get local(): BroadcastOperator {
+    return this.operator().local;
+  }
+  /** Broadcast with an ack timeout. */
+  timeout(ms: number): BroadcastOperator {
+    return this.operator().timeout(ms);
+  }
+  /** Send to every socket of the namespace (live; not stored). Reserved names fire local listeners. */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (typeof event === 'symbol' || event === 'connection' || event === 'connect') return super.emit(event, ...args);
+    return this.operator().emit(event, args[0]);
+  }
+  /** Every socket of the namespace on this node. */
+  fetchSockets(): Promise<Socket[]> {
+    return this.operator().fetchSockets();
+  }
+  /** Make every socket join rooms. */
+  socketsJoin(room: string | string[]): void {
+    this.operator().socketsJoin(room);
+  }
+  /** Make every socket leave rooms. */
+  socketsLeave(room: string | string[]): void {
+    this.operator().socketsLeave(room);
+  }
+  /** Disconnect every socket. */
+  disconnectSockets(close = false): void {
+    this.operator().disconnectSockets(close);
+  }
+
+  protected operator(): BroadcastOperator {
+    return new BroadcastOperator(() => [this]);
+  }
+
+  /**
+   * Append a message to a room's log (offset, replay, durable and group delivery), then fan it
+   * out live. Resolves after the store committed it.
+   * @example
+   * const { offset } = await server.of('/').publish('news', 'headline', { title: 'wsq 0.1' });
+   */
+  publish(room: string, event: string, data?: unknown, opts: PublishOptions = {}): Promise<AppendResult> {
+    const msg = { event, data: data ?? null, ts: this.server.now(), ...(opts.from ? { from: opts.from } : {}), ...(opts.key ? { key: opts.key } : {}) };
+    return this.log(room).append(msg, opts.echo ?? false);
+  }
+
+  /** The log of a room (created on first use). */
+  log(room: string): RoomLog {
+    let log = this.logs.get(room);
+    if (!log) this.logs.set(room, (log = new RoomLog(this, room)));
+    return log;
+  }
+
+  /** @internal Run middleware and add a connection to this namespace. */
+  async add(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
+    const socket = new Socket(this, conn, { ...conn.handshake, auth });
+    for (const mw of this.middlewares) {
+      await new Promise<void>((resolve, reject) => {
+        try {
+          const r = mw(socket, (err) => (err ? reject(err) : resolve())) as Promise<unknown> | undefined;
+          if (r && typeof r.then === 'function') r.then(undefined, reject);
+        } catch (err) {
+          reject(err);
+        }
+      });
+    }
+    if (!conn.open) throw new WsqError('internal', 'the connection closed during the handshake');
+    this.sockets.set(socket.id, socket);
+    conn.sockets.set(this.name, socket);
+    this.adapter.addAll(socket.id, [socket.id]);
+    return socket;
+  }
+
+  /** @internal Announce a socket after `connected` was sent, and subscribe its personal room. */
+  announce(socket: Socket): void {
+    super.emit('connection', socket);
+    super.emit('connect', socket);
+    if (socket.client) void this.subscribe(socket, { type: 'join', room: `@${socket.client}`, durable: true }, true);
+  }
+
+  /** @internal Remove a socket: `disconnecting` (rooms still visible), leave everything, `disconnect`. */
+  remove(socket: Socket, reason: string): void {
+    if (!socket.connected) return;
+    socket.emit('disconnecting', reason);
+    socket.connected = false;
+    for (const room of [...socket.subs.keys()]) this.unsubscribe(socket, room);
+    this.adapter.delAll(socket.id);
+    this.sockets.delete(socket.id);
+    socket.conn.sockets.delete(this.name);
+    socket.emit('disconnect', reason);
+  }
+
+  /**
+   * @internal Subscribe a socket to a room as the `join` frame asks: live (with replay),
+   * durable (server-tracked cursor) or group (competing consumers).
+   */
+  async subscribe(socket: Socket, f: JoinFrame, quiet = false): Promise<void> {
+    if (socket.subs.has(f.room)) this.unsubscribe(socket, f.room);
+    const mode = f.group !== undefined ? 'group' : f.durable ? 'durable' : 'live';
+    const sub: Subscription = { mode, presence: f.presence ?? false };
+    socket.subs.set(f.room, sub);
+    if (sub.presence) {
+      let w = this.watchers.get(f.room);
+      if (!w) this.watchers.set(f.room, (w = new Set()));
+      w.add(socket);
+    }
+    const log = this.log(f.room);
+    const current = (): boolean => socket.connected && socket.subs.get(f.room) === sub;
+    if (mode === 'live') {
+      await log.join(
+        { id: socket.id, sendText: (t) => socket.conn.sendText(t), drain: () => socket.conn.drain(), current },
+        { since: f.since, epoch: f.epoch },
+        f.id,
+      );
+    } else {
+      const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
+      const consumer = this.consumer(f.room, name, f.since, mode === 'group');
+      await consumer.ready;
+      if (!current()) return;
+      sub.consumer = consumer;
+      sub.member = new SocketMember(socket, f.prefetch ?? this.server.options.prefetch);
+      if (!quiet) {
+        socket.conn.send({
+          type: 'joined', ns: this.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: true,
+          ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}),
+        });
+      }
+      consumer.add(sub.member);
+    }
+    if (current()) this.presence(f.room, socket, 'join');
+  }
+
+  /** @internal End a socket's subscription to a room (no-op when it has none). Returns whether it had one. */
+  unsubscribe(socket: Socket, room: string): boolean {
+    const sub = socket.subs.get(room);
+    if (!sub) return false;
+    socket.subs.delete(room);
+    if (sub.consumer && sub.member) sub.consumer.remove(sub.member);
+    this.adapter.del(socket.id, room);
+    this.watchers.get(room)?.delete(socket);
+    this.presence(room, socket, 'leave');
+    return true;
+  }
+
+  /** @internal Answer an ack/nack of a delivery or request id. */
+  static settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, data?: unknown): boolean {
+    const w = conn.takeWaiter(id);
+    if (!w) return false;
+    if (w.kind === 'request') w.settle(undefined, data);
+    else if (nack) w.consumer.nack(w.offset, nack.requeue ?? true, nack.delayMs ?? 0);
+    else w.consumer.ack(w.offset);
+    return true;
+  }
+
+  private consumer(room: string, name: string, since: number | 'earliest' | undefined, group: boolean): Consumer {
+    const key = `${room}\u0000${name}`;
+    let c = this.consumers.get(key);
+    if (!c) {
+      const o = this.server.options;
+      c = new Consumer(this.log(room), name, {
+        maxDeliver: group ? o.maxDeliver : Infinity,
+        ackTimeoutMs: o.ackTimeoutMs,
+        startAfter: typeof since === 'number' ? since : 0,
+        deadLetter: (m) => this.publish(`${room}.dead`, m.event, m.data, m.from ? { from: m.from } : {}),
+        onIdle: () => {
+          if (this.consumers.get(key) === c && c!.size === 0) {
+            c!.close();
+            this.consumers.delete(key);
+          }
+        },
+      });
+      this.consumers.set(key, c);
+    }
+    return c;
+  }
+
+  private presence(room: string, socket: Socket, action: 'join' | 'leave'): void {
+    const w = this.watchers.get(room);
+    if (!w || w.size === 0) return;
+    const frame: PresenceFrame = { type: 'presence', ns: this.name, room, action, sid: socket.id, ...(socket.client ? { client: socket.client } : {}) };
+    for (const s of w) if (s !== socket) s.conn.send(frame);
+  }
+}
+
+/** Decides whether a dynamic namespace name is served. */
+export type NamespaceMatcher = RegExp | ((name: string, auth: Record<string, unknown>) => boolean | Promise<boolean>);
+
+/**
+ * Serves every namespace name its matcher accepts, as a child namespace per name.
+ * Middleware and `connection` listeners added to the parent apply to every child.
+ */
+export class ParentNamespace extends Namespace {
+  readonly children = new Set<Namespace>();
+
+  constructor(server: WsqServer, readonly matcher: NamespaceMatcher) {
+    super(server, `parent:${String(matcher)}`);
+  }
+
+  /** Whether a name is served by this parent. */
+  async matches(name: string, auth: Record<string, unknown>): Promise<boolean> {
+    return this.matcher instanceof RegExp ? this.matcher.test(name) : await this.matcher(name, auth);
+  }
+
+  /** @internal Create the child namespace for a name. */
+  createChild(name: string): Namespace {
+    const child = new Namespace(this.server, name);
+    child.middlewares.push(...this.middlewares);
+    child.on('connection', (s: Socket) => super.emit('connection', s));
+    this.children.add(child);
+    return child;
+  }
+
+  protected override operator(): BroadcastOperator {
+    return new BroadcastOperator(() => [...this.children]);
+  }
+}

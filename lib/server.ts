@@ -1,0 +1,329 @@
+/**
+ * WsqServer: the HTTP server and WebSocket upgrade (the only `ws` import on the server
+ * side), the namespaces, heartbeats and shutdown.
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { nanoid } from 'nanoid';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES, PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/codes.js';
+import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js';
+import { MemoryAdapter } from './adapter/memory.js';
+import type { AdapterFactory } from './adapter/types.js';
+import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
+import { dispatch } from './handlers/index.js';
+import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
+import { retentionResolver, type RetentionRule } from './retention.js';
+import type { Socket } from './socket.js';
+import { MemoryStore } from './store/memory.js';
+import type { Retention, Store } from './store/types.js';
+import { VERSION } from './version.js';
+
+/** Options of a WsqServer. Every field has a default. */
+export interface WsqServerOptions {
+  /** Path WebSocket upgrades are served on. Default "/". */
+  path?: string;
+  /** "any": serve every namespace a client asks for (the stand-alone service); "declared": only those made with `of()`. Default "declared". */
+  namespaces?: 'any' | 'declared';
+  /** WebSocket ping interval. Default 25 000 ms. */
+  heartbeatMs?: number;
+  /** A peer not heard from within heartbeatMs + timeoutMs is dropped. Default 20 000 ms. */
+  timeoutMs?: number;
+  /** Largest frame accepted, in bytes; larger ones get `payload_too_large`. Default 1 MiB. Frames over 4× this close the connection (1009). */
+  maxPayload?: number;
+  /** Bad frames tolerated per window before closing with 1008. Default 100. */
+  badFrameLimit?: number;
+  /** Window of the bad-frame limit. Default 10 000 ms. */
+  badFrameWindowMs?: number;
+  /** Volatile frames are dropped for a socket with more than this many bytes queued. Default 1 MiB. */
+  volatileHighWater?: number;
+  /** Room logs and cursors. Default: a MemoryStore with `retention`. */
+  store?: Store;
+  /** Default retention of every room (see DEFAULT_RETENTION). */
+  retention?: Partial<Retention>;
+  /** Retention overrides per namespace and room pattern. */
+  retentionRules?: RetentionRule[];
+  /** Group deliveries unacked this long are redelivered. Default 30 000 ms. */
+  ackTimeoutMs?: number;
+  /** Group deliveries before a message goes to `<room>.dead`. Default 5. */
+  maxDeliver?: number;
+  /** Default unacked deliveries in flight per durable/group member. Default 100. */
+  prefetch?: number;
+  /** Builds each namespace's adapter. Default: MemoryAdapter. */
+  adapter?: AdapterFactory;
+  /** permessage-deflate: off by default (as in Socket.IO); `{ threshold }` compresses frames above it. */
+  perMessageDeflate?: boolean | { threshold: number };
+  /** Clock (injectable for tests). */
+  now?: () => number;
+  /** Where log lines go. Default: stderr. */
+  logger?: (level: 'info' | 'warn' | 'error', msg: string, err?: unknown) => void;
+}
+
+/** Options with their defaults filled in. */
+export type ResolvedOptions = Required<Omit<WsqServerOptions, 'store' | 'retentionRules' | 'retention'>> & { retention: Partial<Retention>; retentionRules: RetentionRule[] };
+
+const CLIENT_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+function resolve(o: WsqServerOptions): ResolvedOptions {
+  return {
+    path: o.path ?? '/',
+    namespaces: o.namespaces ?? 'declared',
+    heartbeatMs: o.heartbeatMs ?? 25_000,
+    timeoutMs: o.timeoutMs ?? 20_000,
+    maxPayload: o.maxPayload ?? 1024 * 1024,
+    badFrameLimit: o.badFrameLimit ?? 100,
+    badFrameWindowMs: o.badFrameWindowMs ?? 10_000,
+    volatileHighWater: o.volatileHighWater ?? 1024 * 1024,
+    retention: o.retention ?? {},
+    retentionRules: o.retentionRules ?? [],
+    ackTimeoutMs: o.ackTimeoutMs ?? 30_000,
+    maxDeliver: o.maxDeliver ?? 5,
+    prefetch: o.prefetch ?? 100,
+    adapter: o.adapter ?? ((nsp) => new MemoryAdapter(nsp)),
+    perMessageDeflate: o.perMessageDeflate ?? false,
+    now: o.now ?? Date.now,
+    logger: o.logger ?? ((level, msg, err) => console.error(`[wsq] ${level}: ${msg}${err ? ` — ${(err as Error).stack ?? err}` : ''}`)),
+  };
+}
+
+/**
+ * A wsq/1 server.
+ * @example
+ * const server = new WsqServer({ namespaces: 'any' });
+ * server.on('connection', (socket) => socket.on('hello', (data, reply) => reply('hi')));
+ * await server.listen({ port: 8080 });
+ */
+export class WsqServer implements ConnectionHost {
+  readonly options: ResolvedOptions;
+  readonly store: Store;
+  readonly limits: ConnectionHost['limits'];
+  readonly httpServer: HttpServer;
+  private readonly wss: WebSocketServer;
+  private readonly nsps = new Map<string, Namespace>();
+  private readonly parents: ParentNamespace[] = [];
+  private readonly connections = new Set<Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: WsqServerOptions = {}, httpServer?: HttpServer) {
+    this.options = resolve(options);
+    const o = this.options;
+    this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
+    this.limits = { maxPayload: o.maxPayload, badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, volatileHighWater: o.volatileHighWater };
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: o.maxPayload * 4,
+      perMessageDeflate: o.perMessageDeflate === false ? false : o.perMessageDeflate === true ? { threshold: 1024 } : o.perMessageDeflate,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    this.httpServer = httpServer ?? createServer((req, res) => this.onHttp(req, res));
+    this.httpServer.on('upgrade', (req, sock, head) => this.onUpgrade(req, sock, head));
+    this.of('/');
+    this.heartbeat = setInterval(() => this.beat(), o.heartbeatMs).unref();
+  }
+
+  /** The current time in ms (the injected clock). */
+  now(): number {
+    return this.options.now();
+  }
+
+  /** @internal Log a line. */
+  log(level: 'info' | 'warn' | 'error', msg: string, err?: unknown): void {
+    this.options.logger(level, msg, err);
+  }
+
+  /** Listen on a port (0 picks a free one). */
+  listen(opts: { port?: number; host?: string } = {}): Promise<AddressInfo> {
+    return new Promise((res, rej) => {
+      this.httpServer.once('error', rej);
+      this.httpServer.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
+        this.httpServer.off('error', rej);
+        res(this.httpServer.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return (this.httpServer.address() as AddressInfo).port;
+  }
+
+  /** The WebSocket URL clients connect to, e.g. `ws://127.0.0.1:8080/`. */
+  get url(): string {
+    const a = this.httpServer.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
+    return `ws://${host}:${a.port}${this.options.path}`;
+  }
+
+  /**
+   * A namespace by name, or a parent of dynamic namespaces by RegExp or function.
+   * @example
+   * server.of(/^\/team-\w+$/).on('connection', (socket) => socket.emit('welcome', socket.nsp.name));
+   */
+  of(name: string | NamespaceMatcher): Namespace {
+    if (typeof name !== 'string') {
+      const parent = new ParentNamespace(this, name);
+      this.parents.push(parent);
+      return parent;
+    }
+    const ns = name.startsWith('/') ? name : `/${name}`;
+    let nsp = this.nsps.get(ns);
+    if (!nsp) this.nsps.set(ns, (nsp = new Namespace(this, ns)));
+    return nsp;
+  }
+
+  /** The main namespace "/". */
+  get sockets(): Namespace {
+    return this.of('/');
+  }
+
+  /** `server.on('connection', …)`: listen on the main namespace. */
+  on(event: 'connection', fn: (socket: Socket) => void): this {
+    this.sockets.on(event, fn);
+    return this;
+  }
+
+  /** Add a middleware to the main namespace. */
+  use(fn: Middleware): this {
+    this.sockets.use(fn);
+    return this;
+  }
+
+  /** Target rooms of the main namespace. */
+  to(room: string | string[]) {
+    return this.sockets.to(room);
+  }
+
+  /** Send to every socket of the main namespace. */
+  emit(event: string, data?: unknown): boolean {
+    return this.sockets.emit(event, data);
+  }
+
+  /** Append to a room of the main namespace (stored; see Namespace.publish). */
+  publish(room: string, event: string, data?: unknown) {
+    return this.sockets.publish(room, event, data);
+  }
+
+  /** @internal The namespace a `connect` frame names, creating dynamic and (in "any" mode) new ones. */
+  async resolveNamespace(name: string, auth: Record<string, unknown>): Promise<Namespace | undefined> {
+    const known = this.nsps.get(name);
+    if (known) return known;
+    for (const p of this.parents) {
+      if (!(await p.matches(name, auth))) continue;
+      const existing = this.nsps.get(name);
+      if (existing) return existing;
+      const child = p.createChild(name);
+      this.nsps.set(name, child);
+      return child;
+    }
+    if (this.options.namespaces === 'any') return this.of(name);
+    return undefined;
+  }
+
+  /** @internal The socket of a connection in a namespace, or an error sent and undefined. */
+  socketOf(conn: Connection, ns: string | undefined, id: RequestId | undefined): Socket | undefined {
+    const name = ns ?? '/';
+    const s = conn.sockets.get(name);
+    if (!s) conn.bad('not_connected', `This connection is not in namespace "${name}". Send {"type":"connect","ns":"${name}"} first.`, id);
+    return s;
+  }
+
+  /** @internal True when a room name is the sid of a connected socket of the namespace (a direct room). */
+  isDirectRoom(nsp: Namespace, room: string): boolean {
+    return nsp.sockets.has(room);
+  }
+
+  /** @internal */
+  dispatch(conn: Connection, frame: ClientFrame): void | Promise<void> {
+    return dispatch(this, conn, frame);
+  }
+
+  /** @internal */
+  onClose(conn: Connection): void {
+    this.connections.delete(conn);
+    for (const socket of [...conn.sockets.values()]) socket.nsp.remove(socket, 'transport close');
+  }
+
+  /**
+   * Close every connection (1001), stop listening, and close the store.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.heartbeat);
+      for (const c of this.connections) c.close(CLOSE_CODES.going_away, 'server shutting down');
+      await new Promise<void>((r) => {
+        if (!this.httpServer.listening) return r();
+        this.httpServer.close(() => r());
+        this.httpServer.closeAllConnections?.();
+      });
+      for (const c of this.connections) c.terminate();
+      this.wss.close();
+      await this.store.close();
+    })();
+    return this.closing;
+  }
+
+  private onHttp(req: IncomingMessage, res: import('node:http').ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', connections: this.connections.size, store: this.store.kind }));
+      return;
+    }
+    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('This is a wsq/1 WebSocket endpoint. Connect with a WebSocket client, e.g. wscat -c ws://HOST:PORT/\n');
+  }
+
+  private refuse(sock: Duplex, status: number, text: string): void {
+    sock.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\nConnection: close\r\n\r\n${text}\n`);
+  }
+
+  private onUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
+    if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== this.options.path) return this.refuse(sock, 404, `Not Found: wsq serves WebSocket upgrades on ${this.options.path}`);
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered !== undefined && !offered.split(',').map((p) => p.trim()).includes(SUBPROTOCOL)) {
+      return this.refuse(sock, 400, `Bad Request: unsupported sub-protocol; offer ${SUBPROTOCOL} or none`);
+    }
+    const query = Object.fromEntries(url.searchParams);
+    const client = query.client;
+    if (client !== undefined && !CLIENT_ID.test(client)) {
+      return this.refuse(sock, 400, 'Bad Request: client must be 1-128 characters of A-Z a-z 0-9 _ . : @ -');
+    }
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : query.token;
+    const info: HandshakeInfo = { query, address: req.socket.remoteAddress ?? '', issued: this.now(), ...(client ? { client } : {}), ...(token ? { token } : {}) };
+    this.wss.handleUpgrade(req, sock, head, (ws) => this.onConnection(ws, info));
+  }
+
+  private onConnection(ws: WebSocket, info: HandshakeInfo): void {
+    const conn = new Connection(this, ws, nanoid(12), info);
+    this.connections.add(conn);
+    const welcome: WelcomeFrame = {
+      type: 'welcome', sid: conn.sid, protocol: PROTOCOL_VERSION, heartbeatMs: this.options.heartbeatMs,
+      maxPayload: this.options.maxPayload, server: { name: 'wsq', version: VERSION }, ...(info.client ? { client: info.client } : {}),
+    };
+    conn.send(welcome);
+    const main = this.sockets;
+    main.add(conn, {}).then(
+      (socket) => {
+        main.announce(socket);
+        conn.start();
+      },
+      (err: Error) => {
+        conn.sendError('unauthorized', `The server refused the connection: ${err.message}.`);
+        conn.close(CLOSE_CODES.unauthorized, 'refused by middleware');
+      },
+    );
+  }
+
+  private beat(): void {
+    const now = this.now();
+    const { heartbeatMs, timeoutMs } = this.options;
+    for (const c of this.connections) {
+      if (now - c.lastSeen > heartbeatMs + timeoutMs) c.terminate();
+      else if (c.open) c.ws.ping();
+    }
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Socket: one connection's presence in one namespace — the object a server application
+ * gets in `nsp.on('connection', socket => …)`, shaped like Socket.IO's.
+ */
+import { EventEmitter } from 'node:events';
+import { encodeFrame, withDelivery } from '../protocol/codec.js';
+import { CLOSE_CODES, isReservedEvent } from '../protocol/codes.js';
+import type { EmitFrame, EventFrame, RequestId } from '../protocol/frames.js';
+import type { AdapterSocket } from './adapter/types.js';
+import { BroadcastOperator } from './broadcast.js';
+import type { Connection, HandshakeInfo } from './connection.js';
+import type { Consumer, ConsumerMember } from './consumer.js';
+import { WsqError } from './errors.js';
+import type { Namespace } from './namespace.js';
+
+/** An event handler: `data` from the client and, when the client asked for an ack, `reply`. */
+export type EventHandler = (data: unknown, reply: (answer?: unknown) => void) => unknown;
+/** A catch-all listener for every incoming emit. */
+export type AnyHandler = (event: string, data: unknown, room?: string) => void;
+
+/** The handshake facts a middleware or handler can read. */
+export interface Handshake extends HandshakeInfo {
+  /** The `auth` object of the namespace `connect` frame (empty for "/"). */
+  auth: Record<string, unknown>;
+}
+
+/** A socket's subscription to one room. */
+export interface Subscription {
+  mode: 'live' | 'durable' | 'group';
+  presence: boolean;
+  consumer?: Consumer;
+  member?: SocketMember;
+}
+
+/** Delivers a consumer's messages to one socket, each with a per-connection id to ack. */
+export class SocketMember implements ConsumerMember {
+  constructor(readonly socket: Socket, readonly prefetch: number) {}
+  get sid(): string {
+    return this.socket.id;
+  }
+  deliver(frame: string, consumer: Consumer, offset: number, attempt: number): RequestId {
+    const id = this.socket.conn.track({ kind: 'delivery', consumer, offset });
+    this.socket.conn.sendText(withDelivery(frame, id, attempt));
+    return id;
+  }
+  forget(id: RequestId): void {
+    this.socket.conn.untrack(id);
+  }
+}
+
+/**
+ * One connection in one namespace.
+ * @example
+ * server.of('/chat').on('connection', (socket) => {
+ *   socket.on('hello', (data, reply) => reply({ hi: socket.id }));
+ *   socket.join('lobby');
+ *   socket.to('lobby').emit('joined', { sid: socket.id });
+ * });
+ */
+export class Socket extends EventEmitter implements AdapterSocket {
+  /** Application data attached to the socket (as Socket.IO's `socket.data`). */
+  data: Record<string, unknown> = {};
+  connected = true;
+  /** This socket's room subscriptions made by `join` frames (room → subscription). */
+  readonly subs = new Map<string, Subscription>();
+  private readonly anyHandlers: AnyHandler[] = [];
+
+  constructor(
+    readonly nsp: Namespace,
+    readonly conn: Connection,
+    readonly handshake: Handshake,
+  ) {
+    super();
+  }
+
+  /** The sid: the connection's id, the same in every namespace. */
+  get id(): string {
+    return this.conn.sid;
+  }
+
+  /** The client identity, if the connection has one. */
+  get client(): string | undefined {
+    return this.conn.client;
+  }
+
+  /** The rooms this socket is in (live membership, including its own sid). */
+  get rooms(): ReadonlySet<string> {
+    return this.nsp.adapter.socketRooms(this.id) ?? new Set();
+  }
+
+  /**
+   * Send an event to this client. Reserved names (`connect`, `disconnect`, …) fire local listeners instead.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (typeof event === 'symbol' || isReservedEvent(event)) return super.emit(event, ...args);
+    const frame: EventFrame = { type: 'event', ns: this.nsp.name, event, data: args[0] ?? null, ts: this.nsp.server.now() };
+    this.conn.send(frame);
+    return true;
+  }
+
+  /**
+   * Send an event and wait for the client's ack.
+   * @example
+   * const answer = await socket.emitWithAck('confirm?', { order: 42 }, { timeoutMs: 2000 });
+   */
+  emitWithAck(event: string, data?: unknown, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const base = encodeFrame({ type: 'event', ns: this.nsp.name, event, data: data ?? null, ts: this.nsp.server.now() } satisfies EventFrame);
+      const timer = setTimeout(() => {
+        this.conn.untrack(id);
+        reject(new WsqError('timeout', `the client did not ack "${event}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const id = this.conn.track({
+        kind: 'request',
+        settle: (err, answer) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve(answer);
+        },
+      });
+      this.conn.sendText(withDelivery(base, id));
+    });
+  }
+
+  /** `socket.timeout(ms).emitWithAck(event, data)`, as in Socket.IO. */
+  timeout(ms: number): { emitWithAck: (event: string, data?: unknown) => Promise<unknown> } {
+    return { emitWithAck: (event, data) => this.emitWithAck(event, data, { timeoutMs: ms }) };
+  }
+
+  /** Target rooms, excluding this socket. */
+  to(room: string | string[]): BroadcastOperator {
+    return this.nsp.to(room).except(this.id);
+  }
+
+  /** Alias of `to`. */
+  in(room: string | string[]): BroadcastOperator {
+    return this.to(room);
+  }
+
+  /** Every other socket of the namespace. */
+  get broadcast(): BroadcastOperator {
+    return this.nsp.except(this.id);
+  }
+
+  /** Join rooms for live delivery (no replay; clients use the `join` frame for that). */
+  join(room: string | string[]): void {
+    this.nsp.adapter.addAll(this.id, Array.isArray(room) ? room : [room]);
+  }
+
+  /** Leave a room (any subscription to it ends too). */
+  leave(room: string): void {
+    this.nsp.unsubscribe(this, room);
+    this.nsp.adapter.del(this.id, room);
+  }
+
+  /** Listen to every incoming emit. */
+  onAny(fn: AnyHandler): this {
+    this.anyHandlers.push(fn);
+    return this;
+  }
+
+  /** Stop listening with `fn` (or every catch-all listener). */
+  offAny(fn?: AnyHandler): this {
+    if (!fn) this.anyHandlers.length = 0;
+    else this.anyHandlers.splice(this.anyHandlers.indexOf(fn) >>> 0, 1);
+    return this;
+  }
+
+  /** Leave this namespace (`close`: close the whole connection with 4000). */
+  disconnect(close = false): this {
+    if (close) {
+      this.conn.close(CLOSE_CODES.kicked, 'disconnected by the server');
+      return this;
+    }
+    if (!this.connected) return this;
+    this.conn.send({ type: 'disconnected', ns: this.nsp.name });
+    this.nsp.remove(this, 'server namespace disconnect');
+    return this;
+  }
+
+  /** @internal Adapter delivery. */
+  sendEncoded(buf: Buffer, volatile?: boolean): void {
+    this.conn.sendEncoded(buf, volatile);
+  }
+
+  /** @internal Handle an emit without a room from this socket's client. */
+  handleEmit(frame: EmitFrame): void {
+    for (const fn of this.anyHandlers) fn(frame.event, frame.data ?? null);
+    const listeners = this.listeners(frame.event) as EventHandler[];
+    if (listeners.length === 0) {
+      if (this.anyHandlers.length > 0 && frame.id === undefined) return;
+      this.conn.sendError('no_handler', `Nothing on the server handles "${frame.event}" in namespace "${this.nsp.name}". Add "room" to send it to a room, or use an event the server handles.`, frame.id);
+      return;
+    }
+    let replied = false;
+    const reply = (answer?: unknown): void => {
+      if (replied || frame.id === undefined) return;
+      replied = true;
+      this.conn.send({ type: 'ack', id: frame.id, ...(answer === undefined ? {} : { data: answer }) });
+    };
+    const fail = (err: unknown): void => {
+      this.nsp.server.log('error', `handler for "${frame.event}" failed`, err);
+      if (replied) return;
+      replied = true;
+      this.conn.sendError('internal', `The server's handler for "${frame.event}" failed. The connection is still usable.`, frame.id);
+    };
+    for (const fn of listeners) {
+      try {
+        const r = fn(frame.data ?? null, reply) as { catch?: (f: (e: unknown) => void) => void } | undefined;
+        if (r && typeof r.catch === 'function') r.catch(fail);
+      } catch (err) {
+        fail(err);
+      }
+    }
+  }
+
+  /** @internal Notify catch-all listeners of a room emit. */
+  notifyAny(event: string, data: unknown, room: string): void {
+    for (const fn of this.anyHandlers) fn(event, data, room);
+  }
+}

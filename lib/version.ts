@@ -1,0 +1,2 @@
+/** The package version, sent in `welcome.server.version`. */
+export const VERSION = '0.1.0';
