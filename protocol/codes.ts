@@ -1,6 +1,6 @@
 /**
  * Error codes and close codes of wsq/1: one table, the only place they are defined.
- * PROTOCOL.md §6 and §7 list the same codes; `test/spec/errors.test.ts` checks both agree.
+ * PROTOCOL.md §7 (errors) and §2.5 (close codes) list the same codes; a test checks they agree.
  */
 
 /** Every `error.code` a wsq/1 server may send, with the sentence a person sees by default. */
