@@ -60,6 +60,7 @@ export class Consumer implements LogListener {
   private pumping = false;
   private again = false;
   private saving = false;
+  private savingDone: Promise<void> = Promise.resolve();
   private dirty = false;
   private closed = false;
 
@@ -149,6 +150,11 @@ export class Consumer implements LogListener {
     this.log.listeners.delete(this);
     for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const t of this.delayed.values()) clearTimeout(t);
+  }
+
+  /** Resolves once every state change made so far is committed to the store. */
+  async flushed(): Promise<void> {
+    while (this.saving) await this.savingDone;
   }
 
   /** The state to persist. */
@@ -290,9 +296,8 @@ export class Consumer implements LogListener {
       return;
     }
     this.saving = true;
-    const { store, name: ns } = { store: this.log.host.store, name: this.log.host.name };
-    void store
-      .putConsumer(ns, this.log.room, this.name, this.state())
+    this.savingDone = this.log.host.store
+      .putConsumer(this.log.host.name, this.log.room, this.name, this.state())
       .catch(() => undefined)
       .finally(() => {
         this.saving = false;

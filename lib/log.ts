@@ -37,6 +37,11 @@ const PAGE = 1000;
 const EMPTY: ReadonlySet<string> = new Set();
 const HOLD_MS = 1000;
 
+interface Recent {
+  msg: StoredMessage;
+  frame: string;
+}
+
 interface Held {
   msg: StoredMessage;
   echo: boolean;
@@ -54,7 +59,8 @@ export class RoomLog {
   private readonly held = new Map<number, Held>();
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly joiners = new Set<{ sid: string; buffer: string[] }>();
-  private readonly recent: ({ msg: StoredMessage; frame: string } | undefined)[] = new Array(RECENT);
+  /** Recent committed messages with their encoded frames, a ring indexed by offset; grows from 16 to RECENT slots. */
+  private recent: (Recent | undefined)[] = [];
 
   constructor(readonly host: LogHost, readonly room: string) {
     this.roomSet = new Set([room]);
@@ -81,7 +87,7 @@ export class RoomLog {
 
   /** The encoded live `event` frame of a message (cached for recent offsets). */
   frameOf(msg: StoredMessage): string {
-    const slot = this.recent[msg.offset % RECENT];
+    const slot = this.slot(msg.offset);
     if (slot?.msg.offset === msg.offset) return slot.frame;
     return this.encode(msg, false);
   }
@@ -90,7 +96,7 @@ export class RoomLog {
   async readFrom(from: number, limit: number): Promise<StoredMessage[]> {
     const out: StoredMessage[] = [];
     for (let o = from; o <= this.committed && out.length < limit; o++) {
-      const slot = this.recent[o % RECENT];
+      const slot = this.slot(o);
       if (slot?.msg.offset !== o) break;
       out.push(slot.msg);
     }
@@ -146,6 +152,21 @@ export class RoomLog {
     });
   }
 
+  private slot(offset: number): Recent | undefined {
+    const n = this.recent.length;
+    return n === 0 ? undefined : this.recent[offset % n];
+  }
+
+  private remember(r: Recent): void {
+    const n = this.recent.length;
+    if (n < RECENT && (n === 0 || this.recent[r.msg.offset % n] !== undefined)) {
+      const grown: (Recent | undefined)[] = new Array(Math.min(RECENT, Math.max(16, n * 2)));
+      for (const old of this.recent) if (old) grown[old.msg.offset % grown.length] = old;
+      this.recent = grown;
+    }
+    this.recent[r.msg.offset % this.recent.length] = r;
+  }
+
   private onCommitted(msg: StoredMessage, echo: boolean): void {
     if (msg.offset <= this.committed) return;
     if (msg.offset !== this.committed + 1) {
@@ -183,7 +204,7 @@ export class RoomLog {
   private deliver(msg: StoredMessage, echo: boolean): void {
     this.committed = msg.offset;
     const frame = this.encode(msg, false);
-    this.recent[msg.offset % RECENT] = { msg, frame };
+    this.remember({ msg, frame });
     const skip = echo || msg.from === undefined ? undefined : msg.from;
     for (const j of this.joiners) if (j.sid !== skip) j.buffer.push(frame);
     this.host.adapter.broadcast(frame, { rooms: this.roomSet, except: skip === undefined ? EMPTY : new Set([skip]), flags: {} });

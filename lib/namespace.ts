@@ -237,11 +237,14 @@ export class Namespace extends EventEmitter {
         ackTimeoutMs: o.ackTimeoutMs,
         startAfter: typeof since === 'number' ? since : 0,
         deadLetter: (m) => this.publish(`${room}.dead`, m.event, m.data, m.from ? { from: m.from } : {}),
+        // Drop an idle consumer only once its state is on disk, so a quick return reloads the latest state.
         onIdle: () => {
-          if (this.consumers.get(key) === c && c!.size === 0) {
-            c!.close();
-            this.consumers.delete(key);
-          }
+          void c!.flushed().then(() => {
+            if (this.consumers.get(key) === c && c!.size === 0) {
+              c!.close();
+              this.consumers.delete(key);
+            }
+          });
         },
       });
       this.consumers.set(key, c);
