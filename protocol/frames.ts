@@ -5,82 +5,83 @@
  *
  * Objects are strict: an unknown field (a typo like "rom") is a `bad_frame`, never ignored.
  */
-import { z } from 'zod';
+// Named imports (not the `z` namespace) let a bundler drop the parts of zod the frames do not use.
+import { boolean, discriminatedUnion, enum as zEnum, literal, number, record, strictObject, string, union, unknown } from 'zod';
+import type { z } from 'zod';
 import { ERROR_CODE_LIST, isReservedEvent } from './codes.js';
 
 /** A request id: an integer or a string of at most 64 characters. Replies echo it. */
-export const RequestId = z.union([z.number().int(), z.string().max(64)]);
+export const RequestId = union([number().int(), string().max(64)]);
 /** A namespace name: starts with "/", e.g. "/" or "/chat". */
-export const Namespace = z.string().min(1).max(256).regex(/^\//, 'a namespace starts with "/", e.g. "/chat"');
+export const Namespace = string().min(1).max(256).regex(/^\//, 'a namespace starts with "/", e.g. "/chat"');
 /** A room name. */
-export const RoomName = z.string().min(1).max(256);
+export const RoomName = string().min(1).max(256);
 /** An event name an application may use (not reserved). */
-export const EventName = z
-  .string()
+export const EventName = string()
   .min(1)
   .max(256)
   .refine((n) => !isReservedEvent(n), {
     message: 'this event name is reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener)',
   });
 /** A room log position: offsets start at 1; 0 means "before the first message". */
-export const Offset = z.number().int().nonnegative();
-const Json = z.unknown();
+export const Offset = number().int().nonnegative();
+const Json = unknown();
 
 // ---------------------------------------------------------------- client → server
 
-export const ConnectFrame = z.strictObject({
-  type: z.literal('connect'),
+export const ConnectFrame = strictObject({
+  type: literal('connect'),
   ns: Namespace,
-  auth: z.record(z.string(), Json).optional(),
+  auth: record(string(), Json).optional(),
   id: RequestId.optional(),
 });
-export const DisconnectFrame = z.strictObject({
-  type: z.literal('disconnect'),
+export const DisconnectFrame = strictObject({
+  type: literal('disconnect'),
   ns: Namespace,
   id: RequestId.optional(),
 });
-export const JoinFrame = z.strictObject({
-  type: z.literal('join'),
+export const JoinFrame = strictObject({
+  type: literal('join'),
   room: RoomName,
   ns: Namespace.optional(),
-  since: z.union([Offset, z.literal('earliest')]).optional(),
-  epoch: z.string().min(1).max(64).optional(),
-  durable: z.boolean().optional(),
-  group: z.string().min(1).max(128).optional(),
-  prefetch: z.number().int().min(1).max(10_000).optional(),
-  presence: z.boolean().optional(),
+  since: union([Offset, literal('earliest')]).optional(),
+  epoch: string().min(1).max(64).optional(),
+  durable: boolean().optional(),
+  group: string().min(1).max(128).optional(),
+  prefetch: number().int().min(1).max(10_000).optional(),
+  presence: boolean().optional(),
   id: RequestId.optional(),
 });
-export const LeaveFrame = z.strictObject({
-  type: z.literal('leave'),
+export const LeaveFrame = strictObject({
+  type: literal('leave'),
   room: RoomName,
   ns: Namespace.optional(),
   id: RequestId.optional(),
 });
-export const EmitFrame = z.strictObject({
-  type: z.literal('emit'),
+export const EmitFrame = strictObject({
+  type: literal('emit'),
   event: EventName,
   data: Json.optional(),
   room: RoomName.optional(),
   ns: Namespace.optional(),
-  volatile: z.boolean().optional(),
-  echo: z.boolean().optional(),
-  key: z.string().min(1).max(128).optional(),
+  volatile: boolean().optional(),
+  echo: boolean().optional(),
+  key: string().min(1).max(128).optional(),
   id: RequestId.optional(),
 });
-export const AckFrame = z.strictObject({
-  type: z.literal('ack'),
+export const AckFrame = strictObject({
+  type: literal('ack'),
   id: RequestId,
   data: Json.optional(),
 });
-export const NackFrame = z.strictObject({
-  type: z.literal('nack'),
+export const NackFrame = strictObject({
+  type: literal('nack'),
   id: RequestId,
-  requeue: z.boolean().optional(),
-  delayMs: z.number().int().min(0).max(3_600_000).optional(),
+  requeue: boolean().optional(),
+  delayMs: number().int().min(0).max(3_600_000).optional(),
 });
-export const PingFrame = z.strictObject({
-  type: z.literal('ping'),
+export const PingFrame = strictObject({
+  type: literal('ping'),
   id: RequestId.optional(),
 });
 
@@ -95,7 +96,7 @@ export const CLIENT_FRAMES = {
   nack: NackFrame,
   ping: PingFrame,
 } as const;
-export const ClientFrame = z.discriminatedUnion('type', [
+export const ClientFrame = discriminatedUnion('type', [
   ConnectFrame, DisconnectFrame, JoinFrame, LeaveFrame, EmitFrame, AckFrame, NackFrame, PingFrame,
 ]);
 
@@ -112,95 +113,95 @@ export type ClientFrameType = ClientFrame['type'];
 
 // ---------------------------------------------------------------- server → client
 
-export const WelcomeFrame = z.strictObject({
-  type: z.literal('welcome'),
-  sid: z.string(),
-  client: z.string().optional(),
-  protocol: z.literal(1),
-  heartbeatMs: z.number().int(),
-  maxPayload: z.number().int(),
-  server: z.strictObject({ name: z.string(), version: z.string() }),
+export const WelcomeFrame = strictObject({
+  type: literal('welcome'),
+  sid: string(),
+  client: string().optional(),
+  protocol: literal(1),
+  heartbeatMs: number().int(),
+  maxPayload: number().int(),
+  server: strictObject({ name: string(), version: string() }),
 });
-export const ConnectedFrame = z.strictObject({
-  type: z.literal('connected'),
+export const ConnectedFrame = strictObject({
+  type: literal('connected'),
   ns: Namespace,
   id: RequestId.optional(),
 });
-export const DisconnectedFrame = z.strictObject({
-  type: z.literal('disconnected'),
+export const DisconnectedFrame = strictObject({
+  type: literal('disconnected'),
   ns: Namespace,
   id: RequestId.optional(),
 });
 /** Where a replay started and ended, and how many messages it held. */
-export const ReplayRange = z.strictObject({ from: Offset, to: Offset, count: z.number().int().nonnegative() });
+export const ReplayRange = strictObject({ from: Offset, to: Offset, count: number().int().nonnegative() });
 /** What a client asked for and what the log still holds, when recovery was not complete. */
-export const GapReport = z.strictObject({
-  requested: z.union([Offset, z.literal('earliest')]),
+export const GapReport = strictObject({
+  requested: union([Offset, literal('earliest')]),
   earliest: Offset,
   latest: Offset,
 });
-export const JoinedFrame = z.strictObject({
-  type: z.literal('joined'),
+export const JoinedFrame = strictObject({
+  type: literal('joined'),
   ns: Namespace,
   room: RoomName,
   id: RequestId.optional(),
-  epoch: z.string(),
+  epoch: string(),
   offset: Offset,
   replay: ReplayRange.optional(),
-  recovered: z.boolean(),
+  recovered: boolean(),
   gap: GapReport.optional(),
-  durable: z.boolean().optional(),
-  group: z.string().optional(),
+  durable: boolean().optional(),
+  group: string().optional(),
 });
-export const LeftFrame = z.strictObject({
-  type: z.literal('left'),
+export const LeftFrame = strictObject({
+  type: literal('left'),
   ns: Namespace,
   room: RoomName,
   id: RequestId.optional(),
 });
-export const EventFrame = z.strictObject({
-  type: z.literal('event'),
+export const EventFrame = strictObject({
+  type: literal('event'),
   ns: Namespace,
-  event: z.string(),
+  event: string(),
   data: Json,
   room: RoomName.optional(),
   offset: Offset.optional(),
-  epoch: z.string().optional(),
-  from: z.string().optional(),
-  ts: z.number(),
+  epoch: string().optional(),
+  from: string().optional(),
+  ts: number(),
   id: RequestId.optional(),
-  replay: z.literal(true).optional(),
-  attempt: z.number().int().positive().optional(),
+  replay: literal(true).optional(),
+  attempt: number().int().positive().optional(),
 });
-export const ServerAckFrame = z.strictObject({
-  type: z.literal('ack'),
+export const ServerAckFrame = strictObject({
+  type: literal('ack'),
   id: RequestId,
   offset: Offset.optional(),
-  epoch: z.string().optional(),
-  duplicate: z.literal(true).optional(),
+  epoch: string().optional(),
+  duplicate: literal(true).optional(),
   data: Json.optional(),
 });
-export const ErrorFrame = z.strictObject({
-  type: z.literal('error'),
-  code: z.enum(ERROR_CODE_LIST),
-  message: z.string(),
+export const ErrorFrame = strictObject({
+  type: literal('error'),
+  code: zEnum(ERROR_CODE_LIST),
+  message: string(),
   id: RequestId.optional(),
   details: Json.optional(),
 });
-export const PresenceFrame = z.strictObject({
-  type: z.literal('presence'),
+export const PresenceFrame = strictObject({
+  type: literal('presence'),
   ns: Namespace,
   room: RoomName,
-  action: z.enum(['join', 'leave']),
-  sid: z.string(),
-  client: z.string().optional(),
+  action: zEnum(['join', 'leave']),
+  sid: string(),
+  client: string().optional(),
 });
-export const PongFrame = z.strictObject({
-  type: z.literal('pong'),
+export const PongFrame = strictObject({
+  type: literal('pong'),
   id: RequestId.optional(),
 });
 
-export const ServerFrame = z.discriminatedUnion('type', [
+export const ServerFrame = discriminatedUnion('type', [
   WelcomeFrame, ConnectedFrame, DisconnectedFrame, JoinedFrame, LeftFrame, EventFrame,
   ServerAckFrame, ErrorFrame, PresenceFrame, PongFrame,
 ]);

@@ -12,6 +12,8 @@
  * lmdb commits batches in order with its default synced commits, and a batch's promise
  * resolves only once the commit is flushed to disk, which is what `append` returns.
  * Under `reject`, a full room makes `append` return a rejected promise (nothing is written).
+ * Names are bounded by LMDB's key size: ns + room at most 1024 UTF-8 bytes, idempotency keys
+ * at most 768; longer ones are refused with a RangeError, as is a message msgpack cannot encode.
  */
 import { mkdir } from 'node:fs/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -65,6 +67,9 @@ interface DiskLog extends LogMeta {
   tail: Promise<unknown>;
 }
 
+/** Longest room key (ns + room, UTF-8) and idempotency key: together they stay under LMDB's 1978-byte key limit. */
+const MAX_NAME_BYTES = 1024;
+const MAX_KEY_BYTES = 768;
 /** Expired dedup keys swept per keyed append (amortised cleanup, in the same batch). */
 const SWEEP_PER_APPEND = 8;
 const noop = (): void => {};
@@ -94,7 +99,8 @@ export class LmdbStore implements Store {
   constructor(dir: string, opts: StoreOptions) {
     this.retention = opts.retention;
     this.now = opts.now ?? Date.now;
-    this.env = open({ path: dir });
+    // noSubdir: false — lmdb treats a path with a dot in its last segment (e.g. /tmp/tmp.x1Y) as a file otherwise.
+    this.env = open({ path: dir, noSubdir: false });
     this.msgs = this.env.openDB({ name: 'messages' });
     this.metas = this.env.openDB({ name: 'logs' });
     this.consumers = this.env.openDB({ name: 'consumers' });
@@ -184,26 +190,36 @@ export class LmdbStore implements Store {
       const seen = this.seen(log, key, now - r.dedupWindowMs);
       if (seen) return seen.done.then(() => ({ offset: seen.offset, epoch, duplicate: true }));
     }
+    if (key !== undefined && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw new RangeError(`Idempotency key too long for LmdbStore (over ${MAX_KEY_BYTES} bytes)`);
+    }
     const size = messageSize(msg);
     if (r.overflow === 'reject' && r.maxAgeMs > 0) this.expire(log, r, now);
     const fit = makeRoom(ns, room, log, size, r, (o) => this.info(log, o)?.size ?? 0);
-    const dropFrom = log.first;
+    const before = { first: log.first, last: log.last, bytes: log.bytes };
     const offset = ++log.last;
     log.first = fit.first;
     log.bytes = fit.bytes + size;
     const record: MsgRecord = { event: msg.event, data: msg.data, ts: msg.ts, size };
     if (msg.from !== undefined) record.from = msg.from;
     if (msg.key !== undefined) record.key = msg.key;
+    let done: Promise<unknown>;
+    try {
+      done = this.write(() => {
+        // The message goes first: if it cannot be encoded, nothing of this append was queued.
+        this.msgs.put([ns, room, offset], record);
+        for (let o = before.first; o < fit.first; o++) this.msgs.remove([ns, room, o]);
+        this.saveMeta(log);
+        if (key === undefined) return;
+        this.sweepKeys(now);
+        this.dedup.put([ns, room, key], { offset, ts: now });
+        this.expiry.put([now + r.dedupWindowMs, ns, room, key], true);
+      });
+    } catch (err) {
+      Object.assign(log, before);
+      throw err;
+    }
     log.unsynced.set(offset, { ts: msg.ts, size });
-    const done = this.write(() => {
-      for (let o = dropFrom; o < fit.first; o++) this.msgs.remove([ns, room, o]);
-      this.msgs.put([ns, room, offset], record);
-      this.saveMeta(log);
-      if (key === undefined) return;
-      this.sweepKeys(now);
-      this.dedup.put([ns, room, key], { offset, ts: now });
-      this.expiry.put([now + r.dedupWindowMs, ns, room, key], true);
-    });
     log.tail = done;
     if (key !== undefined) log.pendingKeys.set(key, { offset, ts: now, done });
     const settle = (): void => {
@@ -241,6 +257,9 @@ export class LmdbStore implements Store {
   private log(ns: string, room: string): DiskLog {
     const found = this.find(ns, room);
     if (found) return found;
+    if (Buffer.byteLength(ns) + Buffer.byteLength(room) > MAX_NAME_BYTES) {
+      throw new RangeError(`Namespace and room names too long for LmdbStore (over ${MAX_NAME_BYTES} bytes together)`);
+    }
     const log: DiskLog = {
       epoch: nanoid(10), first: 1, last: 0, bytes: 0,
       ns, room, unsynced: new Map(), pendingKeys: new Map(), tail: Promise.resolve(),

@@ -172,8 +172,10 @@ export class MemoryStore implements Store {
       const cutoff = now - r.dedupWindowMs;
       sweep(log.seen, cutoff);
       const first = log.seen.get(msg.key!);
-      if (first && first.ts > cutoff) return { offset: first.offset, epoch: log.epoch, duplicate: true };
-      log.seen.delete(msg.key!); // a stale entry (clock went back) must move to the end when set again
+      if (first) {
+        if (first.ts > cutoff) return { offset: first.offset, epoch: log.epoch, duplicate: true };
+        log.seen.delete(msg.key!); // stale but not swept (clock went back): re-insert at the end
+      }
     }
     const size = messageSize(msg);
     if (r.overflow === 'reject' && r.maxAgeMs > 0) this.expire(log, r);

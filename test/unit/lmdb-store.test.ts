@@ -103,3 +103,15 @@ t.test('expired dedup keys are swept from disk', async (tt) => {
   tt.equal(await countEntries(ctx.dir, 'dedup'), 1, 'only the fresh key is left');
   tt.equal(await countEntries(ctx.dir, 'dedup-expiry'), 1);
 });
+
+t.test('an over-long key or an unencodable message is refused and leaves the log unchanged', async (tt) => {
+  const ctx = await tempDir(tt);
+  const clock = new FakeClock();
+  const s = await openIn(ctx, options(clock));
+  await s.append('ns', 'r', msg(clock, 'a'));
+  await tt.rejects(s.append('ns', 'r', msg(clock, 'b', { key: 'k'.repeat(2000) })), RangeError);
+  await tt.rejects(s.append('ns', 'r', msg(clock, 1n << 70n)));
+  await tt.rejects(s.position('ns', 'r'.repeat(2000)), RangeError);
+  tt.equal((await s.append('ns', 'r', msg(clock, 'c'))).offset, 2, 'no offset was used');
+  tt.same((await s.read('ns', 'r', 1, 10)).map((m) => m.data), ['a', 'c']);
+});
