@@ -1,0 +1,279 @@
+/**
+ * The frame schemas through the codec (PROTOCOL.md §3, §4, §6): every client frame type,
+ * with and without its optional fields, is accepted as sent; every kind of mistake is
+ * answered with the right code and a message that names the field; and a sample of each
+ * server frame decodes.
+ */
+import t from 'tap';
+import { decodeClientFrame, decodeServerFrame } from '../../protocol/codec.js';
+import { CLIENT_FRAMES, ServerFrame } from '../../protocol/frames.js';
+import { ERROR_CODE_LIST } from '../../protocol/codes.js';
+
+type Json = Record<string, unknown>;
+
+const id64 = 'i'.repeat(64);
+
+/** Valid client frames: each decodes to exactly itself. */
+const valid: [string, Json][] = [
+  ['connect (required only)', { type: 'connect', ns: '/chat' }],
+  ['connect with auth and id', { type: 'connect', ns: '/chat', auth: { token: 'abc', nested: { n: 1 } }, id: 1 }],
+  ['connect to "/"', { type: 'connect', ns: '/' }],
+  ['disconnect (required only)', { type: 'disconnect', ns: '/chat' }],
+  ['disconnect with a string id', { type: 'disconnect', ns: '/chat', id: 'd-1' }],
+  ['join (required only)', { type: 'join', room: 'news' }],
+  ['join live with since, epoch, presence', { type: 'join', room: 'news', ns: '/chat', since: 42, epoch: 'e-1', presence: true, id: 2 }],
+  ['join with since 0', { type: 'join', room: 'news', since: 0 }],
+  ['join with since "earliest"', { type: 'join', room: 'news', since: 'earliest' }],
+  ['join durable with prefetch', { type: 'join', room: 'orders', durable: true, prefetch: 1, since: 10 }],
+  ['join in a group, largest prefetch', { type: 'join', room: 'jobs', group: 'workers', prefetch: 10_000, presence: false }],
+  ['join durable false', { type: 'join', room: 'news', durable: false }],
+  ['leave (required only)', { type: 'leave', room: 'news' }],
+  ['leave with ns and id', { type: 'leave', room: 'news', ns: '/chat', id: 3 }],
+  ['emit (required only)', { type: 'emit', event: 'hello' }],
+  ['emit with every field', { type: 'emit', event: 'chat', data: { text: 'hi' }, room: 'lobby', ns: '/chat', volatile: false, echo: true, key: 'msg-1', id: id64 }],
+  ['emit with null data', { type: 'emit', event: 'tick', data: null, room: 'clock' }],
+  ['emit with array data', { type: 'emit', event: 'list', data: [1, 'two', { three: 3 }], room: 'r' }],
+  ['emit with scalar data', { type: 'emit', event: 'n', data: 7, id: 0 }],
+  ['emit volatile', { type: 'emit', event: 'cursor', data: { x: 1 }, room: 'doc', volatile: true }],
+  ['emit with a negative integer id', { type: 'emit', event: 'x', id: -5 }],
+  ['ack (required only)', { type: 'ack', id: 7 }],
+  ['ack with data', { type: 'ack', id: 'r-1', data: { answer: 42 } }],
+  ['nack (required only)', { type: 'nack', id: 7 }],
+  ['nack requeue false', { type: 'nack', id: 7, requeue: false }],
+  ['nack with delayMs 0', { type: 'nack', id: 7, requeue: true, delayMs: 0 }],
+  ['nack with the largest delayMs', { type: 'nack', id: 7, delayMs: 3_600_000 }],
+  ['ping (required only)', { type: 'ping' }],
+  ['ping with id', { type: 'ping', id: 'p' }],
+];
+
+t.test('valid client frames decode to themselves', async (t) => {
+  for (const [name, frame] of valid) {
+    const r = decodeClientFrame(JSON.stringify(frame));
+    t.ok(r.ok, name, r.ok ? {} : { error: r.error });
+    if (r.ok) t.strictSame(r.frame, frame, `${name}: decoded frame`);
+  }
+});
+
+t.test('every client frame type has a valid example here', async (t) => {
+  const covered = new Set(valid.map(([, f]) => f.type));
+  for (const type of Object.keys(CLIENT_FRAMES)) t.ok(covered.has(type), `${type} is covered`);
+});
+
+/** An invalid frame: the text sent, the code expected, and a string the message must contain (the field, quoted). */
+interface Bad {
+  name: string;
+  text: string;
+  code: 'bad_json' | 'bad_frame' | 'unknown_type';
+  names: string;
+  /** The id the error must echo (undefined: none). */
+  id?: number | string;
+}
+
+const j = (f: unknown): string => JSON.stringify(f);
+const long = (n: number): string => 'x'.repeat(n);
+
+const invalid: Bad[] = [
+  // not JSON
+  { name: 'truncated JSON', text: '{"type":"ping"', code: 'bad_json', names: 'JSON' },
+  { name: 'empty text', text: '', code: 'bad_json', names: 'JSON' },
+  { name: 'single quotes', text: "{'type':'ping'}", code: 'bad_json', names: 'JSON' },
+  { name: 'trailing comma', text: '{"type":"ping",}', code: 'bad_json', names: 'JSON' },
+  // JSON but not an object
+  { name: 'array', text: '[{"type":"ping"}]', code: 'bad_frame', names: '"type"' },
+  { name: 'number', text: '42', code: 'bad_frame', names: '"type"' },
+  { name: 'null', text: 'null', code: 'bad_frame', names: '"type"' },
+  { name: 'string', text: '"ping"', code: 'bad_frame', names: '"type"' },
+  { name: 'boolean', text: 'true', code: 'bad_frame', names: '"type"' },
+  // type
+  { name: 'no type', text: j({ id: 1 }), code: 'bad_frame', names: '"type"', id: 1 },
+  { name: 'type not a string', text: j({ type: 5 }), code: 'bad_frame', names: '"type"' },
+  { name: 'unknown type', text: j({ type: 'joinx', id: 'a' }), code: 'unknown_type', names: '"joinx"', id: 'a' },
+  { name: 'type in the wrong case', text: j({ type: 'PING' }), code: 'unknown_type', names: '"PING"' },
+  { name: 'a server frame type sent by a client', text: j({ type: 'event', event: 'x' }), code: 'unknown_type', names: '"event"' },
+  // missing fields
+  { name: 'connect without ns', text: j({ type: 'connect', id: 4 }), code: 'bad_frame', names: '"ns"', id: 4 },
+  { name: 'disconnect without ns', text: j({ type: 'disconnect' }), code: 'bad_frame', names: '"ns"' },
+  { name: 'join without room', text: j({ type: 'join', id: 5 }), code: 'bad_frame', names: '"room"', id: 5 },
+  { name: 'leave without room', text: j({ type: 'leave' }), code: 'bad_frame', names: '"room"' },
+  { name: 'emit without event', text: j({ type: 'emit', room: 'r', data: 1 }), code: 'bad_frame', names: '"event"' },
+  { name: 'ack without id', text: j({ type: 'ack', data: 1 }), code: 'bad_frame', names: '"id"' },
+  { name: 'nack without id', text: j({ type: 'nack', requeue: false }), code: 'bad_frame', names: '"id"' },
+  // unknown fields
+  { name: 'typo "rom" next to room', text: j({ type: 'join', room: 'news', rom: 'news' }), code: 'bad_frame', names: '"rom"' },
+  { name: 'typo "rom" on emit', text: j({ type: 'emit', event: 'x', rom: 'news', id: 6 }), code: 'bad_frame', names: '"rom"', id: 6 },
+  // The typo replaces the required field: the message names the missing "room" (details list "rom" too).
+  { name: 'typo "rom" instead of room', text: j({ type: 'join', rom: 'news' }), code: 'bad_frame', names: '"room"' },
+  { name: 'unknown field on ping', text: j({ type: 'ping', extra: true }), code: 'bad_frame', names: '"extra"' },
+  { name: 'ack with a server-only field', text: j({ type: 'ack', id: 1, offset: 3 }), code: 'bad_frame', names: '"offset"', id: 1 },
+  { name: 'since on leave', text: j({ type: 'leave', room: 'r', since: 0 }), code: 'bad_frame', names: '"since"' },
+  // wrong types
+  { name: 'room a number', text: j({ type: 'join', room: 5 }), code: 'bad_frame', names: '"room"' },
+  { name: 'ns a number', text: j({ type: 'connect', ns: 1 }), code: 'bad_frame', names: '"ns"' },
+  { name: 'durable a string', text: j({ type: 'join', room: 'r', durable: 'yes' }), code: 'bad_frame', names: '"durable"' },
+  { name: 'presence a number', text: j({ type: 'join', room: 'r', presence: 1 }), code: 'bad_frame', names: '"presence"' },
+  { name: 'volatile a string', text: j({ type: 'emit', event: 'e', room: 'r', volatile: 'true' }), code: 'bad_frame', names: '"volatile"' },
+  { name: 'echo null', text: j({ type: 'emit', event: 'e', room: 'r', echo: null }), code: 'bad_frame', names: '"echo"' },
+  { name: 'event a number', text: j({ type: 'emit', event: 1 }), code: 'bad_frame', names: '"event"' },
+  { name: 'auth a string', text: j({ type: 'connect', ns: '/a', auth: 'token' }), code: 'bad_frame', names: '"auth"' },
+  { name: 'auth an array', text: j({ type: 'connect', ns: '/a', auth: ['token'] }), code: 'bad_frame', names: '"auth"' },
+  { name: 'id a float', text: j({ type: 'ping', id: 1.5 }), code: 'bad_frame', names: '"id"' },
+  { name: 'id a boolean', text: j({ type: 'ping', id: true }), code: 'bad_frame', names: '"id"' },
+  { name: 'ack id an object', text: j({ type: 'ack', id: { n: 1 } }), code: 'bad_frame', names: '"id"' },
+  { name: 'requeue a string', text: j({ type: 'nack', id: 1, requeue: 'no' }), code: 'bad_frame', names: '"requeue"', id: 1 },
+  { name: 'epoch a number', text: j({ type: 'join', room: 'r', since: 1, epoch: 7 }), code: 'bad_frame', names: '"epoch"' },
+  { name: 'group a boolean', text: j({ type: 'join', room: 'r', group: true }), code: 'bad_frame', names: '"group"' },
+  // namespaces
+  { name: 'namespace without leading slash (connect)', text: j({ type: 'connect', ns: 'chat' }), code: 'bad_frame', names: '"ns"' },
+  { name: 'namespace without leading slash (emit)', text: j({ type: 'emit', event: 'e', ns: 'chat', id: 8 }), code: 'bad_frame', names: '"ns"', id: 8 },
+  { name: 'empty namespace', text: j({ type: 'join', room: 'r', ns: '' }), code: 'bad_frame', names: '"ns"' },
+  { name: 'namespace over 256 characters', text: j({ type: 'connect', ns: `/${long(256)}` }), code: 'bad_frame', names: '"ns"' },
+  // lengths
+  { name: 'id over 64 characters (not echoed)', text: j({ type: 'ping', id: long(65) }), code: 'bad_frame', names: '"id"' },
+  { name: 'empty room', text: j({ type: 'join', room: '' }), code: 'bad_frame', names: '"room"' },
+  { name: 'room over 256 characters', text: j({ type: 'leave', room: long(257) }), code: 'bad_frame', names: '"room"' },
+  { name: 'empty event', text: j({ type: 'emit', event: '' }), code: 'bad_frame', names: '"event"' },
+  { name: 'event over 256 characters', text: j({ type: 'emit', event: long(257) }), code: 'bad_frame', names: '"event"' },
+  { name: 'empty key', text: j({ type: 'emit', event: 'e', room: 'r', key: '' }), code: 'bad_frame', names: '"key"' },
+  { name: 'key over 128 characters', text: j({ type: 'emit', event: 'e', room: 'r', key: long(129) }), code: 'bad_frame', names: '"key"' },
+  { name: 'empty group', text: j({ type: 'join', room: 'r', group: '' }), code: 'bad_frame', names: '"group"' },
+  { name: 'group over 128 characters', text: j({ type: 'join', room: 'r', group: long(129) }), code: 'bad_frame', names: '"group"' },
+  { name: 'epoch over 64 characters', text: j({ type: 'join', room: 'r', since: 1, epoch: long(65) }), code: 'bad_frame', names: '"epoch"' },
+  // reserved event names
+  { name: 'reserved "$x"', text: j({ type: 'emit', event: '$x', room: 'r', id: 9 }), code: 'bad_frame', names: '"event"', id: 9 },
+  { name: 'reserved "$"', text: j({ type: 'emit', event: '$' }), code: 'bad_frame', names: '"event"' },
+  { name: 'reserved "connect"', text: j({ type: 'emit', event: 'connect' }), code: 'bad_frame', names: '"event"' },
+  { name: 'reserved "disconnect"', text: j({ type: 'emit', event: 'disconnect', room: 'r' }), code: 'bad_frame', names: '"event"' },
+  { name: 'reserved "connect_error"', text: j({ type: 'emit', event: 'connect_error' }), code: 'bad_frame', names: '"event"' },
+  { name: 'reserved "disconnecting"', text: j({ type: 'emit', event: 'disconnecting' }), code: 'bad_frame', names: '"event"' },
+  { name: 'reserved "newListener"', text: j({ type: 'emit', event: 'newListener' }), code: 'bad_frame', names: '"event"' },
+  { name: 'reserved "removeListener"', text: j({ type: 'emit', event: 'removeListener' }), code: 'bad_frame', names: '"event"' },
+  // since
+  { name: 'since negative', text: j({ type: 'join', room: 'r', since: -1 }), code: 'bad_frame', names: '"since"' },
+  { name: 'since a float', text: j({ type: 'join', room: 'r', since: 1.5 }), code: 'bad_frame', names: '"since"' },
+  { name: 'since "latest"', text: j({ type: 'join', room: 'r', since: 'latest' }), code: 'bad_frame', names: '"since"' },
+  { name: 'since a numeric string', text: j({ type: 'join', room: 'r', since: '3' }), code: 'bad_frame', names: '"since"' },
+  { name: 'since null', text: j({ type: 'join', room: 'r', since: null }), code: 'bad_frame', names: '"since"' },
+  // prefetch and delayMs
+  { name: 'prefetch 0', text: j({ type: 'join', room: 'r', group: 'g', prefetch: 0 }), code: 'bad_frame', names: '"prefetch"' },
+  { name: 'prefetch over 10000', text: j({ type: 'join', room: 'r', durable: true, prefetch: 10_001 }), code: 'bad_frame', names: '"prefetch"' },
+  { name: 'prefetch a float', text: j({ type: 'join', room: 'r', group: 'g', prefetch: 2.5 }), code: 'bad_frame', names: '"prefetch"' },
+  { name: 'delayMs negative', text: j({ type: 'nack', id: 1, delayMs: -1 }), code: 'bad_frame', names: '"delayMs"', id: 1 },
+  { name: 'delayMs over an hour', text: j({ type: 'nack', id: 1, delayMs: 3_600_001 }), code: 'bad_frame', names: '"delayMs"', id: 1 },
+  { name: 'delayMs a float', text: j({ type: 'nack', id: 1, delayMs: 0.5 }), code: 'bad_frame', names: '"delayMs"', id: 1 },
+];
+
+t.test('invalid client frames are answered with the right code, a message naming the field, and the id', async (t) => {
+  for (const c of invalid) {
+    const r = decodeClientFrame(c.text);
+    if (r.ok) {
+      t.fail(`${c.name}: decoded although invalid`, { frame: r.frame });
+      continue;
+    }
+    const e = r.error;
+    t.equal(e.type, 'error', `${c.name}: an error frame`);
+    t.equal(e.code, c.code, `${c.name}: code ${c.code}`);
+    t.ok(e.message.includes(c.names), `${c.name}: message names ${c.names}`, { message: e.message });
+    t.equal(e.id, c.id, `${c.name}: id ${c.id === undefined ? 'absent' : 'echoed'}`);
+    t.ok(/[.!]$/.test(e.message) && e.message.length > 15, `${c.name}: message is a sentence`, { message: e.message });
+  }
+});
+
+t.test('schema errors carry every zod issue with its path in details', async (t) => {
+  const r = decodeClientFrame(j({ type: 'join', rom: 'news', since: -1 }));
+  t.notOk(r.ok);
+  if (r.ok) return;
+  const issues = (r.error.details as { issues: { path: string; code: string; message: string }[] }).issues;
+  t.ok(Array.isArray(issues), 'details.issues is a list');
+  const paths = issues.map((i) => i.path);
+  t.ok(paths.includes('room'), 'the missing room is listed');
+  t.ok(paths.includes('since'), 'the bad since is listed');
+  t.ok(issues.some((i) => i.code === 'unrecognized_keys' && i.message.includes('rom')), 'the typo "rom" is listed');
+});
+
+t.test('the unknown-field message lists the allowed fields', async (t) => {
+  const r = decodeClientFrame(j({ type: 'leave', room: 'r', rom: 'r' }));
+  t.notOk(r.ok);
+  if (!r.ok) t.match(r.error.message, /Allowed fields: type, room, ns, id\./);
+});
+
+t.test('the reserved-name message says why', async (t) => {
+  const r = decodeClientFrame(j({ type: 'emit', event: '$internal' }));
+  t.notOk(r.ok);
+  if (!r.ok) t.match(r.error.message, /reserved/);
+});
+
+t.test('decoding never throws, whatever the text', async (t) => {
+  const texts = ['', ' ', '\u0000', '{', '}', '[]', '{}', '{"type":null}', '{"type":{}}', '{"__proto__":{"type":"ping"}}', '1e999', '"\\ud800"'];
+  for (const text of texts) t.doesNotThrow(() => decodeClientFrame(text), JSON.stringify(text));
+});
+
+// ------------------------------------------------------------------ server frames
+
+/** A sample of every server frame, as the server sends them (sids, epochs and ts as in a real run). */
+const serverSamples: [string, Json][] = [
+  ['welcome', { type: 'welcome', sid: 'G1g9n5uvHIJx', protocol: 1, heartbeatMs: 25000, maxPayload: 1048576, server: { name: 'wsq', version: '0.1.0' }, client: 'alice' }],
+  ['welcome (anonymous)', { type: 'welcome', sid: 'Qge7rHSR9C-k', protocol: 1, heartbeatMs: 25000, maxPayload: 1048576, server: { name: 'wsq', version: '0.1.0' } }],
+  ['connected', { type: 'connected', ns: '/chat', id: 11 }],
+  ['disconnected', { type: 'disconnected', ns: '/chat' }],
+  ['joined (live, no replay)', { type: 'joined', ns: '/', room: 'news', epoch: 'GmgXTlRPga', offset: 0, recovered: true, id: 2 }],
+  ['joined (replay)', { type: 'joined', ns: '/', room: 'news', epoch: 'GmgXTlRPga', offset: 2, recovered: true, id: 3, replay: { from: 1, to: 2, count: 2 } }],
+  ['joined (gap)', { type: 'joined', ns: '/', room: 'small', epoch: 'KImfEs4YFx', offset: 5, recovered: false, replay: { from: 3, to: 5, count: 3 }, gap: { requested: 0, earliest: 3, latest: 5 } }],
+  ['joined (group)', { type: 'joined', ns: '/', room: 'jobs', epoch: 'XiegfC63o5', offset: 0, recovered: true, group: 'workers', id: 1 }],
+  ['joined (durable)', { type: 'joined', ns: '/', room: 'orders', epoch: 'XiegfC63o5', offset: 9, recovered: true, durable: true }],
+  ['left', { type: 'left', ns: '/', room: 'news', id: 13 }],
+  ['event (live)', { type: 'event', ns: '/', room: 'news', event: 'headline', data: { t: 'hi' }, offset: 1, epoch: 'GmgXTlRPga', from: 'Qge7rHSR9C-k', ts: 1795401447405 }],
+  ['event (replayed)', { type: 'event', ns: '/', room: 'news', event: 'headline', data: { t: 'hi' }, offset: 1, epoch: 'GmgXTlRPga', from: 'Qge7rHSR9C-k', ts: 1795401447405, replay: true }],
+  ['event (group delivery)', { type: 'event', ns: '/', room: 'jobs', event: 'job', data: 3, offset: 3, epoch: 'XiegfC63o5', from: 'qJY_pZWUjHHw', ts: 1795401460223, id: 2, attempt: 2 }],
+  ['event (volatile)', { type: 'event', ns: '/', event: 'v', data: null, room: 'news', from: 'Qge7rHSR9C-k', ts: 1795401448571 }],
+  ['event (socket.emit, no room)', { type: 'event', ns: '/', event: 'hello', data: 'hi', ts: 1795401448571 }],
+  ['ack (stored emit)', { type: 'ack', id: 'e1', offset: 1, epoch: 'GmgXTlRPga' }],
+  ['ack (duplicate key)', { type: 'ack', id: 'e3', offset: 2, epoch: 'GmgXTlRPga', duplicate: true }],
+  ['ack (volatile emit)', { type: 'ack', id: 14 }],
+  ['ack (handler answer)', { type: 'ack', id: 1, data: 3 }],
+  ['error', { type: 'error', code: 'bad_json', message: 'The frame is not valid JSON.' }],
+  ['error with id and details', { type: 'error', code: 'bad_frame', message: 'join: "room" is required (string).', id: 5, details: { issues: [{ path: 'room', code: 'invalid_type', message: 'x' }] } }],
+  ['presence', { type: 'presence', ns: '/', room: 'jobs', action: 'join', sid: 'cJPLUnaCR5IN' }],
+  ['presence (leave, with client)', { type: 'presence', ns: '/', room: 'jobs', action: 'leave', sid: 'cJPLUnaCR5IN', client: 'alice' }],
+  ['pong', { type: 'pong' }],
+  ['pong with id', { type: 'pong', id: 1 }],
+];
+
+t.test('decodeServerFrame accepts a sample of each server frame', async (t) => {
+  for (const [name, frame] of serverSamples) {
+    const r = decodeServerFrame(JSON.stringify(frame));
+    t.ok(r.ok, name, r.ok ? {} : { error: r.error });
+    if (r.ok) t.strictSame(r.frame, frame, `${name}: decoded frame`);
+  }
+  const types = new Set(serverSamples.map(([, f]) => f.type));
+  for (const option of ServerFrame.options) {
+    const type = option.shape.type.value;
+    t.ok(types.has(type), `server frame ${type} is sampled`);
+  }
+});
+
+t.test('every error code is a valid error frame code', async (t) => {
+  for (const code of ERROR_CODE_LIST) {
+    t.ok(decodeServerFrame(j({ type: 'error', code, message: 'm' })).ok, code);
+  }
+});
+
+t.test('decodeServerFrame refuses frames that do not match wsq/1', async (t) => {
+  const bad: [string, string][] = [
+    ['not JSON', '{"type":'],
+    ['unknown type', j({ type: 'hello' })],
+    ['unknown field', j({ type: 'pong', extra: 1 })],
+    ['unknown error code', j({ type: 'error', code: 'oops', message: 'm' })],
+    ['welcome of another protocol version', j({ type: 'welcome', sid: 's', protocol: 2, heartbeatMs: 1, maxPayload: 1, server: { name: 'x', version: '1' } })],
+    ['event without data', j({ type: 'event', ns: '/', event: 'x', ts: 1 })],
+    ['event without ts', j({ type: 'event', ns: '/', event: 'x', data: null })],
+    ['event with replay false', j({ type: 'event', ns: '/', event: 'x', data: null, ts: 1, replay: false })],
+    ['event with attempt 0', j({ type: 'event', ns: '/', event: 'x', data: null, ts: 1, id: 1, attempt: 0 })],
+    ['joined without recovered', j({ type: 'joined', ns: '/', room: 'r', epoch: 'e', offset: 0 })],
+    ['presence with another action', j({ type: 'presence', ns: '/', room: 'r', action: 'kick', sid: 's' })],
+  ];
+  for (const [name, text] of bad) {
+    const r = decodeServerFrame(text);
+    t.notOk(r.ok, name);
+    if (!r.ok) t.equal(r.error.code, name === 'not JSON' ? 'bad_json' : 'bad_frame', `${name}: code`);
+  }
+});
