@@ -8,9 +8,11 @@
  * ratio wsq / raw of the medians, all from this one run.
  *
  * Flags (after `npm run bench --`): `--raw-only`, `--rounds N` (default 3),
- * `--sizes 100,1000`, `--quick` (1 round, shorter phases: a smoke test).
+ * `--sizes 100,1000`, `--quick` (1 round, shorter phases: a smoke test), `--ws-client`
+ * (subscribers use the `ws` library's client instead of the minimal bench client),
+ * `--json FILE` (also write every run's figures as JSON).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runFanout, type FanoutOptions, type FanoutResult } from './fanout.js';
@@ -28,6 +30,8 @@ const WSQ: Target = { name: 'wsq', entry: here('./wsq-server.js') };
 const FIXED_DELIVERIES_PER_SEC = 50_000;
 /** At the limit: messages in flight (published, not yet received by every subscriber). */
 const WINDOW = 32;
+/** A run during which other processes used more than this (% of a core) is flagged. */
+const BUSY_PCT = 15;
 
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(name);
@@ -38,6 +42,8 @@ const option = (name: string): string | undefined => {
 const quick = flag('--quick');
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 const sizes = (option('--sizes') ?? '100,1000').split(',').map(Number);
+const client = flag('--ws-client') ? 'ws' : 'lean';
+const jsonFile = option('--json');
 const phases = quick
   ? { warmupMs: 500, measureMs: 1_500, rateWarmupMs: 300, rateMeasureMs: 1_200 }
   : { warmupMs: 1_000, measureMs: 3_000, rateWarmupMs: 500, rateMeasureMs: 2_500 };
@@ -80,7 +86,8 @@ console.log(`wsq fan-out bench — ${cpus[0]?.model ?? '?'} × ${cpus.length}, N
 console.log(
   `rooms of ${sizes.join(' and ')} subscribers, 1 publisher; ${rounds} round(s), raw/wsq interleaved; ` +
     `limit: window ${WINDOW} messages, ${phases.measureMs / 1000} s after ${phases.warmupMs / 1000} s warm-up; ` +
-    `fixed rate: ${fmtInt(FIXED_DELIVERIES_PER_SEC)} deliveries/s offered, ${phases.rateMeasureMs / 1000} s sampled`,
+    `fixed rate: ${fmtInt(FIXED_DELIVERIES_PER_SEC)} deliveries/s offered, ${phases.rateMeasureMs / 1000} s sampled; ` +
+    `subscribers on the ${client === 'ws' ? '`ws` client' : 'minimal bench client'}`,
 );
 if (!wsqBuilt) console.log('NOTE: dist/lib/index.js does not exist yet (no wsq server to start): running the raw relay only.');
 else if (targets.length === 1) console.log('NOTE: --raw-only: running the raw relay only.');
@@ -96,6 +103,7 @@ for (let round = 0; round < rounds; round++) {
         subscribers: size,
         window: WINDOW,
         rate: FIXED_DELIVERIES_PER_SEC / size,
+        client,
         ...phases,
       };
       let r: FanoutResult;
@@ -113,6 +121,9 @@ for (let round = 0; round < rounds; round++) {
         r.otherFrames ? `${r.otherFrames} other frames, first: ${r.firstOtherFrame}` : '',
         r.closedSockets ? `${r.closedSockets} sockets closed` : '',
         r.limitParentCpuPct > 90 ? 'GENERATOR-BOUND (parent CPU > 90%)' : '',
+        Math.max(r.limitOtherCpuPct, r.rateOtherCpuPct) > BUSY_PCT
+          ? `MACHINE BUSY (other processes used ${fmt(0)(Math.max(r.limitOtherCpuPct, r.rateOtherCpuPct))}% of a core)`
+          : '',
       ].filter(Boolean);
       console.log(
         `  round ${round + 1} ${target.name.padEnd(3)} room ${String(size).padStart(4)}: ` +
@@ -145,6 +156,7 @@ for (const size of sizes) {
     { label: 'server CPU/delivery at the limit (µs)', pick: (r) => r.limitServerUsPerDelivery, f: fmt(2) },
     { label: 'server CPU at the limit (% of a core)', pick: (r) => r.limitServerCpuPct, f: fmt(0) },
     { label: 'generator CPU at the limit (% of a core)', pick: (r) => r.limitParentCpuPct, f: fmt(0) },
+    { label: 'other processes\' CPU at the limit (%)', pick: (r) => r.limitOtherCpuPct, f: fmt(0) },
     { label: 'server RSS (MB)', pick: (r) => r.serverRss / 1_048_576, f: fmt(1) },
   ];
   const w = [44, 28, 28, 8];
@@ -171,4 +183,11 @@ console.log(
   'Higher is better for deliveries/s; lower for latency and CPU. Throughput at the limit varies ±10% between runs: ' +
     'compare ratios from one run; CPU per delivery at a fixed rate is the steadier figure.',
 );
+if (jsonFile !== undefined) {
+  const machine = { cpu: cpus[0]?.model, cpus: cpus.length, node: process.version, ws: wsVersion(), os: `${os.platform()} ${os.release()}` };
+  writeFileSync(jsonFile, JSON.stringify({ machine, window: WINDOW, phases, client, results: Object.fromEntries(results) }, null, 2));
+  console.log(`wrote ${jsonFile}`);
+}
+const busy = [...results.values()].flat().filter((r) => Math.max(r.limitOtherCpuPct, r.rateOtherCpuPct) > BUSY_PCT).length;
+if (busy > 0) console.log(`WARNING: ${busy} run(s) shared the machine with other work (flagged "MACHINE BUSY" above): their figures are low and noisy.`);
 console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -107,6 +107,11 @@ export class BroadcastOperator {
 
   /** The sockets targeted, on this node. */
   async fetchSockets(): Promise<Socket[]> {
+    return this.localSockets();
+  }
+
+  /** The sockets targeted on this node, synchronously (so `socketsJoin` then `to(room).emit` sees the join, as in Socket.IO). */
+  private localSockets(): Socket[] {
     const out: Socket[] = [];
     for (const nsp of this.nsps()) {
       for (const sid of nsp.adapter.sockets({ rooms: this.rooms, except: this.exceptRooms })) {
@@ -119,16 +124,16 @@ export class BroadcastOperator {
 
   /** Make the targeted sockets join rooms (live membership). */
   socketsJoin(room: string | string[]): void {
-    void this.fetchSockets().then((list) => list.forEach((s) => s.join(room)));
+    this.localSockets().forEach((s) => s.join(room));
   }
 
   /** Make the targeted sockets leave rooms. */
   socketsLeave(room: string | string[]): void {
-    void this.fetchSockets().then((list) => list.forEach((s) => (Array.isArray(room) ? room : [room]).forEach((r) => s.leave(r))));
+    this.localSockets().forEach((s) => (Array.isArray(room) ? room : [room]).forEach((r) => s.leave(r)));
   }
 
   /** Disconnect the targeted sockets from their namespace (or close their connections with `close`). */
   disconnectSockets(close = false): void {
-    void this.fetchSockets().then((list) => list.forEach((s) => s.disconnect(close)));
+    this.localSockets().forEach((s) => s.disconnect(close));
   }
 }

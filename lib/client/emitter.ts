@@ -3,8 +3,8 @@
  * A listener that throws does not stop the others; the error goes to `onListenerError`.
  */
 
-/** Listener signatures by event name. */
-export type ListenerMap = { [event: string]: (...args: any[]) => unknown };
+/** Listener signatures by event name (an interface of methods-as-properties fits). */
+export type ListenerMap<L> = { [K in keyof L]: (...args: any[]) => unknown };
 
 /**
  * @example
@@ -12,7 +12,7 @@ export type ListenerMap = { [event: string]: (...args: any[]) => unknown };
  * e.on('open', (sid) => console.log(sid));
  * e.emit('open', 'abc');
  */
-export class Emitter<L extends ListenerMap> {
+export class Emitter<L extends ListenerMap<L>> {
   private readonly listeners = new Map<keyof L, Set<L[keyof L]>>();
   /** Where an exception thrown by a listener goes. Default: rethrown asynchronously. */
   onListenerError: (error: unknown, event: keyof L) => void = (error) => {

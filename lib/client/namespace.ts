@@ -41,7 +41,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
   private readonly anyHandlers = new Set<AnyHandler>();
   private readonly deliveries = new DeliveryTracker();
-  private readonly lifecycle = new Emitter<NamespaceEvents & { [k: string]: (...a: any[]) => unknown }>();
+  private readonly lifecycle = new Emitter<NamespaceEvents>();
   private connectedConn = 0;
   private gone = false;
   private readonly readyPromise: Promise<void>;
@@ -72,7 +72,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   /** Handle an application event that arrives outside a joined room; its result answers the server's emitWithAck. */
   on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
   on(event: string, handler: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.on(event, handler);
+    if (LIFECYCLE.has(event)) this.lifecycle.on(event as keyof NamespaceEvents, handler as never);
     else {
       let set = this.handlers.get(event);
       if (!set) this.handlers.set(event, (set = new Set()));
@@ -82,7 +82,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   }
   /** Remove a handler or listener (every one of `event`, without one). */
   off(event: string, handler?: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.off(event, handler);
+    if (LIFECYCLE.has(event)) this.lifecycle.off(event as keyof NamespaceEvents, handler as never);
     else if (handler) this.handlers.get(event)?.delete(handler as MessageHandler<any>);
     else this.handlers.delete(event);
     return this;
@@ -114,7 +114,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       if (this.subs.get(room) === sub) this.subs.delete(room);
     });
     this.subs.set(room, sub);
-    if (this.connected) sub.sendJoin();
+    if (this.connected) void sub.sendJoin();
     return sub;
   }
 
@@ -197,17 +197,29 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
 
   // ------------------------------------------------------------ internal (the client calls these)
 
-  /** @internal A connection (generation `conn`) is open: connect (unless root) and rejoin. */
-  open(conn: number): void {
-    if (this.gone) return;
+  /**
+   * @internal A connection (generation `conn`) is open: connect (unless root) and rejoin.
+   * Settles when the namespace is connected and every join answered (or refused, or the
+   * connection dropped).
+   */
+  open(conn: number): Promise<void> {
+    if (this.gone) return Promise.resolve();
     if (this.name === '/') return this.markConnected(conn);
     const frame: { type: 'connect'; ns: string; auth?: Record<string, unknown> } = { type: 'connect', ns: this.name };
     if (this.auth !== undefined) frame.auth = this.auth;
-    this.link.request(frame, {
-      reply: (reply) => {
-        if (reply.type === 'connected') this.markConnected(conn);
-      },
-      error: (e) => this.refused(e),
+    return new Promise<void>((resolve) => {
+      const sent = this.link.request(frame, {
+        reply: (reply) => {
+          if (reply.type === 'connected') this.markConnected(conn).then(resolve);
+          else resolve();
+        },
+        error: (e) => {
+          this.refused(e);
+          resolve();
+        },
+        dropped: resolve,
+      });
+      if (!sent) resolve();
     });
   }
 
@@ -243,16 +255,17 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     return this.subs.get(room);
   }
 
-  private markConnected(conn: number): void {
-    if (this.gone || conn !== this.link.conn) return;
+  private markConnected(conn: number): Promise<void> {
+    if (this.gone || conn !== this.link.conn) return Promise.resolve();
     this.connectedConn = conn;
-    for (const sub of [...this.subs.values()]) sub.sendJoin();
+    const joins = [...this.subs.values()].map((sub) => sub.sendJoin());
     if (!this.settleReady.done) {
       this.settleReady.done = true;
       this.settleReady.resolve();
     }
     this.lifecycle.emit('connected');
     this.link.flush();
+    return Promise.all(joins).then(() => {});
   }
 
   private refused(error: WsqError): void {

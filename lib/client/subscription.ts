@@ -39,7 +39,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   private readonly deliveries = new DeliveryTracker();
   private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
   private readonly anyHandlers = new Set<AnyHandler>();
-  private readonly lifecycle = new Emitter<SubscriptionEvents & { [k: string]: (...a: any[]) => unknown }>();
+  private readonly lifecycle = new Emitter<SubscriptionEvents>();
   private current: SubscriptionState = 'joining';
   private hasJoined = false;
   private readonly readyPromise: Promise<JoinedInfo>;
@@ -81,7 +81,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   /** Handle an application event of this room. A durable/group delivery is acked when the returned promise resolves. */
   on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
   on(event: string, handler: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.on(event, handler);
+    if (LIFECYCLE.has(event)) this.lifecycle.on(event as keyof SubscriptionEvents, handler as never);
     else {
       let set = this.handlers.get(event);
       if (!set) this.handlers.set(event, (set = new Set()));
@@ -91,7 +91,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   }
   /** Remove a handler or listener (every one of `event`, without one). */
   off(event: string, handler?: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.off(event, handler);
+    if (LIFECYCLE.has(event)) this.lifecycle.off(event as keyof SubscriptionEvents, handler as never);
     else if (handler) this.handlers.get(event)?.delete(handler as MessageHandler<any>);
     else this.handlers.delete(event);
     return this;
@@ -141,9 +141,9 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     const o = this.options;
     const f: JoinFrame = { type: 'join', room: this.room, ns: this.ns };
     if (this.consumer) {
-      // The server keeps the cursor of durable and group consumers: `since` only places a new one.
-      if (o.since !== undefined) f.since = o.since;
-      if (o.epoch !== undefined) f.epoch = o.epoch;
+      // The server keeps the cursor of durable and group consumers: `since` only places a
+      // new one (so it goes with the first join only), and `epoch` does not apply.
+      if (o.since !== undefined && !this.hasJoined) f.since = o.since;
       if (o.durable) f.durable = true;
       if (o.group !== undefined) f.group = o.group;
       if (o.prefetch !== undefined) f.prefetch = o.prefetch;
@@ -161,16 +161,24 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     return f;
   }
 
-  /** @internal Send the join on the current connection. */
-  sendJoin(): void {
-    if (this.current === 'left' || this.current === 'failed') return;
+  /** @internal Send the join on the current connection; settles on its reply (or when the connection drops). */
+  sendJoin(): Promise<void> {
+    if (this.current === 'left' || this.current === 'failed') return Promise.resolve();
     const frame = this.joinFrame();
     const resumed = this.hasJoined;
-    this.link.request(frame, {
-      reply: (reply) => {
-        if (reply.type === 'joined') this.joined(reply, resumed);
-      },
-      error: (e) => this.refused(e),
+    return new Promise<void>((resolve) => {
+      const sent = this.link.request(frame, {
+        reply: (reply) => {
+          if (reply.type === 'joined') this.joined(reply, resumed);
+          resolve();
+        },
+        error: (e) => {
+          this.refused(e);
+          resolve();
+        },
+        dropped: resolve,
+      });
+      if (!sent) resolve();
     });
   }
 

@@ -17,6 +17,7 @@ export class RawClient {
   readonly frames: Frame[] = [];
   private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   private cursor = 0;
+  private syncs = 0;
   closed: Promise<{ code: number; reason: string }>;
   welcome!: Frame;
 
@@ -92,6 +93,19 @@ export class RawClient {
     const deadline = Date.now() + timeoutMs;
     while (out.length < n) out.push(await this.next(pred, Math.max(1, deadline - Date.now())));
     return out;
+  }
+
+  /**
+   * Round-trip a ping and wait for its pong: frames on one connection are ordered, so every
+   * frame the server sent before the pong has arrived when this resolves. Use it to assert
+   * that something did NOT arrive (then check `seen`). Does not move the `next` cursor.
+   */
+  async sync(timeoutMs = 3000): Promise<void> {
+    const id = `sync-${++this.syncs}`;
+    const cursor = this.cursor;
+    this.send({ type: 'ping', id });
+    await this.next((f) => f.type === 'pong' && f.id === id, timeoutMs);
+    this.cursor = cursor;
   }
 
   /** Frames received so far that match pred. */
