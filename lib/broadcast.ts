@@ -47,6 +47,11 @@ export class BroadcastOperator {
     return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, local: true });
   }
 
+  /** `compress(false)`: never compress these frames, even when permessage-deflate is on. */
+  compress(flag: boolean): BroadcastOperator {
+    return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, compress: flag });
+  }
+
   /** Set the answer timeout of `emitWithAck`. */
   timeout(ms: number): BroadcastOperator {
     return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, timeoutMs: ms });

@@ -39,7 +39,10 @@ export type Waiter =
   | { kind: 'request'; settle: (err: Error | undefined, data?: unknown) => void };
 
 const TEXT = { binary: false } as const;
+const TEXT_PLAIN = { binary: false, compress: false } as const;
 const DRAIN_HIGH_WATER = 1 << 20;
+/** Frames held while the main namespace's middleware runs; more are refused with rate_limited. */
+const MAX_EARLY_FRAMES = 1000;
 
 // Corking: frames written to one socket in the same tick leave in one write.
 let corked: Connection[] = [];
@@ -109,11 +112,11 @@ export class Connection {
   }
 
   /** Send an encoded frame from a broadcast; volatile frames are dropped when the socket is backed up. */
-  sendEncoded(buf: Buffer, volatile = false): void {
+  sendEncoded(buf: Buffer, volatile = false, compress = true): void {
     if (!this.open) return;
     if (volatile && this.ws.bufferedAmount > this.host.limits.volatileHighWater) return;
     this.cork();
-    this.ws.send(buf, TEXT);
+    this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
   }
 
   /** Resolves once the socket's send buffer is below the high-water mark (replay backpressure). */
@@ -193,7 +196,8 @@ export class Connection {
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.lastSeen = this.host.now();
     if (this.queue) {
-      if (this.queue.length < 1000) this.queue.push([data, isBinary]);
+      if (this.queue.length < MAX_EARLY_FRAMES) this.queue.push([data, isBinary]);
+      else this.sendError('rate_limited', `More than ${MAX_EARLY_FRAMES} frames arrived before the server accepted this connection; this one was dropped. Wait for the replies before sending more.`);
       return;
     }
     if (isBinary) return this.bad('unsupported_frame');

@@ -78,6 +78,10 @@ export class Namespace extends EventEmitter {
   get local(): BroadcastOperator {
     return this.operator().local;
   }
+  /** Broadcast flag: `compress(false)` never compresses these frames. */
+  compress(flag: boolean): BroadcastOperator {
+    return this.operator().compress(flag);
+  }
   /** Broadcast with an ack timeout. */
   timeout(ms: number): BroadcastOperator {
     return this.operator().timeout(ms);
@@ -221,10 +225,17 @@ export class Namespace extends EventEmitter {
   static settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, data?: unknown): boolean {
     const w = conn.takeWaiter(id);
     if (!w) return false;
-    if (w.kind === 'request') w.settle(undefined, data);
+    if (w.kind === 'request') w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, data);
     else if (nack) w.consumer.nack(w.offset, nack.requeue ?? true, nack.delayMs ?? 0);
     else w.consumer.ack(w.offset);
     return true;
+  }
+
+  /** @internal Server shutdown: stop every consumer and wait until its state is committed (before the store closes). */
+  async closeConsumers(): Promise<void> {
+    const all = [...this.consumers.values()];
+    for (const c of all) c.close();
+    await Promise.all(all.map((c) => c.flushed()));
   }
 
   private consumer(room: string, name: string, since: number | 'earliest' | undefined, group: boolean): Consumer {

@@ -12,6 +12,7 @@ import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js
 import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
+import { WsqError } from './errors.js';
 import { dispatch } from './handlers/index.js';
 import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
 import { retentionResolver, type RetentionRule } from './retention.js';
@@ -260,6 +261,9 @@ export class WsqServer implements ConnectionHost {
       });
       for (const c of this.connections) c.terminate();
       this.wss.close();
+      // Settle sockets now (their close events may come later) and commit consumer state before the store closes.
+      for (const c of [...this.connections]) this.onClose(c);
+      await Promise.all([...this.nsps.values()].map((n) => n.closeConsumers()));
       await this.store.close();
     })();
     return this.closing;
@@ -312,7 +316,8 @@ export class WsqServer implements ConnectionHost {
         conn.start();
       },
       (err: Error) => {
-        conn.sendError('unauthorized', `The server refused the connection: ${err.message}.`);
+        const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';
+        conn.sendError(code, `The server refused the connection: ${err.message}.`, undefined, err instanceof WsqError ? err.details : undefined);
         conn.close(CLOSE_CODES.unauthorized, 'refused by middleware');
       },
     );

@@ -64,6 +64,7 @@ export class Socket extends EventEmitter implements AdapterSocket {
   /** This socket's room subscriptions made by `join` frames (room → subscription). */
   readonly subs = new Map<string, Subscription>();
   private readonly anyHandlers: AnyHandler[] = [];
+  private nextCompress: boolean | undefined;
 
   constructor(
     readonly nsp: Namespace,
@@ -94,7 +95,9 @@ export class Socket extends EventEmitter implements AdapterSocket {
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (typeof event === 'symbol' || isReservedEvent(event)) return super.emit(event, ...args);
     const frame: EventFrame = { type: 'event', ns: this.nsp.name, event, data: args[0] ?? null, ts: this.nsp.server.now() };
-    this.conn.send(frame);
+    if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(encodeFrame(frame)), false, false);
+    else this.conn.send(frame);
+    this.nextCompress = undefined;
     return true;
   }
 
@@ -121,6 +124,12 @@ export class Socket extends EventEmitter implements AdapterSocket {
       });
       this.conn.sendText(withDelivery(base, id));
     });
+  }
+
+  /** `socket.compress(false).emit(…)`: do not compress the next emit, even when permessage-deflate is on. */
+  compress(flag: boolean): this {
+    this.nextCompress = flag;
+    return this;
   }
 
   /** `socket.timeout(ms).emitWithAck(event, data)`, as in Socket.IO. */
@@ -180,8 +189,8 @@ export class Socket extends EventEmitter implements AdapterSocket {
   }
 
   /** @internal Adapter delivery. */
-  sendEncoded(buf: Buffer, volatile?: boolean): void {
-    this.conn.sendEncoded(buf, volatile);
+  sendEncoded(buf: Buffer, volatile?: boolean, compress?: boolean): void {
+    this.conn.sendEncoded(buf, volatile, compress);
   }
 
   /** @internal Handle an emit without a room from this socket's client. */

@@ -29,14 +29,36 @@ function pickId(obj: Record<string, unknown>): RequestId | undefined {
   return undefined;
 }
 
-/** Turn the first zod issue into one sentence; all issues go to `details`. */
+/** Edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Turn zod issues into one sentence: an unknown field is named first (with the allowed field it
+ * most likely meant), since a typo like "rom" also makes "room" look missing. All issues go to `details`.
+ */
 function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: string[]): string {
+  const unknown = issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && unknown.code === 'unrecognized_keys') {
+    const hints = unknown.keys.map((k) => {
+      const near = allowed.filter((a) => distance(a, k) <= 2).sort((x, y) => distance(x, k) - distance(y, k))[0];
+      return near ? `"${k}" (did you mean "${near}"?)` : `"${k}"`;
+    });
+    return `${type}: unknown field ${hints.join(', ')}. Allowed fields: ${allowed.join(', ')}.`;
+  }
   const first = issues[0]!;
   const field = first.path.length ? first.path.map(String).join('.') : '';
-  if (first.code === 'unrecognized_keys') {
-    const keys = first.keys.map((k) => `"${k}"`).join(', ');
-    return `${type}: unknown field ${keys}. Allowed fields: ${allowed.join(', ')}.`;
-  }
   if (first.code === 'invalid_type' && first.input === undefined) {
     return `${type}: "${field}" is required (${first.expected}).`;
   }

@@ -77,6 +77,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
   broadcast(frame: string, opts: BroadcastOptions): number {
     const buf = Buffer.from(frame);
     const volatile = opts.flags.volatile === true;
+    const compress = opts.flags.compress !== false;
     const sockets = this.nsp.sockets;
     // Hot path: one room, at most one excluded sid (a room emit without echo).
     if (opts.rooms.size === 1 && opts.except.size <= 1) {
@@ -88,14 +89,14 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       let n = 0;
       for (const sid of members) {
         if (sid === skip || skipSids?.has(sid)) continue;
-        sockets.get(sid)?.sendEncoded(buf, volatile);
+        sockets.get(sid)?.sendEncoded(buf, volatile, compress);
         n++;
       }
       return n;
     }
     let n = 0;
     for (const sid of this.sockets(opts)) {
-      sockets.get(sid)?.sendEncoded(buf, volatile);
+      sockets.get(sid)?.sendEncoded(buf, volatile, compress);
       n++;
     }
     return n;

@@ -19,13 +19,15 @@ export interface BroadcastFlags {
   volatile?: boolean;
   /** This node only (meaningful for adapters that span nodes). */
   local?: boolean;
+  /** false: never compress this frame, even when permessage-deflate is on. */
+  compress?: boolean;
 }
 
 /** What an adapter needs from a socket to deliver to it. */
 export interface AdapterSocket {
   readonly id: string;
   /** Send an encoded frame. `volatile` frames may be dropped when the socket is backed up. */
-  sendEncoded(frame: Buffer, volatile?: boolean): void;
+  sendEncoded(frame: Buffer, volatile?: boolean, compress?: boolean): void;
 }
 
 /** What an adapter needs from its namespace. */

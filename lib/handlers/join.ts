@@ -16,6 +16,9 @@ export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFra
   if ((f.durable || f.group !== undefined) && f.epoch !== undefined) {
     return conn.bad('bad_frame', 'join: "epoch" goes with a live join\'s "since"; durable and group subscriptions keep their position on the server.', f.id);
   }
+  if (f.room.startsWith('@') && f.room.slice(1) !== conn.client) {
+    return conn.sendError('forbidden', `join: "${f.room}" is the personal room of client "${f.room.slice(1)}"; only a connection with ?client=${f.room.slice(1)} may join it (anyone may emit to it).`, f.id);
+  }
   if (server.isDirectRoom(socket.nsp, f.room)) {
     return conn.sendError('forbidden', `join: "${f.room}" is a connection's own room (its sid); only that connection is in it.`, f.id);
   }

@@ -70,7 +70,7 @@ export interface ConsumerState {
 export class QueueFullError extends Error {
   readonly code = 'queue_full';
   constructor(ns: string, room: string, limit: string) {
-    super(`Room "${room}" in namespace "${ns}" is full (${limit}) and its overflow policy is "reject". Retry later, or consume and trim it.`);
+    super(`Room "${room}" in namespace "${ns}" is full (${limit}) and its overflow policy is "reject". Retry after older messages expire (maxAgeMs), or raise the room's limits.`);
   }
 }
 
