@@ -16,7 +16,7 @@ import type { GapReport, PresenceFrame, RequestId, WelcomeFrame } from '../../pr
  * client.emit('message', { from: 'ann', text: 'hi' }, { room: 'lobby' }); // checked
  * client.join('lobby').on('typing', (d) => d.from);                         // d: { from: string }
  */
-export type EventMap = { [event: string]: unknown };
+export type EventMap = object; // an interface or type of event name → data (no index signature needed)
 
 /** The map used when none is given: any event, any data. */
 export type AnyEvents = { [event: string]: any };
@@ -110,6 +110,11 @@ export interface ConnectOptions {
   heartbeat?: boolean;
   /** See `heartbeat`. Default 20 000. */
   heartbeatTimeoutMs?: number;
+  /**
+   * Give up a connection attempt that has not been welcomed within this time, and retry
+   * with backoff. Default 20 000 (as socket.io-client's `timeout`).
+   */
+  connectTimeoutMs?: number;
   /** Timers (injectable for tests). Default: the global ones. */
   timers?: { setTimeout: (fn: () => void, ms: number) => unknown; clearTimeout: (handle: any) => void };
   /** Clock, ms (injectable for tests). Default `Date.now`. */
