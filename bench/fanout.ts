@@ -82,8 +82,11 @@ export interface FanoutResult {
   rateOtherCpuPct: number;
   /** Server RSS at the end, bytes. */
   serverRss: number;
-  /** Deliveries still missing after each phase drained (should be 0). */
-  missing: number;
+  /**
+   * Deliveries not received within 5 s after each phase stopped publishing (should be 0; a
+   * server that fell far behind, or that dropped frames, leaves some).
+   */
+  undelivered: number;
   /** Frames after `joined` that were not events (errors, etc.), and the first of them. */
   otherFrames: number;
   firstOtherFrame?: string;
@@ -163,7 +166,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     await sleep(opts.measureMs);
     const a1 = await snapshot(st, server);
     st.pumping = false;
-    let missing = await drain(st);
+    let undelivered = await drain(st);
 
     // ---- 2. fixed offered rate: latency and CPU per delivery
     const base = st.sent;
@@ -183,7 +186,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     } finally {
       clearInterval(pacer);
     }
-    missing += await drain(st);
+    undelivered += await drain(st);
 
     const lat = st.latencies.subarray(0, st.nLatencies).sort();
     const pct = (p: number): number => (lat.length === 0 ? NaN : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!);
@@ -205,7 +208,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       rateParentCpuPct: cpuPct(b0.parent, b1.parent, b1.at - b0.at),
       rateOtherCpuPct: otherPct(b0, b1),
       serverRss: b1.server.rss,
-      missing,
+      undelivered,
       otherFrames: st.otherFrames,
       ...(st.firstOtherFrame === undefined ? {} : { firstOtherFrame: st.firstOtherFrame }),
       closedSockets: st.closedSockets,
@@ -264,7 +267,7 @@ const cpuPct = (a: { user: number; system: number }, b: { user: number; system: 
   (cpuUs(a, b) / (ms * 1000)) * 100;
 
 /** Wait until every published message reached every subscriber; returns how many deliveries never came. */
-async function drain(st: RunState, timeoutMs = 10_000): Promise<number> {
+async function drain(st: RunState, timeoutMs = 5_000): Promise<number> {
   const until = performance.now() + timeoutMs;
   while (st.delivered < st.sent * st.subscribers && performance.now() < until) await sleep(5);
   return st.sent * st.subscribers - st.delivered;

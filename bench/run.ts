@@ -117,7 +117,10 @@ for (let round = 0; round < rounds; round++) {
       list.push(r);
       results.set(key(target, size), list);
       const warn = [
-        r.missing ? `MISSING ${fmtInt(r.missing)} deliveries` : '',
+        r.undelivered ? `${fmtInt(r.undelivered)} deliveries not received 5 s after publishing stopped` : '',
+        r.rateDeliveriesPerSec < 0.97 * r.rate * r.subscribers
+          ? `SERVER FELL BEHIND the fixed rate (${fmtInt(r.rateDeliveriesPerSec)} of ${fmtInt(r.rate * r.subscribers)} deliveries/s)`
+          : '',
         r.otherFrames ? `${r.otherFrames} other frames, first: ${r.firstOtherFrame}` : '',
         r.closedSockets ? `${r.closedSockets} sockets closed` : '',
         r.limitParentCpuPct > 90 ? 'GENERATOR-BOUND (parent CPU > 90%)' : '',

@@ -90,7 +90,9 @@ export class BroadcastOperator {
       const answers: unknown[] = [];
       if (targets.length === 0) return resolve(answers);
       let left = targets.length;
+      const pending = new Map<Socket, number>();
       const timer = setTimeout(() => {
+        for (const [s, id] of pending) s.conn.untrack(id); // a late ack is then unknown_id, and nothing leaks
         reject(new WsqError('timeout', `${left} of ${targets.length} clients did not answer within ${timeoutMs} ms`, answers));
       }, timeoutMs);
       for (const s of targets) {
@@ -98,6 +100,7 @@ export class BroadcastOperator {
         const id = s.conn.track({
           kind: 'request',
           settle: (err, answer) => {
+            pending.delete(s);
             if (!err) answers.push(answer);
             if (--left === 0) {
               clearTimeout(timer);
@@ -105,6 +108,7 @@ export class BroadcastOperator {
             }
           },
         });
+        pending.set(s, id);
         s.conn.sendText(withDelivery(base, id));
       }
     });

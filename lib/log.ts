@@ -94,6 +94,8 @@ export class RoomLog {
 
   /** Messages with offset >= from, up to the committed offset: from the recent cache when it has them. */
   async readFrom(from: number, limit: number): Promise<StoredMessage[]> {
+    // Retention may have trimmed messages that are still cached: never hand out what the store no longer holds.
+    from = Math.max(from, (await this.host.store.position(this.host.name, this.room)).first);
     const out: StoredMessage[] = [];
     for (let o = from; o <= this.committed && out.length < limit; o++) {
       const slot = this.slot(o);

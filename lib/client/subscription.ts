@@ -185,8 +185,9 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   /** @internal A `joined` arrived. */
   joined(frame: JoinedFrame, resumed: boolean): void {
     if (this.current === 'left' || this.current === 'failed') return;
-    const previousEpoch = this.tracker.epoch;
-    const epochChanged = this.consumer ? false : this.tracker.joined(frame);
+    // The epoch the join asked about: the one last read in, or (first join) the one given.
+    const previousEpoch = this.tracker.epoch ?? (this.hasJoined ? undefined : this.options.epoch);
+    if (!this.consumer) this.tracker.joined(frame);
     this.current = 'joined';
     this.hasJoined = true;
     const info: JoinedInfo = { epoch: frame.epoch, offset: frame.offset, recovered: frame.recovered, resumed };
@@ -194,7 +195,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     this.settleReady.resolve(info);
     this.lifecycle.emit('joined', info);
     if (!frame.recovered) {
-      this.lifecycle.emit('gap', { ...frame.gap, epoch: frame.epoch, epochChanged: epochChanged || (previousEpoch !== undefined && previousEpoch !== frame.epoch) });
+      this.lifecycle.emit('gap', { ...frame.gap, epoch: frame.epoch, epochChanged: previousEpoch !== undefined && previousEpoch !== frame.epoch });
     } else if (resumed) {
       this.lifecycle.emit('recovered', info);
     }

@@ -174,7 +174,11 @@ export interface ClientEvents {
   reconnecting: (info: { attempt: number; delayMs: number }) => void;
   /** Back after a drop: every namespace reconnected and every room rejoined. */
   reconnected: (info: { attempts: number }) => void;
-  /** Something failed that no promise reports (a server error frame, a bad frame, a handler). */
+  /**
+   * Something failed that no promise reports: a server `error` frame answering no request,
+   * a malformed frame, a handler that threw (unless its subscription or namespace has an
+   * `error` listener). Without a listener these errors are dropped.
+   */
   error: (error: WsqError) => void;
 }
 

@@ -4,10 +4,28 @@ import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
 import type { WsqServer } from '../server.js';
 
+/** Connects still running (namespace resolution, middleware), per connection and namespace. */
+const inFlight = new WeakMap<Connection, Map<string, Promise<void>>>();
+
 /** PROTOCOL.md §4.1 */
 export async function handleConnect(server: WsqServer, conn: Connection, f: ConnectFrame): Promise<void> {
   const reply = f.id === undefined ? { type: 'connected', ns: f.ns } : { type: 'connected', ns: f.ns, id: f.id };
+  let running = inFlight.get(conn);
+  if (!running) inFlight.set(conn, (running = new Map()));
+  // A second connect while the first is still in its middleware waits for it (one socket, one `connection` event).
+  for (let p = running.get(f.ns); p; p = running.get(f.ns)) await p;
   if (conn.sockets.has(f.ns)) return conn.send(reply);
+  let done!: () => void;
+  running.set(f.ns, new Promise<void>((r) => (done = r)));
+  try {
+    await connectOnce(server, conn, f, reply);
+  } finally {
+    running.delete(f.ns);
+    done();
+  }
+}
+
+async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame, reply: object): Promise<void> {
   const nsp = await server.resolveNamespace(f.ns, f.auth ?? {});
   if (!nsp) {
     return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);

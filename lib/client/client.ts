@@ -1,0 +1,481 @@
+/**
+ * The client: one WebSocket connection at a time, reconnected with backoff; namespaces
+ * reconnected and rooms rejoined (resuming from the last offset) after every drop; an
+ * outbox for emits made while disconnected; acks with timeouts.
+ */
+import { decodeServerFrame, encodeFrame } from '../../protocol/codec.js';
+import { TERMINAL_CLOSE_CODES } from '../../protocol/codes.js';
+import type { RequestId, ServerFrame, WelcomeFrame } from '../../protocol/frames.js';
+import { Backoff } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { Emits } from './emits.js';
+import { Heartbeat } from './heartbeat.js';
+import { WsqError, errorFromFrame } from './errors.js';
+import type { Link, RequestCallbacks } from './link.js';
+import { WsqNamespace } from './namespace.js';
+import type { Subscription } from './subscription.js';
+import { Transport, upgradeUrl, type WebSocketConstructor } from './transport.js';
+import type {
+  AckResult, AnyEvents, AnyHandler, ClientEvents, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap,
+  JoinOptions, MessageHandler,
+} from './types.js';
+
+const LIFECYCLE = new Set<string>(['open', 'close', 'reconnecting', 'reconnected', 'error']);
+
+/** Where the connection stands. */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Options after defaults. */
+interface Settings {
+  client?: string;
+  token?: string;
+  reconnect: boolean;
+  ackTimeoutMs: number;
+  outboxLimit: number;
+  nackDelayMs: number;
+  heartbeat: boolean;
+  heartbeatTimeoutMs: number;
+  connectTimeoutMs: number;
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (handle: any) => void;
+  now: () => number;
+}
+
+/**
+ * A wsq client. Create it with `connect(url, options)` (from `wsq/client`, or the
+ * browser bundle). It is also the root namespace `/`: `join`, `emit`, `emitWithAck` and
+ * `on(event)` act there; `ns(name)` reaches other namespaces.
+ *
+ * `on(name)` takes the lifecycle events `open`, `close`, `reconnecting`, `reconnected`
+ * and `error`; any other name handles an application event of `/` that arrives outside
+ * a joined room.
+ * @example
+ * import { connect } from 'wsq/client';
+ * const client = connect('ws://localhost:8080/', { client: 'ann' });
+ * client.on('reconnecting', ({ delayMs }) => console.log(`reconnecting in ${delayMs} ms`));
+ * const lobby = client.join('lobby', { since: 'earliest' });
+ * lobby.on('message', (data, msg) => console.log(msg.offset, data));
+ * await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby' });
+ * await client.close();
+ */
+export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents> {
+  /** The server URL (without the `client`/`token` query parameters). */
+  readonly url: string;
+  private readonly WebSocketImpl: WebSocketConstructor;
+  private readonly settings: Settings;
+  private readonly backoff: Backoff;
+  private readonly lifecycle = new Emitter<ClientEvents>();
+  private readonly anyHandlerSet = new Set<AnyHandler>();
+  private readonly namespaces = new Map<string, WsqNamespace<any, any>>();
+  private readonly root: WsqNamespace<Listen, Emit>;
+  private readonly emits: Emits;
+  private readonly requests = new Map<RequestId, RequestCallbacks>();
+  private readonly link: Link;
+  private transport: Transport | undefined;
+  private current: ClientState = 'connecting';
+  /** Connection generation: changes on every open and every drop. */
+  private gen = 0;
+  private nextId = 1;
+  private seq = 0;
+  private everOpened = false;
+  private reconnectTimer: unknown;
+  private readonly heartbeat: Heartbeat;
+  private connectTimer: unknown;
+  private closing: Promise<void> | undefined;
+  private welcomeFrame: WelcomeFrame | undefined;
+
+  /** @internal Use `connect(url, options)`. */
+  constructor(url: string, options: ConnectOptions & { WebSocket: WebSocketConstructor }) {
+    this.url = url;
+    this.WebSocketImpl = options.WebSocket;
+    const timers = options.timers ?? { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: any) => clearTimeout(h) };
+    this.settings = {
+      reconnect: options.reconnect ?? true,
+      ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+      outboxLimit: options.outboxLimit ?? 1000,
+      nackDelayMs: options.nackDelayMs ?? 1000,
+      heartbeat: options.heartbeat ?? true,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 20_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
+      setTimeout: timers.setTimeout,
+      clearTimeout: timers.clearTimeout,
+      now: options.now ?? Date.now,
+    };
+    if (options.client !== undefined) this.settings.client = options.client;
+    if (options.token !== undefined) this.settings.token = options.token;
+    this.backoff = new Backoff(options.backoff);
+    this.emits = new Emits(
+      {
+        canSend: (ns) => this.canSend(ns),
+        write: (frame) => void this.transport?.send(encodeFrame(frame)),
+        nextId: () => this.nextId++,
+        setTimeout: this.settings.setTimeout,
+        clearTimeout: this.settings.clearTimeout,
+      },
+      this.settings.outboxLimit,
+    );
+    this.lifecycle.onListenerError = (e, event) => {
+      if (event === 'error') queueMicrotask(() => { throw e; });
+      else this.report(new WsqError('handler_failed', `A "${String(event)}" listener failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+    };
+    this.heartbeat = new Heartbeat({
+      setTimeout: this.settings.setTimeout,
+      clearTimeout: this.settings.clearTimeout,
+      now: this.settings.now,
+      ping: () => void this.transport?.send(encodeFrame({ type: 'ping' })),
+      dead: (idle) => {
+        // The connection is dead even if the socket does not know it yet.
+        const t = this.transport;
+        if (!t) return;
+        void t.close(1000, 'heartbeat timeout');
+        this.onClose(t, 1006, `nothing heard from the server for ${idle} ms`);
+      },
+    });
+    this.link = this.makeLink();
+    this.root = new WsqNamespace<Listen, Emit>(this.link, '/');
+    this.namespaces.set('/', this.root);
+    this.open();
+  }
+
+  /** Connecting, open, reconnecting (waiting for the next attempt) or closed. */
+  get state(): ClientState {
+    return this.current;
+  }
+  /** True while a connection is open. */
+  get connected(): boolean {
+    return this.current === 'open';
+  }
+  /** The server's `welcome` on the current (or last) connection. */
+  get welcome(): WelcomeFrame | undefined {
+    return this.welcomeFrame;
+  }
+  /** This connection's id on the server (changes with every connection). */
+  get sid(): string | undefined {
+    return this.welcomeFrame?.sid;
+  }
+  /** Emits waiting in the outbox. */
+  get outboxSize(): number {
+    return this.emits.queued;
+  }
+
+  /**
+   * Resolves with the `welcome` once a connection is open (at once if one is).
+   * @example
+   * const welcome = await client.ready();
+   * console.log('connected as', welcome.sid);
+   */
+  ready(): Promise<WelcomeFrame> {
+    if (this.current === 'open' && this.welcomeFrame) return Promise.resolve(this.welcomeFrame);
+    if (this.current === 'closed') return Promise.reject(new WsqError('closed', 'The client is closed.'));
+    return new Promise((resolve, reject) => {
+      const onOpen = (w: WelcomeFrame) => {
+        this.lifecycle.off('close', onClose);
+        resolve(w);
+      };
+      const onClose = (info: { willReconnect: boolean }) => {
+        if (info.willReconnect) return;
+        this.lifecycle.off('open', onOpen);
+        this.lifecycle.off('close', onClose);
+        reject(new WsqError('closed', 'The client closed before a connection opened.'));
+      };
+      this.lifecycle.once('open', onOpen);
+      this.lifecycle.on('close', onClose);
+    });
+  }
+
+  /** Listen to a lifecycle event: `open`, `close`, `reconnecting`, `reconnected`, `error`. */
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this;
+  /** Handle an application event of `/` outside joined rooms (its result answers the server's emitWithAck). */
+  on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
+  on(event: string, handler: (...args: any[]) => unknown): this {
+    if (LIFECYCLE.has(event)) this.lifecycle.on(event as keyof ClientEvents, handler as never);
+    else this.root.on(event as keyof Listen & string, handler as MessageHandler<any>);
+    return this;
+  }
+  /** Listen to a lifecycle event once. */
+  once<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this {
+    this.lifecycle.once(event, listener);
+    return this;
+  }
+  /** Remove a listener or handler (every one of `event`, without one). */
+  off(event: string, handler?: (...args: any[]) => unknown): this {
+    if (LIFECYCLE.has(event)) this.lifecycle.off(event as keyof ClientEvents, handler as never);
+    else this.root.off(event, handler);
+    return this;
+  }
+  /** Handle every application event of every namespace. */
+  onAny(handler: AnyHandler): this {
+    this.anyHandlerSet.add(handler);
+    return this;
+  }
+  /** Remove an `onAny` handler. */
+  offAny(handler: AnyHandler): this {
+    this.anyHandlerSet.delete(handler);
+    return this;
+  }
+
+  /**
+   * A namespace: connected now (if open) and after every reconnect, with `auth` passed to
+   * the server's middleware. The same object is returned for the same name.
+   * @example
+   * const admin = client.ns('/admin', { auth: { key: process.env.ADMIN_KEY } });
+   * await admin.ready();
+   */
+  ns<L extends EventMap = Listen, E extends EventMap = Emit>(name: string, options: { auth?: Record<string, unknown> } = {}): WsqNamespace<L, E> {
+    if (!name.startsWith('/')) throw new WsqError('bad_frame', `A namespace starts with "/", e.g. "/chat" (got "${name}").`);
+    let ns = this.namespaces.get(name);
+    if (ns) {
+      if (options.auth !== undefined) ns.auth = options.auth;
+      return ns as WsqNamespace<L, E>;
+    }
+    if (this.current === 'closed') throw new WsqError('closed', 'The client is closed.');
+    ns = new WsqNamespace<L, E>(this.link, name, options.auth);
+    this.namespaces.set(name, ns);
+    if (this.current === 'open') void ns.open(this.gen);
+    return ns as WsqNamespace<L, E>;
+  }
+
+  /** Join a room of `/` (see `WsqNamespace.join`). */
+  join<L extends EventMap = Listen>(room: string, options: JoinOptions = {}): Subscription<L> {
+    return this.root.join<L>(room, options);
+  }
+  /** Emit in `/` (see `WsqNamespace.emit`). */
+  emit<K extends keyof Emit & string>(event: K, ...args: EmitArgs<Emit[K], EmitOptions>): this {
+    this.root.emit(event, ...args);
+    return this;
+  }
+  /** Emit in `/` and wait for the ack (see `WsqNamespace.emitWithAck`). */
+  emitWithAck<K extends keyof Emit & string, R = unknown>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<AckResult<R>> {
+    return this.root.emitWithAck<K, R>(event, ...args);
+  }
+
+  /**
+   * Close for good: no reconnect; waiting emits and acks are rejected with `WsqError`
+   * `closed`. Acks of handlers that have already finished still go out (the socket
+   * closes after the current macrotask). Resolves when the socket is closed.
+   * @example
+   * await client.close();
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.dropRequests();
+    this.shutdown(new WsqError('closed', 'The client was closed.'));
+    this.lifecycle.emit('close', { code: 1000, reason: 'client closed', willReconnect: false });
+    this.closing = new Promise<void>((resolve) => {
+      // Let handlers that already resolved send their acks (they are a few microtasks away).
+      this.settings.setTimeout(() => {
+        const t = this.transport;
+        this.transport = undefined;
+        this.gen++;
+        (t ? t.close(1000, 'client closed') : Promise.resolve()).then(resolve);
+      }, 0);
+    });
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------------ connection
+
+  private open(): void {
+    this.current = this.everOpened ? 'reconnecting' : 'connecting';
+    const url = upgradeUrl(this.url, { client: this.settings.client, token: this.settings.token });
+    const t: Transport = new Transport(this.WebSocketImpl, url, {
+      open: () => {},
+      message: (text) => this.onText(t, text),
+      binary: () => this.report(new WsqError('unsupported_frame', 'The server sent a binary frame; wsq/1 carries JSON text only. It was ignored.')),
+      close: (code, reason) => this.onClose(t, code, reason),
+    });
+    this.transport = t;
+    // Some WebSocket implementations never report an attempt that dies during the
+    // handshake; without a welcome in time, the attempt is given up and retried.
+    const ms = this.settings.connectTimeoutMs;
+    this.connectTimer = this.settings.setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.transport !== t || this.current === 'open' || this.current === 'closed') return;
+      void t.close(1000, 'connect timeout');
+      this.onClose(t, 1006, `no welcome from the server within ${ms} ms`);
+    }, ms);
+  }
+
+  private stopConnectTimer(): void {
+    if (this.connectTimer !== undefined) this.settings.clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  }
+
+  private onText(t: Transport, text: string): void {
+    if (t !== this.transport || this.current === 'closed') return;
+    this.heartbeat.heard();
+    const decoded = decodeServerFrame(text);
+    if (!decoded.ok) {
+      this.report(errorFromFrame(decoded.error));
+      return;
+    }
+    this.onFrame(decoded.frame);
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'welcome':
+        return this.onWelcome(frame);
+      case 'event':
+        this.namespaces.get(frame.ns)?.deliver(frame, this.gen);
+        return;
+      case 'presence':
+        this.namespaces.get(frame.ns)?.presence(frame);
+        return;
+      case 'ack':
+        return this.onAck(frame);
+      case 'error':
+        return this.onError(frame);
+      case 'connected':
+      case 'joined':
+      case 'left':
+      case 'disconnected':
+      case 'pong': {
+        const cb = frame.id === undefined ? undefined : this.requests.get(frame.id);
+        if (cb) {
+          this.requests.delete(frame.id!);
+          cb.reply(frame);
+        } else if (frame.type === 'disconnected') this.namespaces.get(frame.ns)?.serverDisconnected();
+        return;
+      }
+    }
+  }
+
+  private flush(): void {
+    if (this.current === 'open') this.emits.flush();
+  }
+
+  private onWelcome(frame: WelcomeFrame): void {
+    this.stopConnectTimer();
+    this.welcomeFrame = frame;
+    this.gen++;
+    const conn = this.gen;
+    const reconnected = this.everOpened;
+    const attempts = this.backoff.attempts;
+    this.everOpened = true;
+    this.current = 'open';
+    this.backoff.reset();
+    if (this.settings.heartbeat) this.heartbeat.start(frame.heartbeatMs, this.settings.heartbeatTimeoutMs);
+    const synced = [...this.namespaces.values()].map((ns) => ns.open(conn));
+    this.flush();
+    this.lifecycle.emit('open', frame);
+    if (reconnected) {
+      void Promise.all(synced).then(() => {
+        if (this.gen === conn) this.lifecycle.emit('reconnected', { attempts });
+      });
+    }
+  }
+
+  private onClose(t: Transport, code: number, reason: string): void {
+    if (t !== this.transport) return;
+    this.transport = undefined;
+    this.gen++;
+    this.heartbeat.stop();
+    this.stopConnectTimer();
+    this.dropRequests();
+    if (this.current === 'closed') return; // close() was called: everything is settled already
+    // Emits sent but not acked: resend those with a key (the server dedups), fail the others.
+    this.emits.connectionLost();
+
+    const terminal = !this.settings.reconnect || TERMINAL_CLOSE_CODES.has(code);
+    const delayMs = terminal ? undefined : this.backoff.next();
+    const willReconnect = delayMs !== undefined;
+    this.current = willReconnect ? 'reconnecting' : 'closed';
+    this.lifecycle.emit('close', { code, reason, willReconnect });
+    if (delayMs === undefined) {
+      const why = terminal ? `the server closed the connection with code ${code}${reason ? ` (${reason})` : ''}` : 'the last reconnect attempt failed';
+      this.closing = Promise.resolve();
+      this.shutdown(new WsqError('closed', `The client stopped: ${why}.`));
+      return;
+    }
+    this.lifecycle.emit('reconnecting', { attempt: this.backoff.attempts, delayMs });
+    this.reconnectTimer = this.settings.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.current !== 'closed') this.open();
+    }, delayMs);
+  }
+
+  /** Stop for good: reject everything that waits. */
+  private shutdown(error: WsqError): void {
+    this.current = 'closed';
+    this.heartbeat.stop();
+    this.stopConnectTimer();
+    if (this.reconnectTimer !== undefined) this.settings.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.emits.shutdown(error);
+    for (const ns of this.namespaces.values()) ns.closed(error);
+  }
+
+  private dropRequests(): void {
+    const dropped = [...this.requests.values()];
+    this.requests.clear();
+    for (const cb of dropped) cb.dropped?.();
+  }
+
+  // ------------------------------------------------------------------ emits and replies
+
+  private canSend(ns: string): boolean {
+    return this.current === 'open' && this.transport?.isOpen === true && this.namespaces.get(ns)?.connected === true;
+  }
+
+  private onAck(frame: Extract<ServerFrame, { type: 'ack' }>): void {
+    this.emits.ack(frame); // an ack for nothing we wait for (e.g. after a timeout) is ignored
+  }
+
+  private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
+    const error = errorFromFrame(frame);
+    const emit = this.emits.error(frame, error);
+    if (emit) {
+      if (emit.report) this.report(emit.report);
+      return;
+    }
+    const cb = frame.id === undefined ? undefined : this.requests.get(frame.id);
+    if (cb) {
+      this.requests.delete(frame.id!);
+      cb.error(error);
+      return;
+    }
+    this.report(error);
+  }
+
+  private report(error: WsqError): void {
+    this.lifecycle.emit('error', error);
+  }
+
+  private makeLink(): Link {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return {
+      get conn() {
+        return self.gen;
+      },
+      get closed() {
+        return self.current === 'closed';
+      },
+      nackDelayMs: this.settings.nackDelayMs,
+      ackTimeoutMs: this.settings.ackTimeoutMs,
+      request(frame, callbacks) {
+        const t = self.transport;
+        if (self.current !== 'open' || !t?.isOpen) return false;
+        const id = self.nextId++;
+        self.requests.set(id, callbacks);
+        return t.send(encodeFrame({ ...frame, id }));
+      },
+      answer(conn, frame) {
+        if (conn === self.gen) self.transport?.send(encodeFrame(frame));
+      },
+      submit(entry) {
+        if (self.current === 'closed') throw new WsqError('closed', `The client is closed; ${entry.what} was not sent.`);
+        self.emits.submit(entry);
+      },
+      nextSeq: () => ++self.seq,
+      anyHandlers: () => self.anyHandlerSet,
+      report: (error) => self.report(error),
+      rejectQueued: (ns, error) => self.emits.rejectQueued(ns, error),
+      flush: () => self.flush(),
+      forget(ns) {
+        self.namespaces.delete(ns);
+      },
+    };
+  }
+}

@@ -1,0 +1,109 @@
+/** Shared helpers of the client tests: bounded waits on events (never a bare sleep). */
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeFrame } from '../../protocol/codec.js';
+
+/** Resolve with the arguments of the first `event`, or reject after `ms`. */
+export function next<T = unknown>(target: { once?: unknown; on: (e: any, fn: any) => unknown; off: (e: any, fn?: any) => unknown }, event: string, ms = 5000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      target.off(event, fn);
+      reject(new Error(`no "${event}" within ${ms} ms`));
+    }, ms);
+    const fn = (arg: T) => {
+      clearTimeout(timer);
+      target.off(event, fn);
+      resolve(arg);
+    };
+    target.on(event, fn);
+  });
+}
+
+/** Reject with a clear message when `p` takes longer than `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Fast reconnects for tests. */
+export const FAST = { baseMs: 5, capMs: 50 } as const;
+
+/**
+ * A scripted wsq/1 peer on a real `ws` server (127.0.0.1:0): it sends `welcome`, records
+ * every frame a client sends, and lets the test answer. For client behaviour a real
+ * server cannot be made to show on demand (a lost ack, an overlapping replay).
+ */
+export interface Stub {
+  url: string;
+  /** Frames received, per connection (in order of connections). */
+  frames: Record<string, any>[];
+  /** The latest connection. */
+  socket(): WebSocket;
+  connections: number;
+  /** The upgrade request of each connection: its URL and offered sub-protocols. */
+  upgrades: { url: string; protocols: string }[];
+  send(frame: object, ws?: WebSocket): void;
+  /** Resolve with the next received frame matching `pred` (including ones already received and not yet taken). */
+  take(pred: (f: Record<string, any>) => boolean, ms?: number): Promise<Record<string, any>>;
+  /** Drop the latest connection at the TCP level. */
+  kill(): void;
+  close(): Promise<void>;
+}
+
+export async function startStub(t: { teardown(fn: () => unknown): void }, opts: { heartbeatMs?: number; auto?: (f: Record<string, any>, stub: Stub) => boolean } = {}): Promise<Stub> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (p) => (p.has('wsq.v1') ? 'wsq.v1' : false) });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const port = (wss.address() as { port: number }).port;
+  const sockets: WebSocket[] = [];
+  const unread: Record<string, any>[] = [];
+  const waiters: { pred: (f: Record<string, any>) => boolean; resolve: (f: Record<string, any>) => void }[] = [];
+  const stub: Stub = {
+    url: `ws://127.0.0.1:${port}/`,
+    frames: [],
+    upgrades: [],
+    socket: () => sockets[sockets.length - 1]!,
+    get connections() {
+      return sockets.length;
+    },
+    send(frame, ws) {
+      (ws ?? stub.socket()).send(encodeFrame(frame));
+    },
+    take(pred, ms = 5000) {
+      const i = unread.findIndex(pred);
+      if (i >= 0) return Promise.resolve(unread.splice(i, 1)[0]!);
+      return within(new Promise((resolve) => waiters.push({ pred, resolve })), ms, 'stub.take');
+    },
+    kill() {
+      (stub.socket() as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    },
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.terminate();
+      wss.close(() => r());
+    }),
+  };
+  wss.on('connection', (ws, req) => {
+    sockets.push(ws);
+    stub.upgrades.push({ url: req.url ?? '', protocols: String(req.headers['sec-websocket-protocol'] ?? '') });
+    ws.send(encodeFrame({ type: 'welcome', sid: `s${sockets.length}`, protocol: 1, heartbeatMs: opts.heartbeatMs ?? 25_000, maxPayload: 1 << 20, server: { name: 'stub', version: '0' } }));
+    ws.on('message', (data) => {
+      const f = JSON.parse(String(data)) as Record<string, any>;
+      stub.frames.push(f);
+      if (opts.auto?.(f, stub)) return; // answered and consumed by `auto`
+      const w = waiters.findIndex((x) => x.pred(f));
+      if (w >= 0) waiters.splice(w, 1)[0]!.resolve(f);
+      else unread.push(f);
+    });
+  });
+  t.teardown(() => stub.close());
+  return stub;
+}

@@ -1,0 +1,208 @@
+/**
+ * The server library (design §5, PROTOCOL.md §9): namespaces by name, RegExp and function,
+ * middleware, the connection event, socket lifecycle, fetchSockets, socketsJoin/Leave,
+ * disconnectSockets and the adapter's room events. Over real sockets.
+ */
+import t from 'tap';
+import { WsqError } from '../../lib/errors.js';
+import type { Socket } from '../../lib/socket.js';
+import { clientSocket, rawClient, startServer } from '../helpers/server.js';
+
+const declared = { namespaces: 'declared' as const };
+
+t.test('of(name): a static namespace is served, names are normalized, others are not', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const chat = server.of('/chat');
+  t.equal(server.of('chat'), chat, 'of("chat") is of("/chat")');
+  const seen: Socket[] = [];
+  chat.on('connection', (s: Socket) => seen.push(s));
+  const { c, socket } = await clientSocket(t, server, url, '/chat');
+  t.equal(seen.length, 1);
+  t.equal(seen[0], socket);
+  t.equal(socket.nsp, chat);
+  t.equal(socket.id, c.welcome.sid, 'the sid is the connection\'s, in every namespace');
+  t.match(await c.request({ type: 'connect', ns: '/other' }), { code: 'unknown_namespace' });
+});
+
+t.test('of(RegExp): dynamic namespaces, one child per name, parent listeners and middleware apply', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const teams = server.of(/^\/team-\w+$/);
+  const names: string[] = [];
+  teams.use((socket, next) => next(socket.handshake.auth.member ? undefined : new Error('auth.member is required')));
+  teams.on('connection', (s: Socket) => names.push(s.nsp.name));
+  const a = await clientSocket(t, server, url, '/team-a', { auth: { member: true } });
+  const b = await clientSocket(t, server, url, '/team-b', { auth: { member: true } });
+  const a2 = await clientSocket(t, server, url, '/team-a', { auth: { member: true } });
+  t.same(names, ['/team-a', '/team-b', '/team-a']);
+  t.equal(a.socket.nsp, a2.socket.nsp, 'one child per name');
+  t.not(a.socket.nsp, b.socket.nsp);
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/team-c' }), { code: 'unauthorized' }, 'parent middleware runs for children');
+  t.match(await c.request({ type: 'connect', ns: '/teams' }), { code: 'unknown_namespace' }, 'a name the RegExp refuses');
+  teams.emit('all-teams', 1);
+  for (const x of [a.c, b.c, a2.c]) t.match(await x.next('event'), { event: 'all-teams', data: 1 }, 'the parent emits to every child');
+});
+
+t.test('of(function): the function decides by name and auth', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  server.of((name, auth) => name.startsWith('/fn-') && auth.ok === true);
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/fn-x', auth: { ok: true } }), { type: 'connected', ns: '/fn-x' });
+  t.match(await c.request({ type: 'connect', ns: '/fn-y' }), { code: 'unknown_namespace' });
+  t.match(await c.request({ type: 'connect', ns: '/other', auth: { ok: true } }), { code: 'unknown_namespace' });
+});
+
+t.test('use(): middleware runs in order, can set socket.data, and accepts with next()', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const order: string[] = [];
+  const nsp = server.of('/m');
+  nsp.use((socket, next) => {
+    order.push('one');
+    socket.data.user = socket.handshake.auth.user;
+    next();
+  });
+  nsp.use(async (_s, next) => {
+    order.push('two');
+    await Promise.resolve();
+    next();
+  });
+  let user: unknown;
+  nsp.on('connection', (s: Socket) => (user = s.data.user));
+  await clientSocket(t, server, url, '/m', { auth: { user: 'ann' } });
+  t.same(order, ['one', 'two']);
+  t.equal(user, 'ann');
+});
+
+t.test('use(): refusals → unauthorized (next(err), throw, reject) or forbidden (WsqError code)', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const refusals: [string, (s: Socket, next: (e?: Error) => void) => unknown][] = [
+    ['/next-err', (_s, next) => next(new Error('bad token'))],
+    ['/throws', () => { throw new Error('bad token'); }],
+    ['/rejects', async () => { throw new Error('bad token'); }],
+  ];
+  let connections = 0;
+  for (const [name, mw] of refusals) server.of(name).use(mw).on('connection', () => connections++);
+  server.of('/admin').use((_s, next) => next(new WsqError('forbidden', 'admins only')));
+  const c = await rawClient(t, url);
+  for (const [name] of refusals) {
+    const err = await c.request({ type: 'connect', ns: name, id: name });
+    t.match(err, { type: 'error', code: 'unauthorized', id: name, message: /bad token/ }, name);
+    t.equal(server.of(name).sockets.size, 0, `${name}: no socket was added`);
+  }
+  t.match(await c.request({ type: 'connect', ns: '/admin' }), { code: 'forbidden', message: /admins only/ });
+  t.equal(connections, 0, 'no connection event for a refused socket');
+  t.same(await c.request({ type: 'ping', id: 1 }), { type: 'pong', id: 1 });
+});
+
+t.test("on('connection') on the server is the main namespace's", async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const seen: string[] = [];
+  server.on('connection', (s) => seen.push(`${s.nsp.name} ${s.id}`));
+  const { c } = await clientSocket(t, server, url);
+  t.same(seen, [`/ ${c.welcome.sid}`]);
+});
+
+t.test('lifecycle: disconnecting (rooms still visible), then disconnect with every room left', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const { c, socket } = await clientSocket(t, server, url);
+  await c.request({ type: 'join', room: 'frame-room' });
+  socket.join('app-room');
+  const events: [string, string, string[]][] = [];
+  socket.on('disconnecting', (reason: string) => events.push(['disconnecting', reason, [...socket.rooms].sort()]));
+  const gone = new Promise<void>((resolve) =>
+    socket.on('disconnect', (reason: string) => {
+      events.push(['disconnect', reason, [...socket.rooms]]);
+      resolve();
+    }),
+  );
+  await c.close();
+  await gone;
+  t.same(events, [
+    ['disconnecting', 'transport close', ['app-room', 'frame-room', c.welcome.sid].sort()],
+    ['disconnect', 'transport close', []],
+  ]);
+  t.notOk(server.sockets.sockets.has(c.welcome.sid), 'removed from the namespace');
+  t.equal(server.sockets.adapter.roomMembers('app-room'), undefined, 'the empty room is gone');
+  t.equal(socket.connected, false);
+});
+
+t.test('lifecycle: a client disconnect frame fires disconnecting and disconnect for that namespace only', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  server.of('/chat');
+  const { c, socket } = await clientSocket(t, server, url, '/chat');
+  const main = server.sockets.sockets.get(c.welcome.sid)!;
+  const reasons: string[] = [];
+  socket.on('disconnecting', (r: string) => reasons.push(`disconnecting ${r}`));
+  socket.on('disconnect', (r: string) => reasons.push(`disconnect ${r}`));
+  main.on('disconnect', () => reasons.push('main disconnected'));
+  await c.request({ type: 'disconnect', ns: '/chat' });
+  t.same(reasons, ['disconnecting client namespace disconnect', 'disconnect client namespace disconnect']);
+  t.equal(main.connected, true);
+});
+
+t.test('fetchSockets: the namespace and a room', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const a = await clientSocket(t, server, url);
+  const b = await clientSocket(t, server, url);
+  b.socket.join('vip');
+  t.same((await server.sockets.fetchSockets()).map((s) => s.id).sort(), [a.c.welcome.sid, b.c.welcome.sid].sort());
+  t.same((await server.sockets.in('vip').fetchSockets()).map((s) => s.id), [b.c.welcome.sid]);
+  t.same((await server.sockets.except('vip').fetchSockets()).map((s) => s.id), [a.c.welcome.sid]);
+});
+
+t.test('socketsJoin / socketsLeave: a broadcast right after sees the new membership', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const a = await clientSocket(t, server, url);
+  const b = await clientSocket(t, server, url);
+  const nsp = server.sockets;
+  nsp.socketsJoin('all');
+  nsp.to('all').emit('joined-all');
+  for (const x of [a, b]) {
+    t.match(await x.c.next('event'), { event: 'joined-all' });
+    t.ok(x.socket.rooms.has('all'));
+  }
+  nsp.in(a.socket.id).socketsLeave('all');
+  nsp.to('all').emit('after-leave');
+  t.match(await b.c.next('event'), { event: 'after-leave' });
+  await a.c.sync();
+  t.same(a.c.seen((f) => f.event === 'after-leave'), [], 'the socket that left gets nothing');
+});
+
+t.test('disconnectSockets(): every client gets disconnected; (true) closes with 4000', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const chat = server.of('/chat');
+  const a = await clientSocket(t, server, url, '/chat');
+  const b = await clientSocket(t, server, url, '/chat');
+  chat.disconnectSockets();
+  for (const x of [a, b]) t.same(await x.c.next('disconnected'), { type: 'disconnected', ns: '/chat' });
+  t.equal(chat.sockets.size, 0);
+  t.same(await a.c.request({ type: 'ping', id: 1 }), { type: 'pong', id: 1 }, 'the connection stays');
+  server.sockets.disconnectSockets(true);
+  t.equal((await a.c.closed).code, 4000);
+  t.equal((await b.c.closed).code, 4000);
+});
+
+t.test('adapter events: create-room, join-room, leave-room, delete-room', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const events: string[] = [];
+  const names = new Map<string, string>();
+  const who = (sid: string): string => names.get(sid) ?? sid;
+  const adapter = server.sockets.adapter;
+  adapter.on('create-room', (room: string) => events.push(`create ${room}`));
+  adapter.on('join-room', (room: string, sid: string) => events.push(`join ${room} ${who(sid)}`));
+  adapter.on('leave-room', (room: string, sid: string) => events.push(`leave ${room} ${who(sid)}`));
+  adapter.on('delete-room', (room: string) => events.push(`delete ${room}`));
+  const a = await rawClient(t, url);
+  names.set(a.welcome.sid, 'a');
+  const { c: b, socket: bSocket } = await clientSocket(t, server, url);
+  names.set(b.welcome.sid, 'b');
+  await a.request({ type: 'join', room: 'r' });
+  await b.request({ type: 'join', room: 'r' });
+  await a.request({ type: 'leave', room: 'r' });
+  const gone = new Promise((resolve) => bSocket.once('disconnect', resolve));
+  await b.close();
+  await gone;
+  const mine = events.filter((e) => / r( |$)/.test(e));
+  t.same(mine, ['create r', 'join r a', 'join r b', 'leave r a', 'leave r b', 'delete r']);
+  t.ok(events.includes(`create ${a.welcome.sid}`), 'a sid room is created for each socket');
+});
