@@ -34,6 +34,18 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
 
   del(sid: string, room: string): void {
     this.sids.get(sid)?.delete(room);
+    this.removeMember(room, sid);
+  }
+
+  delAll(sid: string): void {
+    const mine = this.sids.get(sid);
+    if (!mine) return;
+    for (const room of mine) this.removeMember(room, sid);
+    this.sids.delete(sid);
+  }
+
+  /** Take a sid out of a room's member set; the room goes when its last member does. */
+  private removeMember(room: string, sid: string): void {
     const members = this.rooms.get(room);
     if (!members?.delete(sid)) return;
     this.emit('leave-room', room, sid);
@@ -41,21 +53,6 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       this.rooms.delete(room);
       this.emit('delete-room', room);
     }
-  }
-
-  delAll(sid: string): void {
-    const mine = this.sids.get(sid);
-    if (!mine) return;
-    for (const room of mine) {
-      const members = this.rooms.get(room);
-      if (!members?.delete(sid)) continue;
-      this.emit('leave-room', room, sid);
-      if (members.size === 0) {
-        this.rooms.delete(room);
-        this.emit('delete-room', room);
-      }
-    }
-    this.sids.delete(sid);
   }
 
   socketRooms(sid: string): ReadonlySet<string> | undefined {
