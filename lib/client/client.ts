@@ -10,6 +10,7 @@ import { Backoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { Emits } from './emits.js';
 import { Heartbeat } from './heartbeat.js';
+import { resolveSettings, type Settings } from './settings.js';
 import { WsqError, errorFromFrame } from './errors.js';
 import type { Link, RequestCallbacks } from './link.js';
 import { WsqNamespace } from './namespace.js';
@@ -24,22 +25,6 @@ const LIFECYCLE = new Set<string>(['open', 'close', 'reconnecting', 'reconnected
 
 /** Where the connection stands. */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** Options after defaults. */
-interface Settings {
-  client?: string;
-  token?: string;
-  reconnect: boolean;
-  ackTimeoutMs: number;
-  outboxLimit: number;
-  nackDelayMs: number;
-  heartbeat: boolean;
-  heartbeatTimeoutMs: number;
-  connectTimeoutMs: number;
-  setTimeout: (fn: () => void, ms: number) => unknown;
-  clearTimeout: (handle: any) => void;
-  now: () => number;
-}
 
 /**
  * A wsq client. Create it with `connect(url, options)` (from `wsq/client`, or the
@@ -88,21 +73,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   constructor(url: string, options: ConnectOptions & { WebSocket: WebSocketConstructor }) {
     this.url = url;
     this.WebSocketImpl = options.WebSocket;
-    const timers = options.timers ?? { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: any) => clearTimeout(h) };
-    this.settings = {
-      reconnect: options.reconnect ?? true,
-      ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
-      outboxLimit: options.outboxLimit ?? 1000,
-      nackDelayMs: options.nackDelayMs ?? 1000,
-      heartbeat: options.heartbeat ?? true,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 20_000,
-      connectTimeoutMs: options.connectTimeoutMs ?? 20_000,
-      setTimeout: timers.setTimeout,
-      clearTimeout: timers.clearTimeout,
-      now: options.now ?? Date.now,
-    };
-    if (options.client !== undefined) this.settings.client = options.client;
-    if (options.token !== undefined) this.settings.token = options.token;
+    this.settings = resolveSettings(options);
     this.backoff = new Backoff(options.backoff);
     this.emits = new Emits(
       {
@@ -183,7 +154,13 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     });
   }
 
-  /** Listen to a lifecycle event: `open`, `close`, `reconnecting`, `reconnected`, `error`. */
+  /**
+   * Listen to a lifecycle event: `open`, `close`, `reconnecting`, `reconnected`, `error`;
+   * any other name handles an application event of `/` outside joined rooms.
+   * @example
+   * client.on('close', ({ code, willReconnect }) => console.log('closed', code, willReconnect));
+   * client.on('notice', (text: string) => console.log('server says', text));
+   */
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this;
   /** Handle an application event of `/` outside joined rooms (its result answers the server's emitWithAck). */
   on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
@@ -203,7 +180,11 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     else this.root.off(event, handler);
     return this;
   }
-  /** Handle every application event of every namespace. */
+  /**
+   * Handle every application event of every namespace (rooms included).
+   * @example
+   * client.onAny((event, data, msg) => console.log(msg.ns, msg.room, event, data));
+   */
   onAny(handler: AnyHandler): this {
     this.anyHandlerSet.add(handler);
     return this;
@@ -235,16 +216,29 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     return ns as WsqNamespace<L, E>;
   }
 
-  /** Join a room of `/` (see `WsqNamespace.join`). */
+  /**
+   * Join a room of `/` (see `WsqNamespace.join`).
+   * @example
+   * const news = client.join('news', { since: 'earliest' });
+   * news.on('headline', (h) => render(h));
+   */
   join<L extends EventMap = Listen>(room: string, options: JoinOptions = {}): Subscription<L> {
     return this.root.join<L>(room, options);
   }
-  /** Emit in `/` (see `WsqNamespace.emit`). */
+  /**
+   * Emit in `/` (see `WsqNamespace.emit`).
+   * @example
+   * client.emit('message', { text: 'hi' }, { room: 'lobby' });
+   */
   emit<K extends keyof Emit & string>(event: K, ...args: EmitArgs<Emit[K], EmitOptions>): this {
     this.root.emit(event, ...args);
     return this;
   }
-  /** Emit in `/` and wait for the ack (see `WsqNamespace.emitWithAck`). */
+  /**
+   * Emit in `/` and wait for the ack (see `WsqNamespace.emitWithAck`).
+   * @example
+   * const { offset } = await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby', key: 'msg-1', timeoutMs: 2000 });
+   */
   emitWithAck<K extends keyof Emit & string, R = unknown>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<AckResult<R>> {
     return this.root.emitWithAck<K, R>(event, ...args);
   }

@@ -67,7 +67,13 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     return this.readyPromise;
   }
 
-  /** Listen to a lifecycle event: `connected`, `disconnected`, `error`. */
+  /**
+   * Listen to a lifecycle event (`connected`, `disconnected`, `error`), or handle an
+   * application event outside joined rooms (its result answers the server's emitWithAck).
+   * @example
+   * chat.on('error', (e) => console.error(e.code));
+   * chat.on('confirm', (order: { id: string }) => window.confirm(`Place ${order.id}?`));
+   */
   on<K extends keyof NamespaceEvents>(event: K, listener: NamespaceEvents[K]): this;
   /** Handle an application event that arrives outside a joined room; its result answers the server's emitWithAck. */
   on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
@@ -87,7 +93,11 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     else this.handlers.delete(event);
     return this;
   }
-  /** Handle every application event of this namespace (rooms included). */
+  /**
+   * Handle every application event of this namespace (rooms included).
+   * @example
+   * chat.onAny((event, data) => console.log(event, data));
+   */
   onAny(handler: AnyHandler): this {
     this.anyHandlers.add(handler);
     return this;

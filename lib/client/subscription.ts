@@ -76,7 +76,13 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     return this.readyPromise;
   }
 
-  /** Listen to a lifecycle event: `joined`, `recovered`, `gap`, `presence`, `error`. */
+  /**
+   * Listen to a lifecycle event (`joined`, `recovered`, `gap`, `presence`, `error`), or
+   * handle an application event of this room.
+   * @example
+   * room.on('gap', ({ earliest }) => reload(earliest));
+   * room.on('message', async (data, msg) => { await save(msg.offset, data); }); // acked when saved (durable/group)
+   */
   on<K extends keyof SubscriptionEvents>(event: K, listener: SubscriptionEvents[K]): this;
   /** Handle an application event of this room. A durable/group delivery is acked when the returned promise resolves. */
   on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
@@ -96,7 +102,11 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     else this.handlers.delete(event);
     return this;
   }
-  /** Handle every application event of this room. */
+  /**
+   * Handle every application event of this room.
+   * @example
+   * room.onAny((event, data, msg) => log(msg.offset, event, data));
+   */
   onAny(handler: AnyHandler): this {
     this.anyHandlers.add(handler);
     return this;

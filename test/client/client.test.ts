@@ -188,3 +188,23 @@ t.test('close rejects what waits and stops for good', async (t) => {
   t.throws(() => c.emit('m', 1, { room: 'r' }), { code: 'closed' });
   t.equal(((await c.ready().catch((e: unknown) => e)) as WsqError).code, 'closed');
 });
+
+t.test("a handler that throws refuses the server's emitWithAck (the client nacks it)", async (t) => {
+  const { server, url } = await startServer(t);
+  const outcome = new Promise<unknown>((resolve) =>
+    server.on('connection', (socket) => {
+      socket.emitWithAck('risky', 1, { timeoutMs: 3000 }).then(
+        () => resolve('resolved'),
+        (e: { code?: string }) => resolve(e.code),
+      );
+    }),
+  );
+  const c = connect(url, { heartbeat: false });
+  t.teardown(() => c.close());
+  const failed = next<WsqError>(c, 'error');
+  c.on('risky', () => {
+    throw new Error('no can do');
+  });
+  t.equal(await within(outcome, 5000, 'server outcome'), 'forbidden', 'rejected at once, not after its timeout');
+  t.equal((await failed).code, 'handler_failed');
+});
