@@ -3,13 +3,14 @@
  * (see `child.ts`), opens N subscriber sockets here (all in room "bench"), one publisher, and
  * measures, against 127.0.0.1 only:
  *
- * 1. **At the limit** — the publisher keeps at most `window` messages not yet received by
+ * 1. **At a fixed offered rate** (`rate` messages/s, open loop, paced by a 1 ms timer), first,
+ *    while the server is fresh — latency p50/p99 from `data.t` (the publisher's
+ *    `performance.now()` when it sent) to the moment a subscriber received the frame (same
+ *    process, same clock), and the server's CPU time per delivery from `process.cpuUsage()`
+ *    deltas of the child.
+ * 2. **At the limit** — the publisher keeps at most `window` messages not yet received by
  *    every subscriber (a closed loop counted in deliveries), and the deliveries received by
  *    all subscribers over `measureMs` after `warmupMs` give deliveries/s.
- * 2. **At a fixed offered rate** (`rate` messages/s, open loop, paced by a 1 ms timer) —
- *    latency p50/p99 from `data.t` (the publisher's `performance.now()` when it sent) to the
- *    moment a subscriber received the frame (same process, same clock), and the server's CPU
- *    time per delivery from `process.cpuUsage()` deltas of the child.
  *
  * The per-delivery work here is kept small so the generator is not the bottleneck:
  * subscribers use a minimal WebSocket client (`lean-ws.ts`: real handshake and framing, no
@@ -59,6 +60,12 @@ export interface FanoutResult {
   limitServerCpuPct: number;
   /** At the limit: server CPU per delivery, µs. */
   limitServerUsPerDelivery: number;
+  /**
+   * At the limit: event frames per socket read at the subscribers (minimal client only, else
+   * NaN). Near 1 means one server write per delivery; more means the server (or TCP) packed
+   * several frames per write.
+   */
+  limitFramesPerRead: number;
   /** At the limit: this (generator) process's CPU use, % of one core. */
   limitParentCpuPct: number;
   /**
@@ -102,6 +109,8 @@ interface RunState {
   subscribers: number;
   /** Event frames received by all subscribers. */
   delivered: number;
+  /** Socket reads at all subscribers after their handshake (minimal client only). */
+  reads: number;
   /** Emits sent by the publisher. */
   sent: number;
   /** Closed loop at the limit is on: every delivery may publish the next message. */
@@ -134,6 +143,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
   const st: RunState = {
     subscribers: n,
     delivered: 0,
+    reads: 0,
     sent: 0,
     pumping: false,
     maxInFlight: opts.window * n,
@@ -158,17 +168,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       st.sent++;
     };
 
-    // ---- 1. at the limit: closed loop, `window` messages in flight
-    st.pumping = true;
-    pump(st);
-    await sleep(opts.warmupMs);
-    const a0 = await snapshot(st, server);
-    await sleep(opts.measureMs);
-    const a1 = await snapshot(st, server);
-    st.pumping = false;
-    let undelivered = await drain(st);
-
-    // ---- 2. fixed offered rate: latency and CPU per delivery
+    // ---- 1. fixed offered rate, on the fresh server: latency and CPU per delivery
     const base = st.sent;
     const t0 = performance.now();
     const pacer = setInterval(() => {
@@ -186,6 +186,18 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     } finally {
       clearInterval(pacer);
     }
+    let undelivered = await drain(st);
+
+    // ---- 2. at the limit: closed loop, `window` messages in flight
+    st.pumping = true;
+    pump(st);
+    await sleep(opts.warmupMs);
+    const a0 = await snapshot(st, server);
+    const reads0 = st.reads;
+    await sleep(opts.measureMs);
+    const a1 = await snapshot(st, server);
+    const reads1 = st.reads;
+    st.pumping = false;
     undelivered += await drain(st);
 
     const lat = st.latencies.subarray(0, st.nLatencies).sort();
@@ -197,6 +209,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       deliveriesPerSec: (aDeliveries * 1000) / (a1.at - a0.at),
       limitServerCpuPct: cpuPct(a0.server, a1.server, a1.at - a0.at),
       limitServerUsPerDelivery: cpuUs(a0.server, a1.server) / aDeliveries,
+      limitFramesPerRead: (opts.client ?? 'lean') === 'lean' ? aDeliveries / (reads1 - reads0) : NaN,
       limitParentCpuPct: cpuPct(a0.parent, a1.parent, a1.at - a0.at),
       limitOtherCpuPct: otherPct(a0, a1),
       rate: opts.rate,
@@ -350,6 +363,9 @@ function openSubscriber(url: string, join: string, client: 'lean' | 'ws', st: Ru
       onError: (message) => (joined ? noteOther(st, Buffer.from(`client error: ${message}`)) : fail(new Error(message))),
       onClose: () => {
         if (!st.closing) st.closedSockets++;
+      },
+      onRead: () => {
+        st.reads++;
       },
     });
     sockets.push(ws);

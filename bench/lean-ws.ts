@@ -23,6 +23,8 @@ export interface LeanHandlers {
   onError(message: string): void;
   /** The connection ended. */
   onClose(): void;
+  /** Called once per read from the socket after the handshake (to count reads). */
+  onRead?(): void;
 }
 
 /** One client connection; create with {@link connectLean}. */
@@ -46,7 +48,11 @@ export class LeanWebSocket {
     });
     this.opened.catch(() => undefined); // the owner awaits it; never an unhandled rejection
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => (this.open ? this.frames(chunk) : this.handshake(chunk)));
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.open) return this.handshake(chunk);
+      handlers.onRead?.();
+      this.frames(chunk);
+    });
     socket.on('error', (err) => (this.open ? handlers.onError(err.message) : this.onOpen(err)));
     socket.on('close', () => {
       if (!this.open) this.onOpen(new Error('connection closed during the WebSocket handshake'));

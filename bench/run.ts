@@ -30,6 +30,8 @@ const WSQ: Target = { name: 'wsq', entry: here('./wsq-server.js') };
 const FIXED_DELIVERIES_PER_SEC = 50_000;
 /** At the limit: messages in flight (published, not yet received by every subscriber). */
 const WINDOW = 32;
+/** At the limit a server below this CPU use (% of a core) was not the bottleneck: flagged. */
+const SATURATED_PCT = 85;
 /** A run during which other processes used more than this (% of a core) is flagged. */
 const BUSY_PCT = 15;
 
@@ -46,7 +48,7 @@ const client = flag('--ws-client') ? 'ws' : 'lean';
 const jsonFile = option('--json');
 const phases = quick
   ? { warmupMs: 500, measureMs: 1_500, rateWarmupMs: 300, rateMeasureMs: 1_200 }
-  : { warmupMs: 1_000, measureMs: 3_000, rateWarmupMs: 500, rateMeasureMs: 2_500 };
+  : { warmupMs: 1_000, measureMs: 3_000, rateWarmupMs: 1_000, rateMeasureMs: 2_500 };
 
 const wsqBuilt = existsSync(here('../lib/index.js'));
 const targets: Target[] = flag('--raw-only') || !wsqBuilt ? [RAW] : [RAW, WSQ];
@@ -123,7 +125,9 @@ for (let round = 0; round < rounds; round++) {
           : '',
         r.otherFrames ? `${r.otherFrames} other frames, first: ${r.firstOtherFrame}` : '',
         r.closedSockets ? `${r.closedSockets} sockets closed` : '',
-        r.limitParentCpuPct > 90 ? 'GENERATOR-BOUND (parent CPU > 90%)' : '',
+        r.limitServerCpuPct < SATURATED_PCT
+          ? `NOT SERVER-BOUND at the limit (server ${fmt(0)(r.limitServerCpuPct)}% of a core${r.limitParentCpuPct > 90 ? ': the generator is saturated' : ''})`
+          : '',
         Math.max(r.limitOtherCpuPct, r.rateOtherCpuPct) > BUSY_PCT
           ? `MACHINE BUSY (other processes used ${fmt(0)(Math.max(r.limitOtherCpuPct, r.rateOtherCpuPct))}% of a core)`
           : '',
@@ -158,6 +162,7 @@ for (const size of sizes) {
     { label: `server CPU/delivery, ${fmtInt(rate)} msg/s (µs)`, pick: (r) => r.cpuUsPerDelivery, f: fmt(2) },
     { label: 'server CPU/delivery at the limit (µs)', pick: (r) => r.limitServerUsPerDelivery, f: fmt(2) },
     { label: 'server CPU at the limit (% of a core)', pick: (r) => r.limitServerCpuPct, f: fmt(0) },
+    { label: 'event frames per subscriber read, limit', pick: (r) => r.limitFramesPerRead, f: fmt(2) },
     { label: 'generator CPU at the limit (% of a core)', pick: (r) => r.limitParentCpuPct, f: fmt(0) },
     { label: 'other processes\' CPU at the limit (%)', pick: (r) => r.limitOtherCpuPct, f: fmt(0) },
     { label: 'server RSS (MB)', pick: (r) => r.serverRss / 1_048_576, f: fmt(1) },
