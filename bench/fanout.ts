@@ -83,6 +83,8 @@ export interface FanoutResult {
   maxMs: number;
   /** Fixed-rate phase: server CPU per delivery, µs. */
   cpuUsPerDelivery: number;
+  /** Fixed-rate phase: event frames per subscriber read (see `limitFramesPerRead`). */
+  rateFramesPerRead: number;
   /** Fixed-rate phase: this process's CPU use, % of one core. */
   rateParentCpuPct: number;
   /** Fixed-rate phase: CPU used by everything else, % of one core (see `limitOtherCpuPct`). */
@@ -175,14 +177,16 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       const due = Math.floor(((performance.now() - t0) * opts.rate) / 1000);
       while (st.sent - base < due) st.publish();
     }, 1);
-    let b0: Snapshot, b1: Snapshot;
+    let b0: Snapshot, b1: Snapshot, rateReads0: number, rateReads1: number;
     try {
       await sleep(opts.rateWarmupMs);
       b0 = await snapshot(st, server);
+      rateReads0 = st.reads;
       st.sampling = true;
       await sleep(opts.rateMeasureMs);
       st.sampling = false;
       b1 = await snapshot(st, server);
+      rateReads1 = st.reads;
     } finally {
       clearInterval(pacer);
     }
@@ -204,12 +208,13 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
     const pct = (p: number): number => (lat.length === 0 ? NaN : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!);
     const aDeliveries = a1.delivered - a0.delivered;
     const bDeliveries = b1.delivered - b0.delivered;
+    const lean = (opts.client ?? 'lean') === 'lean';
     return {
       subscribers: n,
       deliveriesPerSec: (aDeliveries * 1000) / (a1.at - a0.at),
       limitServerCpuPct: cpuPct(a0.server, a1.server, a1.at - a0.at),
       limitServerUsPerDelivery: cpuUs(a0.server, a1.server) / aDeliveries,
-      limitFramesPerRead: (opts.client ?? 'lean') === 'lean' ? aDeliveries / (reads1 - reads0) : NaN,
+      limitFramesPerRead: lean ? aDeliveries / (reads1 - reads0) : NaN,
       limitParentCpuPct: cpuPct(a0.parent, a1.parent, a1.at - a0.at),
       limitOtherCpuPct: otherPct(a0, a1),
       rate: opts.rate,
@@ -218,6 +223,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       p99Ms: pct(0.99),
       maxMs: lat.length === 0 ? NaN : lat[lat.length - 1]!,
       cpuUsPerDelivery: cpuUs(b0.server, b1.server) / bDeliveries,
+      rateFramesPerRead: lean ? bDeliveries / (rateReads1 - rateReads0) : NaN,
       rateParentCpuPct: cpuPct(b0.parent, b1.parent, b1.at - b0.at),
       rateOtherCpuPct: otherPct(b0, b1),
       serverRss: b1.server.rss,
