@@ -43,6 +43,8 @@ const TEXT_PLAIN = { binary: false, compress: false } as const;
 const DRAIN_HIGH_WATER = 1 << 20;
 /** Frames held while the main namespace's middleware runs; more are refused with rate_limited. */
 const MAX_EARLY_FRAMES = 1000;
+/** Bytes held while the main namespace's middleware runs (at least one maxPayload). */
+const MAX_EARLY_BYTES = 1 << 20;
 
 // Write batching: a socket's first frame in a tick goes out at once (no added latency);
 // from its second frame in the same tick on, the socket is corked, so a burst leaves in one
@@ -65,6 +67,7 @@ export class Connection {
   /** 0: nothing sent this tick; 1: one frame sent; 2: corked for the rest of the tick. */
   private tick: 0 | 1 | 2 = 0;
   private queue: [Buffer, boolean][] | undefined = [];
+  private queuedBytes = 0;
   private closed = false;
 
   constructor(
@@ -202,16 +205,21 @@ export class Connection {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    if (!this.open) return; // closing (e.g. after 1008): frames still in flight are not handled
     this.lastSeen = this.host.now();
-    if (this.queue) {
-      if (this.queue.length < MAX_EARLY_FRAMES) this.queue.push([data, isBinary]);
-      else this.sendError('rate_limited', `More than ${MAX_EARLY_FRAMES} frames arrived before the server accepted this connection; this one was dropped. Wait for the replies before sending more.`);
-      return;
-    }
     if (isBinary) return this.bad('unsupported_frame');
     const max = this.host.limits.maxPayload;
     if (data.length > max) {
       return this.bad('payload_too_large', `The frame is ${data.length} bytes; this server accepts at most ${max} bytes per frame (see maxPayload in welcome). Send smaller frames.`);
+    }
+    if (this.queue) {
+      if (this.queue.length < MAX_EARLY_FRAMES && this.queuedBytes + data.length <= Math.max(max, MAX_EARLY_BYTES)) {
+        this.queue.push([data, isBinary]);
+        this.queuedBytes += data.length;
+      } else {
+        this.sendError('rate_limited', `More than ${MAX_EARLY_FRAMES} frames (or ${Math.max(max, MAX_EARLY_BYTES)} bytes) arrived before the server accepted this connection; this one was dropped. Wait for the replies before sending more.`);
+      }
+      return;
     }
     const decoded = decodeClientFrame(data.toString());
     if (!decoded.ok) return this.bad(decoded.error.code, decoded.error.message, decoded.error.id, decoded.error.details);
@@ -224,8 +232,12 @@ export class Connection {
   }
 
   private failed(frame: ClientFrame, err: unknown): void {
+    const id = 'id' in frame ? frame.id : undefined;
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      return this.bad('bad_frame', `${frame.type}: the frame's JSON is nested too deeply to handle. Flatten "data" (a few hundred levels at most).`, id);
+    }
     this.host.log('error', `handling ${frame.type} from ${this.sid} failed`, err);
-    this.sendError('internal', undefined, 'id' in frame ? frame.id : undefined);
+    this.sendError('internal', undefined, id);
   }
 
   private onClosed(): void {

@@ -128,7 +128,7 @@ export class Consumer implements LogListener {
   nack(offset: number, requeue = true, delayMs = 0): void {
     if (!this.take(offset)) return;
     if (!requeue) {
-      void this.kill(offset);
+      void this.kill(offset).catch((err) => this.failed(offset, err));
       return;
     }
     this.requeue(offset, delayMs);
@@ -141,7 +141,7 @@ export class Consumer implements LogListener {
       this.again = true;
       return;
     }
-    void this.pump();
+    this.pump().catch((err) => this.log.host.report('error', `consumer ${this.name} of room "${this.log.room}" failed`, err));
   }
 
   /** Stop timers; unacked deliveries stay unacked in the store and are redelivered by the next life. */
@@ -188,6 +188,12 @@ export class Consumer implements LogListener {
     this.notify();
   }
 
+  /** Dead-lettering failed (e.g. the dead room is full under "reject", or the store closed): keep the message, retry later. */
+  private failed(offset: number, err: unknown): void {
+    this.log.host.report('warn', `could not dead-letter offset ${offset} of room "${this.log.room}"; it stays queued`, err);
+    if (!this.closed) this.requeue(offset, Math.min(this.opts.ackTimeoutMs, 5000));
+  }
+
   private async kill(offset: number): Promise<void> {
     const [msg] = await this.log.readFrom(offset, 1);
     if (msg && msg.offset === offset && this.opts.deadLetter) await this.opts.deadLetter(msg);
@@ -225,8 +231,11 @@ export class Consumer implements LogListener {
   /** The next message to deliver: a due redelivery first, else the next new one. */
   private async nextMessage(): Promise<StoredMessage | undefined> {
     while (this.due.length > 0) {
-      const offset = this.due.shift()!;
+      // Leave it in `due` while it is read, so an ack meanwhile cannot move the floor past it.
+      const offset = this.due[0]!;
       const [msg] = await this.log.readFrom(offset, 1);
+      const at = this.due.indexOf(offset);
+      if (at >= 0) this.due.splice(at, 1);
       if (msg?.offset === offset) return msg;
       this.attempts.delete(offset); // trimmed by retention while waiting: nothing left to deliver
       this.advanceFloor();
@@ -251,6 +260,7 @@ export class Consumer implements LogListener {
 
   private async pump(): Promise<void> {
     this.pumping = true;
+    let changed = false;
     try {
       do {
         this.again = false;
@@ -260,7 +270,8 @@ export class Consumer implements LogListener {
           if (!msg) break;
           const attempt = (this.attempts.get(msg.offset) ?? 0) + 1;
           if (attempt > this.opts.maxDeliver) {
-            await this.kill(msg.offset);
+            await this.kill(msg.offset).catch((err) => this.failed(msg.offset, err));
+            changed = true;
             continue;
           }
           const member = this.pickMember();
@@ -269,6 +280,7 @@ export class Consumer implements LogListener {
             break;
           }
           this.attempts.set(msg.offset, attempt);
+          changed = true;
           const id = member.deliver(this.log.frameOf(msg), this, msg.offset, attempt);
           const timer = setTimeout(() => this.expire(msg.offset), this.opts.ackTimeoutMs).unref();
           this.pending.set(msg.offset, { member, id, timer });
@@ -278,7 +290,7 @@ export class Consumer implements LogListener {
     } finally {
       this.pumping = false;
     }
-    if (this.attempts.size > 0) this.save();
+    if (changed) this.save();
   }
 
   private pickMemberPeek(): boolean {

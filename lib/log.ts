@@ -15,6 +15,8 @@ export interface LogHost {
   readonly name: string;
   readonly adapter: Adapter;
   readonly store: Store;
+  /** Log a line (failures the log and its consumers recover from). */
+  report(level: 'warn' | 'error', msg: string, err?: unknown): void;
 }
 
 /** Something a log can replay to: a socket's view for the seam. */
@@ -33,6 +35,8 @@ export interface LogListener {
 }
 
 const RECENT = 4096;
+/** Most bytes of encoded frames the recent cache holds per room. */
+const RECENT_BYTES = 4 * 1024 * 1024;
 const PAGE = 1000;
 const EMPTY: ReadonlySet<string> = new Set();
 const HOLD_MS = 1000;
@@ -61,6 +65,7 @@ export class RoomLog {
   private readonly joiners = new Set<{ sid: string; buffer: string[] }>();
   /** Recent committed messages with their encoded frames, a ring indexed by offset; grows from 16 to RECENT slots. */
   private recent: (Recent | undefined)[] = [];
+  private recentBytes = 0;
 
   constructor(readonly host: LogHost, readonly room: string) {
     this.roomSet = new Set([room]);
@@ -115,18 +120,22 @@ export class RoomLog {
   async join(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
     if (!this.loaded) await this.ready;
     const first = req.since === undefined ? 1 : (await this.host.store.position(this.host.name, this.room)).first;
-    if (!target.current()) return;
     // From here to the joiner registration everything is synchronous: no commit can slip between.
     const plan = planRecovery(req, { epoch: this.epoch, first, last: this.committed });
     const joined: JoinedFrame = { type: 'joined', ns: this.host.name, room: this.room, epoch: this.epoch, offset: this.committed, recovered: plan.recovered, ...extra };
     if (id !== undefined) joined.id = id;
     if (plan.range) joined.replay = plan.range;
     if (plan.gap) joined.gap = plan.gap;
+    // Answered even when a later frame already replaced this subscription: every request gets a reply.
     target.sendText(encodeFrame(joined));
+    if (!target.current()) return;
     if (!plan.range) {
       this.host.adapter.addAll(target.id, this.roomSet);
       return;
     }
+    // A socket already in the live room (e.g. `socket.join` by the application) would get live
+    // frames twice, and ahead of the replay: take it out until the replay is done.
+    this.host.adapter.del(target.id, this.room);
     const joiner = { sid: target.id, buffer: [] as string[] };
     this.joiners.add(joiner);
     try {
@@ -160,13 +169,22 @@ export class RoomLog {
   }
 
   private remember(r: Recent): void {
+    // Bounded by bytes too: large messages must not pin hundreds of MiB that retention already let go.
+    this.recentBytes += r.frame.length;
+    if (this.recentBytes > RECENT_BYTES) {
+      this.recent = [];
+      this.recentBytes = r.frame.length;
+    }
     const n = this.recent.length;
     if (n < RECENT && (n === 0 || this.recent[r.msg.offset % n] !== undefined)) {
       const grown: (Recent | undefined)[] = new Array(Math.min(RECENT, Math.max(16, n * 2)));
       for (const old of this.recent) if (old) grown[old.msg.offset % grown.length] = old;
       this.recent = grown;
     }
-    this.recent[r.msg.offset % this.recent.length] = r;
+    const slot = r.msg.offset % this.recent.length;
+    const old = this.recent[slot];
+    if (old) this.recentBytes -= old.frame.length;
+    this.recent[slot] = r;
   }
 
   private onCommitted(msg: StoredMessage, echo: boolean): void {

@@ -123,6 +123,11 @@ export class Namespace extends EventEmitter {
     return this.log(room).append(msg, opts.echo ?? false);
   }
 
+  /** @internal Log a line through the server's logger. */
+  report(level: 'warn' | 'error', msg: string, err?: unknown): void {
+    this.server.log(level, msg, err);
+  }
+
   /** The log of a room (created on first use). */
   log(room: string): RoomLog {
     let log = this.logs.get(room);
@@ -152,9 +157,18 @@ export class Namespace extends EventEmitter {
 
   /** @internal Announce a socket after `connected` was sent, and subscribe its personal room. */
   announce(socket: Socket): void {
-    super.emit('connection', socket);
-    super.emit('connect', socket);
-    if (socket.client) void this.subscribe(socket, { type: 'join', room: `@${socket.client}`, durable: true }, true);
+    try {
+      super.emit('connection', socket);
+      super.emit('connect', socket);
+    } catch (err) {
+      // The application's listener threw: log it; the socket stays connected (as in Socket.IO).
+      this.server.log('error', `a "connection" listener of namespace "${this.name}" threw`, err);
+    }
+    if (socket.client && socket.connected) {
+      this.subscribe(socket, { type: 'join', room: `@${socket.client}`, durable: true }, true).catch((err) =>
+        this.server.log('error', `subscribing ${socket.id} to its personal room failed`, err),
+      );
+    }
   }
 
   /** @internal Remove a socket: `disconnecting` (rooms still visible), leave everything, `disconnect`. */
@@ -193,17 +207,27 @@ export class Namespace extends EventEmitter {
       );
     } else {
       const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
-      const consumer = this.consumer(f.room, name, f.since, mode === 'group');
+      const key = `${f.room}\u0000${name}`;
+      let consumer = this.consumer(f.room, name, f.since, mode === 'group');
       await consumer.ready;
-      if (!current()) return;
-      sub.consumer = consumer;
-      sub.member = new SocketMember(socket, f.prefetch ?? this.server.options.prefetch);
+      // An idle consumer may have been retired while we waited: take the live one.
+      while (this.consumers.get(key) !== consumer) {
+        consumer = this.consumer(f.room, name, f.since, mode === 'group');
+        await consumer.ready;
+      }
       if (!quiet) {
+        // Answered even when a later frame already replaced this subscription: every request gets a reply.
         socket.conn.send({
           type: 'joined', ns: this.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: true,
           ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}),
         });
       }
+      if (!current()) {
+        if (consumer.size === 0) this.retire(key, consumer);
+        return;
+      }
+      sub.consumer = consumer;
+      sub.member = new SocketMember(socket, f.prefetch ?? this.server.options.prefetch);
       consumer.add(sub.member);
     }
     if (current()) this.presence(f.room, socket, 'join');
@@ -216,7 +240,8 @@ export class Namespace extends EventEmitter {
     socket.subs.delete(room);
     if (sub.consumer && sub.member) sub.consumer.remove(sub.member);
     this.adapter.del(socket.id, room);
-    this.watchers.get(room)?.delete(socket);
+    const w = this.watchers.get(room);
+    if (w?.delete(socket) && w.size === 0) this.watchers.delete(room);
     this.presence(room, socket, 'leave');
     return true;
   }
@@ -248,19 +273,21 @@ export class Namespace extends EventEmitter {
         ackTimeoutMs: o.ackTimeoutMs,
         startAfter: typeof since === 'number' ? since : 0,
         deadLetter: (m) => this.publish(`${room}.dead`, m.event, m.data, m.from ? { from: m.from } : {}),
-        // Drop an idle consumer only once its state is on disk, so a quick return reloads the latest state.
-        onIdle: () => {
-          void c!.flushed().then(() => {
-            if (this.consumers.get(key) === c && c!.size === 0) {
-              c!.close();
-              this.consumers.delete(key);
-            }
-          });
-        },
+        onIdle: () => this.retire(key, c!),
       });
       this.consumers.set(key, c);
     }
     return c;
+  }
+
+  /** Drop an idle consumer, once its state is on disk, so a quick return reloads the latest state. */
+  private retire(key: string, c: Consumer): void {
+    void c.flushed().then(() => {
+      if (this.consumers.get(key) === c && c.size === 0) {
+        c.close();
+        this.consumers.delete(key);
+      }
+    });
   }
 
   private presence(room: string, socket: Socket, action: 'join' | 'leave'): void {

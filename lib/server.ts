@@ -13,6 +13,7 @@ import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
 import { WsqError } from './errors.js';
+import { connecting } from './handlers/connect.js';
 import { dispatch } from './handlers/index.js';
 import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
 import { retentionResolver, type RetentionRule } from './retention.js';
@@ -65,6 +66,15 @@ export interface WsqServerOptions {
 export type ResolvedOptions = Required<Omit<WsqServerOptions, 'store' | 'retentionRules' | 'retention'>> & { retention: Partial<Retention>; retentionRules: RetentionRule[] };
 
 const CLIENT_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+/** The request target as a URL, or undefined when it is not one (never throws: a bad target must not crash the server). */
+function parseUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://x');
+  } catch {
+    return undefined;
+  }
+}
 
 function resolve(o: WsqServerOptions): ResolvedOptions {
   return {
@@ -238,6 +248,11 @@ export class WsqServer implements ConnectionHost {
 
   /** @internal */
   dispatch(conn: Connection, frame: ClientFrame): void | Promise<void> {
+    // A frame for a namespace whose `connect` is still in its middleware waits for it (pipelined connect + join).
+    if (frame.type !== 'connect' && 'ns' in frame) {
+      const pending = connecting(conn, frame.ns ?? '/');
+      if (pending) return pending.then(() => dispatch(this, conn, frame));
+    }
     return dispatch(this, conn, frame);
   }
 
@@ -270,7 +285,7 @@ export class WsqServer implements ConnectionHost {
   }
 
   private onHttp(req: IncomingMessage, res: import('node:http').ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const path = parseUrl(req.url)?.pathname;
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', connections: this.connections.size, store: this.store.kind }));
       return;
@@ -284,7 +299,8 @@ export class WsqServer implements ConnectionHost {
 
   private onUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = parseUrl(req.url);
+    if (!url) return this.refuse(sock, 400, 'Bad Request: the request target is not a valid URL path');
     if (url.pathname !== this.options.path) return this.refuse(sock, 404, `Not Found: wsq serves WebSocket upgrades on ${this.options.path}`);
     const offered = req.headers['sec-websocket-protocol'];
     if (offered !== undefined && !offered.split(',').map((p) => p.trim()).includes(SUBPROTOCOL)) {
@@ -312,8 +328,8 @@ export class WsqServer implements ConnectionHost {
     const main = this.sockets;
     main.add(conn, {}).then(
       (socket) => {
-        main.announce(socket);
         conn.start();
+        main.announce(socket);
       },
       (err: Error) => {
         const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';

@@ -24,7 +24,7 @@ export function errorFrame(code: ErrorCode, message?: string, id?: RequestId, de
 
 function pickId(obj: Record<string, unknown>): RequestId | undefined {
   const id = obj.id;
-  if (typeof id === 'number' && Number.isInteger(id)) return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
   if (typeof id === 'string' && id.length <= 64) return id;
   return undefined;
 }
@@ -51,9 +51,11 @@ function distance(a: string, b: string): number {
 function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: string[]): string {
   const unknown = issues.find((i) => i.code === 'unrecognized_keys');
   if (unknown && unknown.code === 'unrecognized_keys') {
-    const hints = unknown.keys.map((k) => {
-      const near = allowed.filter((a) => distance(a, k) <= 2).sort((x, y) => distance(x, k) - distance(y, k))[0];
-      return near ? `"${k}" (did you mean "${near}"?)` : `"${k}"`;
+    // Only short names are compared (a field name is short; a huge key must not cost CPU), and names are cut in the message.
+    const hints = unknown.keys.slice(0, 5).map((k) => {
+      const near = k.length > 32 ? undefined : allowed.filter((a) => Math.abs(a.length - k.length) <= 2 && distance(a, k) <= 2).sort((x, y) => distance(x, k) - distance(y, k))[0];
+      const shown = k.length > 64 ? `${k.slice(0, 64)}…` : k;
+      return near ? `"${shown}" (did you mean "${near}"?)` : `"${shown}"`;
     });
     return `${type}: unknown field ${hints.join(', ')}. Allowed fields: ${allowed.join(', ')}.`;
   }
@@ -94,7 +96,8 @@ export function decodeClientFrame(text: string): Decoded<ClientFrame> {
   const parsed = schema.safeParse(obj);
   if (!parsed.success) {
     const allowed = Object.keys((CLIENT_FRAMES as Record<string, z.ZodObject>)[type]!.shape);
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), code: i.code, message: i.message }));
+    const cut = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
+    const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: cut(i.path.map(String).join('.')), code: i.code, message: cut(i.message) }));
     return { ok: false, error: errorFrame('bad_frame', describeIssues(type, parsed.error.issues, allowed), id, { issues }) };
   }
   return { ok: true, frame: parsed.data };

@@ -72,7 +72,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
   }
 
   broadcast(frame: string, opts: BroadcastOptions): number {
-    const buf = Buffer.from(frame);
+    let buf: Buffer | undefined;
     const volatile = opts.flags.volatile === true;
     const compress = opts.flags.compress !== false;
     const sockets = this.nsp.sockets;
@@ -80,7 +80,8 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
     if (opts.rooms.size === 1 && opts.except.size <= 1) {
       const [room] = opts.rooms;
       const members = this.rooms.get(room!);
-      if (!members) return 0;
+      if (!members) return 0; // nobody live (e.g. only consumers): no bytes to build
+      buf = Buffer.from(frame);
       const [skip] = opts.except;
       const skipSids = skip !== undefined && !this.isSid(skip) ? this.rooms.get(skip) : undefined;
       let n = 0;
@@ -92,6 +93,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       return n;
     }
     let n = 0;
+    buf = Buffer.from(frame);
     for (const sid of this.sockets(opts)) {
       sockets.get(sid)?.sendEncoded(buf, volatile, compress);
       n++;

@@ -28,18 +28,30 @@ export class Emitter<L extends ListenerMap<L>> {
     set.add(listener);
     return this;
   }
-  /** Add a listener that runs once. */
+  /** Add a listener that runs once. `off(event, listener)` removes it before it ran. */
   once<K extends keyof L>(event: K, listener: L[K]): this {
     const wrapper = ((...args: unknown[]) => {
       this.off(event, wrapper);
       return listener(...args);
-    }) as L[K];
+    }) as L[K] & { original?: L[K] };
+    wrapper.original = listener;
     return this.on(event, wrapper);
   }
-  /** Remove a listener (or every listener of `event`, without one). */
+  /** Remove a listener, also one added with `once` (or every listener of `event`, without one). */
   off<K extends keyof L>(event: K, listener?: L[K]): this {
-    if (listener === undefined) this.listeners.delete(event);
-    else this.listeners.get(event)?.delete(listener);
+    if (listener === undefined) {
+      this.listeners.delete(event);
+      return this;
+    }
+    const set = this.listeners.get(event);
+    if (!set) return this;
+    if (set.delete(listener)) return this;
+    for (const l of set) {
+      if ((l as { original?: unknown }).original === listener) {
+        set.delete(l);
+        break;
+      }
+    }
     return this;
   }
   /** How many listeners `event` has. */

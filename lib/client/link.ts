@@ -3,7 +3,7 @@
  * and subscriptions (which own the application's handlers). Not exported publicly.
  */
 import type { ClientFrame, EventFrame, RequestId, ServerFrame } from '../../protocol/frames.js';
-import type { WsqError } from './errors.js';
+import { WsqError } from './errors.js';
 import type { AckResult, AnyHandler, Message, MessageHandler } from './types.js';
 import type { DeliveryTracker } from './tracking.js';
 
@@ -26,6 +26,8 @@ export interface EmitEntry {
   timeoutMs?: number;
   timer?: unknown;
   done?: boolean;
+  /** Called with the ack of a stored emit (one with an offset): lets a subscription skip the sender's own message. */
+  onStored?: (ack: AckResult<unknown>) => void;
 }
 
 /** Replies to a request frame (connect, join, leave). */
@@ -60,6 +62,8 @@ export interface Link {
   report(error: WsqError): void;
   /** Drop the outbox entries of a namespace, rejecting their promises with `error`. */
   rejectQueued(ns: string, error: WsqError): void;
+  /** The server's `maxPayload` (bytes of UTF-8 per frame), once a `welcome` came. */
+  readonly maxPayload: number | undefined;
   /** Send what the outbox holds for namespaces that are connected. */
   flush(): void;
   /** Forget a namespace (after `ns.disconnect()`). */
@@ -72,7 +76,8 @@ export type Answer = (ok: boolean, data?: unknown, nack?: { requeue?: boolean; d
 /**
  * The `answer` of a delivery `id` that arrived on connection `conn`. With a `key`
  * (epoch and offset) the `tracker` decides which id to answer: a redelivery that came
- * while the handler ran replaces it.
+ * while the handler ran replaces it. When `live` says no (the subscription was left or
+ * failed, so the server took the delivery back), nothing is sent: the id is unknown there.
  */
 export function answerer(
   link: Link,
@@ -81,13 +86,14 @@ export function answerer(
   id: RequestId,
   conn: number,
   nackDelayMs: number,
+  live: () => boolean = () => true,
 ): Answer {
   let answered = false;
   return (ok, data, nack) => {
     if (answered) return;
     answered = true;
     const target = key === undefined ? { id, conn } : tracker.finish(key, ok);
-    if (!target) return;
+    if (!target || !live()) return;
     if (ok) {
       link.answer(target.conn, data === undefined ? { type: 'ack', id: target.id } : { type: 'ack', id: target.id, data });
       return;
@@ -118,6 +124,24 @@ export function toMessage<T>(frame: EventFrame, answer: Answer): Message<T> {
   if (frame.attempt !== undefined) msg.attempt = frame.attempt;
   if (frame.id !== undefined) msg.id = frame.id as RequestId;
   return msg;
+}
+
+/** True when an event handler or an `onAny` handler would see the event. */
+export function hasHandlers(handlers: Iterable<unknown>, anyHandlers: Iterable<Iterable<unknown>>): boolean {
+  const some = (it: Iterable<unknown>) => !it[Symbol.iterator]().next().done;
+  if (some(handlers)) return true;
+  for (const group of anyHandlers) if (some(group)) return true;
+  return false;
+}
+
+/**
+ * A delivery no handler can take: a `WsqError` `no_handler` saying what happens to it.
+ * @example
+ * link.report(noHandler(frame, 'it was nacked and comes back in 1000 ms'));
+ */
+export function noHandler(frame: EventFrame, outcome: string): WsqError {
+  const where = `${frame.room === undefined ? '' : `room "${frame.room}" of `}namespace "${frame.ns}"`;
+  return new WsqError('no_handler', `No handler for event "${frame.event}" in ${where} (nor an onAny handler); ${outcome}. Add the handler before the delivery arrives.`);
 }
 
 /**

@@ -26,10 +26,14 @@ export interface ResumePoint {
  * t.accept(5, 'e1'); // true
  * t.accept(5, 'e1'); // false: already seen
  * t.resumePoint();   // { since: 5, epoch: 'e1' }
+ * t.skip(6, 'e1');   // our own emit (echo off) was stored at 6: never hand it over
+ * t.resumePoint();   // { since: 6, epoch: 'e1' }
  */
 export class OffsetTracker {
   private lastOffset: number | undefined;
   private currentEpoch: string | undefined;
+  /** Offsets (of `currentEpoch`, above `lastOffset`) that must not reach the application. */
+  private readonly skipped = new Set<number>();
 
   /** The last offset handed to the application, if any position is known. */
   get last(): number | undefined {
@@ -55,6 +59,7 @@ export class OffsetTracker {
     if (this.currentEpoch === undefined || epochChanged || this.lastOffset === undefined) {
       this.currentEpoch = frame.epoch;
       this.lastOffset = frame.replay ? frame.replay.from - 1 : frame.offset;
+      this.skipped.clear();
       return epochChanged;
     }
     // Same epoch: we asked for everything after lastOffset.
@@ -65,7 +70,26 @@ export class OffsetTracker {
     }
     // With a replay, keep lastOffset: a replay that starts at or below it overlaps what
     // was already seen and is dropped by accept(); one that starts above it is a gap.
+    this.absorb();
     return false;
+  }
+
+  /**
+   * A message this client stored itself without echo, at `offset` of `epoch`: the
+   * application must not get it, live or in a replay. Ignored for another epoch than the
+   * one joined, or for an offset already passed.
+   */
+  skip(offset: number, epoch: string): void {
+    if (this.lastOffset === undefined || epoch !== this.currentEpoch || offset <= this.lastOffset) return;
+    this.skipped.add(offset);
+    this.absorb();
+  }
+
+  /** Move `lastOffset` over skipped offsets that follow it, and forget those passed. */
+  private absorb(): void {
+    if (this.lastOffset === undefined || this.skipped.size === 0) return;
+    while (this.skipped.delete(this.lastOffset + 1)) this.lastOffset++;
+    for (const o of this.skipped) if (o <= this.lastOffset) this.skipped.delete(o);
   }
 
   /**
@@ -80,8 +104,10 @@ export class OffsetTracker {
       return false;
     }
     if (this.lastOffset !== undefined && offset <= this.lastOffset) return false;
+    if (this.skipped.has(offset)) return false; // our own emit: passed over once its predecessors came
     this.lastOffset = offset;
     if (this.currentEpoch === undefined && epoch !== undefined) this.currentEpoch = epoch;
+    this.absorb();
     return true;
   }
 }

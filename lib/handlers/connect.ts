@@ -30,15 +30,21 @@ async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame,
   if (!nsp) {
     return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);
   }
+  let socket;
   try {
-    const socket = await nsp.add(conn, f.auth ?? {});
-    conn.send(reply);
-    nsp.announce(socket);
+    socket = await nsp.add(conn, f.auth ?? {});
   } catch (err) {
     const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';
     const why = err instanceof Error && err.message ? err.message : 'the namespace refused the connection';
-    conn.sendError(code, `Namespace "${f.ns}" refused the connection: ${why}.`, f.id, err instanceof WsqError ? err.details : undefined);
+    return conn.sendError(code, `Namespace "${f.ns}" refused the connection: ${why}.`, f.id, err instanceof WsqError ? err.details : undefined);
   }
+  conn.send(reply);
+  nsp.announce(socket);
+}
+
+/** The connect of `ns` still running on this connection, if any (frames for that namespace wait for it). */
+export function connecting(conn: Connection, ns: string): Promise<void> | undefined {
+  return inFlight.get(conn)?.get(ns);
 }
 
 /** PROTOCOL.md §4.2 */

@@ -22,7 +22,10 @@ export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFra
   if (f.volatile || server.isDirectRoom(nsp, f.room)) {
     if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; volatile and direct emits are never stored.', f.id);
     const frame: EventFrame = { type: 'event', ns: nsp.name, event: f.event, data: f.data ?? null, room: f.room, from: socket.id, ts: server.now() };
-    nsp.adapter.broadcast(encodeFrame(frame), { rooms: new Set([f.room]), except: f.echo ? NONE : new Set([socket.id]), flags: { volatile: f.volatile } });
+    const text = encodeFrame(frame);
+    nsp.adapter.broadcast(text, { rooms: new Set([f.room]), except: f.echo ? NONE : new Set([socket.id]), flags: { volatile: f.volatile } });
+    // A direct message's echo: the sender is not in the recipient's sid room, so send it its copy here.
+    if (f.echo && f.room !== socket.id && !socket.rooms.has(f.room)) conn.sendText(text);
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id });
     return;
   }
