@@ -66,6 +66,10 @@ export class RoomLog {
   /** Recent committed messages with their encoded frames, a ring indexed by offset; grows from 16 to RECENT slots. */
   private recent: (Recent | undefined)[] = [];
   private recentBytes = 0;
+  /** Appends and joins under way. */
+  private busy = 0;
+  /** When the namespace's sweep first saw this log idle (0: not idle). */
+  idleSince = 0;
 
   constructor(readonly host: LogHost, readonly room: string) {
     this.roomSet = new Set([room]);
@@ -84,6 +88,15 @@ export class RoomLog {
    * (after the commit). `echo` also delivers it to the sender.
    */
   async append(msg: NewMessage, echo = false): Promise<AppendResult> {
+    this.busy++;
+    try {
+      return await this.appendNow(msg, echo);
+    } finally {
+      this.busy--;
+    }
+  }
+
+  private async appendNow(msg: NewMessage, echo: boolean): Promise<AppendResult> {
     if (!this.loaded) await this.ready;
     const r = await this.host.store.append(this.host.name, this.room, msg);
     if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo);
@@ -118,6 +131,23 @@ export class RoomLog {
    * committed during the replay, and only then adds the socket to the adapter's room.
    */
   async join(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
+    this.busy++;
+    try {
+      await this.joinNow(target, req, id, extra);
+    } finally {
+      this.busy--;
+    }
+  }
+
+  /**
+   * True when nothing uses this log: no append or join under way, no consumer, no held commit,
+   * and nobody in the live room. The namespace drops idle logs (their state is in the store).
+   */
+  idle(): boolean {
+    return this.busy === 0 && this.listeners.size === 0 && this.held.size === 0 && !this.host.adapter.roomMembers(this.room)?.size;
+  }
+
+  private async joinNow(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
     if (!this.loaded) await this.ready;
     const first = req.since === undefined ? 1 : (await this.host.store.position(this.host.name, this.room)).first;
     // From here to the joiner registration everything is synchronous: no commit can slip between.

@@ -128,6 +128,23 @@ export class Namespace extends EventEmitter {
     this.server.log(level, msg, err);
   }
 
+  /**
+   * @internal Drop room logs that have been idle for at least `idleMs` (called on every
+   * heartbeat), so rooms nobody uses any more do not hold memory. Their data stays in the store.
+   */
+  sweep(now: number, idleMs: number): void {
+    for (const [room, log] of this.logs) {
+      if (!log.idle()) log.idleSince = 0;
+      else if (log.idleSince === 0) log.idleSince = now;
+      else if (now - log.idleSince >= idleMs) this.logs.delete(room);
+    }
+  }
+
+  /** @internal Rooms whose log is in memory now (for tests and, later, metrics). */
+  loadedRooms(): string[] {
+    return [...this.logs.keys()];
+  }
+
   /** The log of a room (created on first use). */
   log(room: string): RoomLog {
     let log = this.logs.get(room);

@@ -346,5 +346,6 @@ export class WsqServer implements ConnectionHost {
       if (now - c.lastSeen > heartbeatMs + timeoutMs) c.terminate();
       else if (c.open) c.ws.ping();
     }
+    for (const nsp of this.nsps.values()) nsp.sweep(now, heartbeatMs);
   }
 }

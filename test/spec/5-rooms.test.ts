@@ -142,3 +142,20 @@ t.test('5.1 an anonymous connection has no personal room', async (t) => {
   await barrier(anon);
   t.same(anon.seen((f) => f.type === 'event'), []);
 });
+
+t.test('5.2 an idle room log is dropped from memory and comes back from the store with the same epoch and offsets', async (t) => {
+  const { server, url } = await startServer(t, { heartbeatMs: 20, timeoutMs: 10_000 });
+  const p = await rawClient(t, url);
+  const acks: Record<string, any>[] = [];
+  for (let i = 0; i < 3; i++) acks.push(await p.request({ type: 'emit', room: 'idle', event: 'e', data: i }));
+  const nsp = server.of('/');
+  t.ok(nsp.loadedRooms().includes('idle'), 'the log is loaded while used');
+  const deadline = Date.now() + 5000;
+  while (nsp.loadedRooms().includes('idle') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.notOk(nsp.loadedRooms().includes('idle'), 'dropped after being idle for a heartbeat');
+  const c = await rawClient(t, url);
+  const joined = await c.request({ type: 'join', room: 'idle', since: 0 });
+  t.equal(joined.epoch, acks[0]!.epoch, 'same epoch');
+  t.same((await c.collect((f) => f.type === 'event', 3)).map((f) => f.offset), [1, 2, 3], 'replay from the store');
+  t.equal((await p.request({ type: 'emit', room: 'idle', event: 'e' })).offset, 4, 'offsets continue');
+});
