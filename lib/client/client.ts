@@ -4,15 +4,17 @@
  * outbox for emits made while disconnected; acks with timeouts.
  */
 import { decodeServerFrame, encodeFrame } from '../../protocol/codec.js';
-import { TERMINAL_CLOSE_CODES } from '../../protocol/codes.js';
-import type { RequestId, ServerFrame, WelcomeFrame } from '../../protocol/frames.js';
+import { CLOSE_CODES, TERMINAL_CLOSE_CODES } from '../../protocol/codes.js';
+import type { WelcomeFrame } from '../../protocol/frames.js';
 import { Backoff } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { Emits } from './emits.js';
 import { Heartbeat } from './heartbeat.js';
 import { resolveSettings, type Settings } from './settings.js';
-import { WsqError, errorFromFrame } from './errors.js';
-import type { Link, RequestCallbacks } from './link.js';
+import { WsqError, errorFromFrame, tooBigForServer } from './errors.js';
+import { route, type FrameTargets } from './route.js';
+import type { Link } from './link.js';
+import { Requests } from './requests.js';
 import { WsqNamespace } from './namespace.js';
 import type { Subscription } from './subscription.js';
 import { Transport, upgradeUrl, type WebSocketConstructor } from './transport.js';
@@ -54,13 +56,12 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   private readonly namespaces = new Map<string, WsqNamespace<any, any>>();
   private readonly root: WsqNamespace<Listen, Emit>;
   private readonly emits: Emits;
-  private readonly requests = new Map<RequestId, RequestCallbacks>();
+  private readonly requests = new Requests();
   private readonly link: Link;
   private transport: Transport | undefined;
   private current: ClientState = 'connecting';
   /** Connection generation: changes on every open and every drop. */
   private gen = 0;
-  private nextId = 1;
   private seq = 0;
   private everOpened = false;
   private reconnectTimer: unknown;
@@ -68,6 +69,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   private connectTimer: unknown;
   private closing: Promise<void> | undefined;
   private welcomeFrame: WelcomeFrame | undefined;
+  private readonly targets: FrameTargets;
 
   /** @internal Use `connect(url, options)`. */
   constructor(url: string, options: ConnectOptions & { WebSocket: WebSocketConstructor }) {
@@ -78,8 +80,10 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     this.emits = new Emits(
       {
         canSend: (ns) => this.canSend(ns),
-        write: (frame) => void this.transport?.send(encodeFrame(frame)),
-        nextId: () => this.nextId++,
+        write: (text) => void this.transport?.send(text),
+        maxPayload: () => this.welcomeFrame?.maxPayload,
+        report: (error) => this.report(error),
+        nextId: () => this.requests.newId(),
         setTimeout: this.settings.setTimeout,
         clearTimeout: this.settings.clearTimeout,
       },
@@ -102,6 +106,18 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
         this.onClose(t, 1006, `nothing heard from the server for ${idle} ms`);
       },
     });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    this.targets = {
+      welcome: (frame) => this.onWelcome(frame),
+      namespace: (name) => this.namespaces.get(name),
+      emits: this.emits,
+      requests: this.requests,
+      get conn() {
+        return self.gen;
+      },
+      report: (error) => this.report(error),
+    };
     this.link = this.makeLink();
     this.root = new WsqNamespace<Listen, Emit>(this.link, '/');
     this.namespaces.set('/', this.root);
@@ -207,6 +223,8 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     let ns = this.namespaces.get(name);
     if (ns) {
       if (options.auth !== undefined) ns.auth = options.auth;
+      // The server had disconnected it: enter it again.
+      if (ns.reenter() && this.current === 'open') void ns.open(this.gen);
       return ns as WsqNamespace<L, E>;
     }
     if (this.current === 'closed') throw new WsqError('closed', 'The client is closed.');
@@ -252,7 +270,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    this.dropRequests();
+    this.requests.drop();
     this.shutdown(new WsqError('closed', 'The client was closed.'));
     this.lifecycle.emit('close', { code: 1000, reason: 'client closed', willReconnect: false });
     this.closing = new Promise<void>((resolve) => {
@@ -303,36 +321,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
       this.report(errorFromFrame(decoded.error));
       return;
     }
-    this.onFrame(decoded.frame);
-  }
-
-  private onFrame(frame: ServerFrame): void {
-    switch (frame.type) {
-      case 'welcome':
-        return this.onWelcome(frame);
-      case 'event':
-        this.namespaces.get(frame.ns)?.deliver(frame, this.gen);
-        return;
-      case 'presence':
-        this.namespaces.get(frame.ns)?.presence(frame);
-        return;
-      case 'ack':
-        return this.onAck(frame);
-      case 'error':
-        return this.onError(frame);
-      case 'connected':
-      case 'joined':
-      case 'left':
-      case 'disconnected':
-      case 'pong': {
-        const cb = frame.id === undefined ? undefined : this.requests.get(frame.id);
-        if (cb) {
-          this.requests.delete(frame.id!);
-          cb.reply(frame);
-        } else if (frame.type === 'disconnected') this.namespaces.get(frame.ns)?.serverDisconnected();
-        return;
-      }
-    }
+    route(decoded.frame, this.targets);
   }
 
   private flush(): void {
@@ -366,10 +355,12 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     this.gen++;
     this.heartbeat.stop();
     this.stopConnectTimer();
-    this.dropRequests();
+    this.requests.drop();
     if (this.current === 'closed') return; // close() was called: everything is settled already
-    // Emits sent but not acked: resend those with a key (the server dedups), fail the others.
-    this.emits.connectionLost();
+    // Emits sent but not acked: resend those with a key (the server dedups), fail the others;
+    // after 1009 (a frame too big for the server to read) fail them all, or the resend would
+    // close the next connection the same way, forever.
+    this.emits.connectionLost(code === CLOSE_CODES.message_too_big ? (entry) => tooBigForServer(entry.what) : undefined);
 
     const terminal = !this.settings.reconnect || TERMINAL_CLOSE_CODES.has(code);
     const delayMs = terminal ? undefined : this.backoff.next();
@@ -400,36 +391,10 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     for (const ns of this.namespaces.values()) ns.closed(error);
   }
 
-  private dropRequests(): void {
-    const dropped = [...this.requests.values()];
-    this.requests.clear();
-    for (const cb of dropped) cb.dropped?.();
-  }
-
   // ------------------------------------------------------------------ emits and replies
 
   private canSend(ns: string): boolean {
     return this.current === 'open' && this.transport?.isOpen === true && this.namespaces.get(ns)?.connected === true;
-  }
-
-  private onAck(frame: Extract<ServerFrame, { type: 'ack' }>): void {
-    this.emits.ack(frame); // an ack for nothing we wait for (e.g. after a timeout) is ignored
-  }
-
-  private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
-    const error = errorFromFrame(frame);
-    const emit = this.emits.error(frame, error);
-    if (emit) {
-      if (emit.report) this.report(emit.report);
-      return;
-    }
-    const cb = frame.id === undefined ? undefined : this.requests.get(frame.id);
-    if (cb) {
-      this.requests.delete(frame.id!);
-      cb.error(error);
-      return;
-    }
-    this.report(error);
   }
 
   private report(error: WsqError): void {
@@ -451,8 +416,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
       request(frame, callbacks) {
         const t = self.transport;
         if (self.current !== 'open' || !t?.isOpen) return false;
-        const id = self.nextId++;
-        self.requests.set(id, callbacks);
+        const id = self.requests.add(callbacks);
         return t.send(encodeFrame({ ...frame, id }));
       },
       answer(conn, frame) {
@@ -465,7 +429,10 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
       nextSeq: () => ++self.seq,
       anyHandlers: () => self.anyHandlerSet,
       report: (error) => self.report(error),
-      rejectQueued: (ns, error) => self.emits.rejectQueued(ns, error),
+      rejectQueued: (ns, error) => {
+        self.emits.rejectQueued(ns, error);
+        self.flush();
+      },
       flush: () => self.flush(),
       forget(ns) {
         self.namespaces.delete(ns);

@@ -1,9 +1,12 @@
 /**
  * Emits from the time they are made until they are settled: sent at once when the
- * connection (and namespace) is up, else held in the outbox; tracked until acked when
- * they asked for an ack or carry a key; resent after a drop when they carry a key (the
- * server dedups), failed with "outcome unknown" when they do not; timed out.
+ * connection (and namespace) is up and nothing of that namespace waits before them, else
+ * held in the outbox (first in, first out per namespace); tracked until acked when they
+ * asked for an ack or carry a key; resent after a drop when they carry a key (the server
+ * dedups), failed with "outcome unknown" when they do not; timed out; refused before
+ * sending when larger than the server's `maxPayload`.
  */
+import { encodeFrame } from '../../protocol/codec.js';
 import type { ClientFrame, ErrorFrame, RequestId, ServerAckFrame } from '../../protocol/frames.js';
 import { WsqError, WsqOutcomeUnknownError, WsqTimeoutError } from './errors.js';
 import type { EmitEntry } from './link.js';
@@ -14,8 +17,12 @@ import type { AckResult } from './types.js';
 export interface EmitHost {
   /** True when frames for namespace `ns` can be sent now. */
   canSend(ns: string): boolean;
-  /** Send one frame on the current connection. */
-  write(frame: ClientFrame): void;
+  /** Send one encoded frame on the current connection. */
+  write(text: string): void;
+  /** The server's `maxPayload` (from the latest `welcome`), if known. */
+  maxPayload(): number | undefined;
+  /** Report an error no promise takes (on the client's `error` event). */
+  report(error: WsqError): void;
   /** A fresh request id. */
   nextId(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -42,15 +49,25 @@ export class Emits {
     return this.outbox.size;
   }
 
-  /** Send now, or queue (throws `WsqError` `outbox_full`). Volatile emits are dropped while they cannot be sent. */
+  /**
+   * Send now when the namespace can be sent to and none of its emits waits, else queue.
+   * Volatile emits are never queued: sent now or dropped. Throws `WsqError`
+   * `outbox_full`, or `payload_too_large` when the frame is over the server's `maxPayload`.
+   */
   submit(entry: EmitEntry): void {
     const sendable = this.host.canSend(entry.ns);
-    if (entry.frame.volatile && !sendable) return;
-    if (this.outbox.size === 0 && sendable) {
-      this.startTimer(entry);
-      this.send(entry);
+    if (entry.frame.volatile) {
+      if (sendable) this.sendOrThrow(entry);
       return;
     }
+    if (sendable && !this.outbox.has((e) => e.ns === entry.ns)) {
+      this.sendOrThrow(entry);
+      this.startTimer(entry);
+      return;
+    }
+    // Known to be too large already (the id comes at send time: checked again then).
+    const tooLarge = this.host.maxPayload() === undefined ? undefined : this.check(entry, encodeFrame(entry.frame));
+    if (tooLarge) throw tooLarge;
     this.outbox.push(entry);
     this.startTimer(entry);
   }
@@ -58,7 +75,10 @@ export class Emits {
   /** Send, in order, what waits for namespaces that can be sent to now. */
   flush(): void {
     if (this.outbox.size === 0) return;
-    for (const entry of this.outbox.takeWhere((e) => this.host.canSend(e.ns))) this.send(entry);
+    for (const entry of this.outbox.takeWhere((e) => this.host.canSend(e.ns))) {
+      const tooLarge = this.send(entry);
+      if (tooLarge) this.failOrReport(entry, tooLarge);
+    }
   }
 
   /** An `ack` frame: settles its emit. False when it was not for an emit. */
@@ -73,6 +93,7 @@ export class Emits {
     if (frame.offset !== undefined) result.offset = frame.offset;
     if (frame.epoch !== undefined) result.epoch = frame.epoch;
     if (frame.data !== undefined) result.data = frame.data;
+    if (result.offset !== undefined) entry.onStored?.(result);
     entry.settle?.resolve(result);
     return true;
   }
@@ -94,13 +115,18 @@ export class Emits {
     return { report: new WsqError(error.code, `${entry.what}: ${error.message}`, { details: error.details }) };
   }
 
-  /** The connection dropped: resend those with a key (the server dedups), fail the others. */
-  connectionLost(): void {
+  /**
+   * The connection dropped: resend those with a key (the server dedups), fail the others.
+   * With `failAll` (the server closed with 1009, a frame too big to read), fail every one:
+   * resending would only close the next connection the same way.
+   */
+  connectionLost(failAll?: (entry: EmitEntry) => WsqError): void {
     const resend: EmitEntry[] = [];
     for (const entry of [...this.inflight.values()].sort((a, b) => a.seq - b.seq)) {
       if (entry.done) continue;
       delete entry.id;
-      if (entry.frame.key !== undefined) resend.push(entry);
+      if (failAll) this.failOrReport(entry, failAll(entry));
+      else if (entry.frame.key !== undefined) resend.push(entry);
       else this.fail(entry, new WsqOutcomeUnknownError(entry.what));
     }
     this.inflight.clear();
@@ -119,26 +145,64 @@ export class Emits {
     this.inflight.clear();
   }
 
-  private send(entry: EmitEntry): void {
+  /** Send on the current connection; returns (and sends nothing) when the frame is over `maxPayload`. */
+  private send(entry: EmitEntry): WsqError | undefined {
     let frame: ClientFrame = entry.frame;
-    if (entry.track) {
-      const id = this.host.nextId();
+    const id = entry.track ? this.host.nextId() : undefined;
+    if (id !== undefined) frame = { ...entry.frame, id };
+    const text = encodeFrame(frame);
+    const tooLarge = this.check(entry, text);
+    if (tooLarge) return tooLarge;
+    if (id !== undefined) {
       entry.id = id;
       this.inflight.set(id, entry);
-      frame = { ...entry.frame, id };
     }
-    this.host.write(frame);
+    this.host.write(text);
+    return undefined;
+  }
+
+  private sendOrThrow(entry: EmitEntry): void {
+    const tooLarge = this.send(entry);
+    if (tooLarge) {
+      entry.done = true;
+      throw tooLarge;
+    }
+  }
+
+  /** A `payload_too_large` error when `text` is over the server's `maxPayload` (bytes of UTF-8). */
+  private check(entry: EmitEntry, text: string): WsqError | undefined {
+    const max = this.host.maxPayload();
+    if (max === undefined) return undefined;
+    const size = utf8Length(text);
+    if (size <= max) return undefined;
+    return new WsqError(
+      'payload_too_large',
+      `${entry.what} was not sent: its frame is ${size} bytes of UTF-8 and the server accepts at most ${max} (maxPayload in welcome). Send smaller data, or store it elsewhere and send a reference.`,
+      { details: { size, maxPayload: max } },
+    );
   }
 
   private startTimer(entry: EmitEntry): void {
     const ms = entry.timeoutMs;
-    if (ms === undefined || !entry.settle) return;
+    // No timer for Infinity, NaN or <= 0 (wait for the ack however long it takes); timers
+    // take at most 2^31-1 ms (a longer delay would fire at once).
+    if (ms === undefined || !entry.settle || !Number.isFinite(ms) || ms <= 0) return;
     entry.timer = this.host.setTimeout(() => {
       if (entry.done) return;
       if (entry.id !== undefined) this.inflight.delete(entry.id);
       this.outbox.remove(entry);
       this.fail(entry, new WsqTimeoutError(entry.what, ms));
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
+  }
+
+  /** Fail an emit: its promise rejects, or (a plain emit) the error goes to the client's `error` event. */
+  private failOrReport(entry: EmitEntry, error: WsqError): void {
+    if (entry.done) return;
+    if (entry.settle) this.fail(entry, error);
+    else {
+      entry.done = true;
+      this.host.report(error);
+    }
   }
 
   private fail(entry: EmitEntry, error: WsqError): void {
@@ -147,4 +211,27 @@ export class Emits {
     if (entry.timer !== undefined) this.host.clearTimeout(entry.timer);
     entry.settle?.reject(error);
   }
+}
+
+/** The longest delay a timer takes (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The length of `text` in bytes of UTF-8 (what the server's `maxPayload` counts), without
+ * allocating. A lone surrogate counts 3 bytes, as the replacement character it becomes.
+ * @example
+ * utf8Length('é€😀'); // 2 + 3 + 4 = 9
+ */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

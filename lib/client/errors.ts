@@ -77,6 +77,17 @@ export class WsqOutcomeUnknownError extends WsqError {
   }
 }
 
+/**
+ * The error of an emit that was waiting for its ack when the server closed the connection
+ * with 1009 (a message too big to read): it is failed, not resent.
+ */
+export function tooBigForServer(what: string): WsqError {
+  return new WsqError(
+    'payload_too_large',
+    `The server closed the connection with 1009 (a message too big to read) while ${what} was waiting for its ack; it was not resent. Send smaller messages (see maxPayload in welcome).`,
+  );
+}
+
 /** The error a server `error` frame stands for. */
 export function errorFromFrame(frame: { code: ErrorCode; message: string; details?: unknown }): WsqError {
   return new WsqError(frame.code, frame.message, frame.details === undefined ? undefined : { details: frame.details });

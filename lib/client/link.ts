@@ -62,8 +62,6 @@ export interface Link {
   report(error: WsqError): void;
   /** Drop the outbox entries of a namespace, rejecting their promises with `error`. */
   rejectQueued(ns: string, error: WsqError): void;
-  /** The server's `maxPayload` (bytes of UTF-8 per frame), once a `welcome` came. */
-  readonly maxPayload: number | undefined;
   /** Send what the outbox holds for namespaces that are connected. */
   flush(): void;
   /** Forget a namespace (after `ns.disconnect()`). */

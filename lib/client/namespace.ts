@@ -6,7 +6,7 @@ import type { EventFrame, PresenceFrame } from '../../protocol/frames.js';
 import { isReservedEvent } from '../../protocol/codes.js';
 import { Emitter } from './emitter.js';
 import { WsqError } from './errors.js';
-import { answerer, dispatch, toMessage, type EmitEntry, type Link } from './link.js';
+import { answerer, dispatch, hasHandlers, noHandler, toMessage, type EmitEntry, type Link } from './link.js';
 import { Subscription, handlerError } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
 import type {
@@ -22,8 +22,20 @@ const LIFECYCLE = new Set<string>(['connected', 'disconnected', 'error']);
  *
  * `on(name)` takes the lifecycle events `connected`, `disconnected` and `error`; any
  * other name handles an application event that arrives outside a joined room (a
- * server's `socket.emit`, a direct message). A handler's return value answers a
- * server's `emitWithAck`.
+ * server's `socket.emit`, a direct message, a delivery of the personal room `@<client>`).
+ * A handler's return value answers a server's `emitWithAck`.
+ *
+ * An event that waits for an answer and finds neither a handler nor an `onAny` handler is
+ * not acknowledged, and a `WsqError` `no_handler` goes to the `error` event: a delivery of
+ * the personal room is nacked with the client's `nackDelayMs` (it comes back after that
+ * delay, so a handler added late still gets it); a server's `emitWithAck` is left
+ * unanswered (the server's own timeout decides).
+ *
+ * When the server disconnects the namespace (`socket.disconnect()` on its side), the
+ * `disconnected` event fires, its rooms end (state `left`; not rejoined), its queued emits
+ * reject with `not_connected`, and `emit`/`join` throw `not_connected` (`emitWithAck`
+ * rejects) until `client.ns(name)` is called again, which re-enters it (handlers kept).
+ * It is not re-entered by itself after a reconnect.
  * @example
  * const chat = client.ns('/chat', { auth: { user: 'ann' } });
  * chat.on('error', (e) => console.error(e.code, e.message));
@@ -44,6 +56,12 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   private readonly lifecycle = new Emitter<NamespaceEvents>();
   private connectedConn = 0;
   private gone = false;
+  /** The server disconnected the namespace; `client.ns(name)` re-enters it. */
+  private dropped = false;
+  /** The connection on which the server disconnected it (`/` needs a `connect` to come back there). */
+  private droppedOn = 0;
+  /** The server refused `connect` on this connection: emits fail at once with its error. */
+  private refusal: { conn: number; error: WsqError } | undefined;
   private readonly readyPromise: Promise<void>;
   private settleReady!: { resolve: () => void; reject: (e: WsqError) => void; done: boolean };
 
@@ -120,9 +138,10 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
     const existing = this.subs.get(room);
     if (existing) return existing as Subscription<L>;
+    if (this.dropped) throw this.droppedError();
     const sub = new Subscription<L>(this.link, this.name, room, options, () => {
       if (this.subs.get(room) === sub) this.subs.delete(room);
-    });
+    }, this.anyHandlers);
     this.subs.set(room, sub);
     if (this.connected) void sub.sendJoin();
     return sub;
@@ -143,7 +162,10 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
    */
   emit<K extends keyof Emit & string>(event: K, ...args: EmitArgs<Emit[K], EmitOptions>): this {
     const [data, options = {}] = args as [unknown, EmitOptions | undefined];
-    const entry = this.entry(event, data, options, options.key !== undefined);
+    // A stored emit into a room joined here is acked too, so its offset is known and the
+    // room never hands the sender's own message to its handlers (echo off).
+    const own = options.room !== undefined && !options.volatile && !options.echo && this.subs.get(options.room)?.consumer === false;
+    const entry = this.entry(event, data, options, options.key !== undefined || own);
     if (options.volatile) (entry.frame as { volatile?: boolean }).volatile = true;
     this.link.submit(entry);
     return this;
@@ -151,7 +173,8 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
 
   /**
    * Emit and wait for the server's ack: the stored offset for a room emit, the handler's
-   * answer otherwise. Rejects with `WsqTimeoutError` after `timeoutMs`, with `WsqError`
+   * answer otherwise. Rejects with `WsqTimeoutError` after `timeoutMs` (`Infinity` or 0:
+   * no time limit; longer than 2^31-1 ms counts as that), with `WsqError`
    * (its `code`) when the server refuses, and with `WsqOutcomeUnknownError` when the
    * connection dropped after sending an emit without `key` (with a key it is resent).
    * @example
@@ -195,6 +218,8 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       throw new WsqError('bad_frame', `emit: the event name "${event}" is reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener). Pick another name.`);
     }
     if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
+    if (this.dropped) throw this.droppedError();
+    if (this.refusal && this.refusal.conn === this.link.conn) throw this.refusal.error;
     const frame: EmitEntry['frame'] = { type: 'emit', event };
     if (data !== undefined) frame.data = data;
     if (options.room !== undefined) frame.room = options.room;
@@ -202,7 +227,14 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     if (options.echo) frame.echo = true;
     if (options.key !== undefined) frame.key = options.key;
     const what = `emit "${event}"${options.room === undefined ? '' : ` to room "${options.room}"`}${this.name === '/' ? '' : ` in "${this.name}"`}`;
-    return { seq: this.link.nextSeq(), ns: this.name, frame, track, what };
+    const entry: EmitEntry = { seq: this.link.nextSeq(), ns: this.name, frame, track, what };
+    const room = options.room;
+    if (room !== undefined && !options.echo) entry.onStored = (ack) => this.subs.get(room)?.ownEmit(ack);
+    return entry;
+  }
+
+  private droppedError(): WsqError {
+    return new WsqError('not_connected', `The server disconnected namespace "${this.name}"; call client.ns("${this.name}") to enter it again.`);
   }
 
   // ------------------------------------------------------------ internal (the client calls these)
@@ -213,8 +245,9 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
    * connection dropped).
    */
   open(conn: number): Promise<void> {
-    if (this.gone) return Promise.resolve();
-    if (this.name === '/') return this.markConnected(conn);
+    if (this.gone || this.dropped) return Promise.resolve();
+    // Every connection starts in "/"; only one the server took out of it needs a `connect`.
+    if (this.name === '/' && this.droppedOn !== conn) return this.markConnected(conn);
     const frame: { type: 'connect'; ns: string; auth?: Record<string, unknown> } = { type: 'connect', ns: this.name };
     if (this.auth !== undefined) frame.auth = this.auth;
     return new Promise<void>((resolve) => {
@@ -233,10 +266,31 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     });
   }
 
-  /** @internal The server says the namespace is disconnected (without our asking). */
+  /**
+   * @internal The server says the namespace is disconnected (without our asking): its
+   * rooms end, its queued emits fail, and it stays out until `reenter()`.
+   */
   serverDisconnected(): void {
+    if (this.gone) return;
     this.connectedConn = 0;
+    this.dropped = true;
+    this.droppedOn = this.link.conn;
+    const error = this.droppedError();
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    for (const sub of subs) sub.ended(error);
+    this.link.rejectQueued(this.name, error);
     this.lifecycle.emit('disconnected');
+  }
+
+  /**
+   * @internal `client.ns(name)` of a namespace the server disconnected: it may be entered
+   * again (the client then calls `open`). False when it was not disconnected by the server.
+   */
+  reenter(): boolean {
+    if (!this.dropped) return false;
+    this.dropped = false;
+    return true;
   }
 
   /** @internal The client closed for good. */
@@ -279,13 +333,13 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   }
 
   private refused(error: WsqError): void {
+    this.refusal = { conn: this.link.conn, error };
     if (!this.settleReady.done) {
       this.settleReady.done = true;
       this.settleReady.reject(error);
     }
     this.link.rejectQueued(this.name, error);
-    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
-    else this.link.report(error);
+    this.reportError(error);
   }
 
   /** Events outside joined rooms: server emits, direct messages, personal-room deliveries. */
@@ -305,6 +359,15 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       if (verdict.action === 'wait') return;
     }
     const answer = answerer(this.link, this.deliveries, key, id, conn, this.link.nackDelayMs);
+    if (!hasHandlers(handlers, anyGroups)) {
+      // Nobody to answer: a stored delivery goes back (nacked, due again after nackDelayMs);
+      // a server request is left unanswered, so the server's timeout decides.
+      if (key !== undefined) answer(false);
+      this.reportError(noHandler(frame, key !== undefined
+        ? `the delivery was nacked and comes back in ${this.link.nackDelayMs} ms`
+        : "the server's request was not answered (it times out there)"));
+      return;
+    }
     dispatch(toMessage(frame, answer), handlers, anyGroups).then(
       (result) => answer(true, result),
       (e) => {
@@ -315,8 +378,12 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   }
 
   private failed(error: unknown, event: string): void {
-    const err = handlerError(error, `the "${event}" handler of namespace "${this.name}"`);
-    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err);
-    else this.link.report(err);
+    this.reportError(handlerError(error, `the "${event}" handler of namespace "${this.name}"`));
+  }
+
+  /** To this namespace's `error` listeners, or the client's `error` event when it has none. */
+  private reportError(error: WsqError): void {
+    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
+    else this.link.report(error);
   }
 }

@@ -49,6 +49,11 @@ export class Outbox<T extends Sequenced> {
     this.items = [...this.items, ...back].sort((a, b) => a.seq - b.seq);
   }
 
+  /** True when some waiting entry satisfies `pred`. */
+  has(pred: (item: T) => boolean): boolean {
+    return this.items.some(pred);
+  }
+
   /** Remove one entry (e.g. its emitWithAck timed out). Returns true if it was queued. */
   remove(item: T): boolean {
     const i = this.items.indexOf(item);

@@ -6,9 +6,9 @@
 import type { EventFrame, JoinFrame, JoinedFrame, PresenceFrame } from '../../protocol/frames.js';
 import { Emitter } from './emitter.js';
 import { WsqError } from './errors.js';
-import { answerer, dispatch, toMessage, type Link } from './link.js';
+import { answerer, dispatch, hasHandlers, noHandler, toMessage, type Link } from './link.js';
 import { DeliveryTracker, OffsetTracker, type ResumePoint } from './tracking.js';
-import type { AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, MessageHandler, SubscriptionEvents } from './types.js';
+import type { AckResult, AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, MessageHandler, SubscriptionEvents } from './types.js';
 
 const LIFECYCLE = new Set<string>(['joined', 'recovered', 'gap', 'presence', 'error']);
 
@@ -39,6 +39,8 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   private readonly deliveries = new DeliveryTracker();
   private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
   private readonly anyHandlers = new Set<AnyHandler>();
+  /** The namespace's `onAny` handlers (they see room events too). */
+  private readonly nsAnyHandlers: Iterable<AnyHandler>;
   private readonly lifecycle = new Emitter<SubscriptionEvents>();
   private current: SubscriptionState = 'joining';
   private hasJoined = false;
@@ -47,8 +49,9 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   private onLeft?: () => void;
 
   /** @internal Use `client.join` or `ns.join`. */
-  constructor(link: Link, ns: string, room: string, options: JoinOptions, onLeft: () => void) {
+  constructor(link: Link, ns: string, room: string, options: JoinOptions, onLeft: () => void, nsAnyHandlers: Iterable<AnyHandler> = []) {
     this.link = link;
+    this.nsAnyHandlers = nsAnyHandlers;
     this.ns = ns;
     this.room = room;
     this.options = { ...options };
@@ -119,7 +122,9 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
 
   /**
    * Leave the room: no more messages, no rejoin after a reconnect. Resolves when the
-   * server confirmed (or at once while disconnected).
+   * server confirmed (or at once while disconnected); never rejects: an error the server
+   * answers (other than "not a member") goes to the `error` event. Deliveries whose
+   * handlers are still running are not answered afterwards (the server took them back).
    * @example
    * await room.leave();
    */
@@ -131,12 +136,15 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     this.onLeft = undefined;
     this.settleReady.reject(new WsqError('closed', `Left room "${this.room}" before it was joined.`));
     // A join may be on its way even before its `joined`: leave on the server in any case.
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve) => {
       const sent = this.link.request(
         { type: 'leave', room: this.room, ns: this.ns },
         {
           reply: () => resolve(),
-          error: (e) => (!wasJoinedHere || e.code === 'not_member' || e.code === 'not_connected' ? resolve() : reject(e)),
+          error: (e) => {
+            if (wasJoinedHere && e.code !== 'not_member' && e.code !== 'not_connected') this.reportError(e);
+            resolve();
+          },
           dropped: () => resolve(), // the connection is gone, and with it the membership
         },
       );
@@ -218,8 +226,28 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     this.onLeft?.();
     this.onLeft = undefined;
     this.settleReady.reject(error);
-    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
-    else this.link.report(error);
+    this.reportError(error);
+  }
+
+  /**
+   * @internal The server ended the subscription (it disconnected the namespace): state
+   * `left`, not rejoined; a `ready()` still waiting rejects with `error`.
+   */
+  ended(error: WsqError): void {
+    if (this.current === 'left' || this.current === 'failed') return;
+    this.current = 'left';
+    this.onLeft = undefined;
+    this.settleReady.reject(error);
+  }
+
+  /**
+   * @internal This client stored a message in this room without echo (the `ack` of its
+   * emit says where): a plain subscription never hands it over, not even in a replay, so
+   * the handlers' view does not depend on when the connection drops.
+   */
+  ownEmit(ack: AckResult<unknown>): void {
+    if (this.consumer || this.current !== 'joined' || ack.duplicate || ack.offset === undefined || ack.epoch === undefined) return;
+    this.tracker.skip(ack.offset, ack.epoch);
   }
 
   /** @internal The client closed for good. */
@@ -238,9 +266,12 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     if (this.consumer && frame.id !== undefined) return this.deliverTracked(frame, conn);
     if (!this.tracker.accept(frame.offset, frame.epoch)) return; // seen already
     const msg = toMessage(frame, () => {});
-    dispatch(msg, this.handlers.get(frame.event) ?? [], [this.anyHandlers, this.link.anyHandlers()]).catch((e) =>
-      this.failed(e, frame.event),
-    );
+    dispatch(msg, this.handlers.get(frame.event) ?? [], this.anyGroups()).catch((e) => this.failed(e, frame.event));
+  }
+
+  /** Every `onAny` handler that sees this room's events: the room's, the namespace's, the client's. */
+  private anyGroups(): Iterable<AnyHandler>[] {
+    return [this.anyHandlers, this.nsAnyHandlers, this.link.anyHandlers()];
   }
 
   private deliverTracked(frame: EventFrame, conn: number): void {
@@ -251,11 +282,22 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
       if (verdict.action === 'ack') return this.link.answer(conn, { type: 'ack', id });
       if (verdict.action === 'wait') return;
     }
-    const answer = answerer(this.link, this.deliveries, key, id, conn, this.options.nackDelayMs ?? this.link.nackDelayMs);
-    const msg = toMessage(frame, answer);
-    const done = dispatch(msg, this.handlers.get(frame.event) ?? [], [this.anyHandlers, this.link.anyHandlers()]);
+    const nackDelayMs = this.options.nackDelayMs ?? this.link.nackDelayMs;
+    const live = () => this.current !== 'left' && this.current !== 'failed';
+    const answer = answerer(this.link, this.deliveries, key, id, conn, nackDelayMs, live);
+    const handlers = this.handlers.get(frame.event) ?? [];
+    if (!hasHandlers(handlers, this.anyGroups())) {
+      // Nobody can take it (in either ack mode): hand it back rather than lose it.
+      answer(false);
+      this.reportError(noHandler(frame, `the delivery was nacked and comes back in ${nackDelayMs} ms`));
+      return;
+    }
+    const done = dispatch(toMessage(frame, answer), handlers, this.anyGroups());
     if (this.options.autoAck === false) {
-      done.catch((e) => this.failed(e, frame.event));
+      done.catch((e) => {
+        answer(false); // a no-op when the handler already called ack() or nack()
+        this.failed(e, frame.event);
+      });
       return;
     }
     done.then(
@@ -268,9 +310,13 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   }
 
   private failed(error: unknown, event: string): void {
-    const err = handlerError(error, `the "${event}" handler of room "${this.room}"`);
-    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err);
-    else this.link.report(err);
+    this.reportError(handlerError(error, `the "${event}" handler of room "${this.room}"`));
+  }
+
+  /** To this subscription's `error` listeners, or the client's `error` event when it has none. */
+  private reportError(error: WsqError): void {
+    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
+    else this.link.report(error);
   }
 }
 

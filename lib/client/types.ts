@@ -28,7 +28,7 @@ export type EmitArgs<T, O> = undefined extends T ? [data?: T, options?: O] : [da
 export interface EmitOptions {
   /** Send to this room (stored in its log unless volatile). Without a room the server's handlers take it. */
   room?: string;
-  /** Not stored, no offset, dropped for slow readers; dropped (not queued) while disconnected. */
+  /** Not stored, no offset, dropped for slow readers; never queued: dropped when it cannot be sent at once (disconnected, or the namespace not connected). */
   volatile?: boolean;
   /** Deliver to the sender too (default false). */
   echo?: boolean;
@@ -46,7 +46,10 @@ export interface EmitWithAckOptions {
   echo?: boolean;
   /** Idempotency key (see `EmitOptions.key`): with one, an emit pending across a reconnect is resent. */
   key?: string;
-  /** Reject with `WsqTimeoutError` when no ack came within this time. Default: the client's `ackTimeoutMs`. */
+  /**
+   * Reject with `WsqTimeoutError` when no ack came within this time. Default: the client's
+   * `ackTimeoutMs`. `Infinity` or `0`: no time limit. Values over 2^31-1 ms (24.8 days) count as that.
+   */
   timeoutMs?: number;
 }
 
@@ -78,10 +81,16 @@ export interface JoinOptions {
   presence?: boolean;
   /**
    * Durable and group deliveries: ack when the handlers' promises resolve, nack when one
-   * throws (default true). With false, call `msg.ack()` / `msg.nack()` yourself.
+   * throws (default true). With false, call `msg.ack()` / `msg.nack()` yourself; a handler
+   * that throws (or rejects) before answering still nacks.
+   *
+   * In both modes a delivery whose event has no handler here (nor an `onAny` handler of
+   * the room, its namespace or the client) is nacked, never acked, and a `WsqError`
+   * `no_handler` is reported: it comes back after `nackDelayMs`. (In a group each such
+   * nack counts toward the server's `maxDeliver`.)
    */
   autoAck?: boolean;
-  /** The `delayMs` of the nack sent when a handler throws. Default: the client's `nackDelayMs`. */
+  /** The `delayMs` of the nack sent when a handler throws or no handler exists. Default: the client's `nackDelayMs`. */
   nackDelayMs?: number;
 }
 
@@ -89,7 +98,11 @@ export interface JoinOptions {
 export interface ConnectOptions {
   /** A stable client identity (`?client=`): needed for durable subscriptions and the personal room `@<client>`. */
   client?: string;
-  /** A token for the server's auth (`?token=`). */
+  /**
+   * A token for the server's auth (`socket.handshake.token`). The Node entry sends it as
+   * `Authorization: Bearer <token>`; the browser entry (and a custom `WebSocket`), which
+   * cannot set headers, as `?token=`.
+   */
   token?: string;
   /** The WebSocket constructor. Node entry default: `ws`; browser entry default: `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
@@ -101,7 +114,10 @@ export interface ConnectOptions {
   ackTimeoutMs?: number;
   /** Most emits held while disconnected (default 1000); one more throws `WsqError` `outbox_full`. */
   outboxLimit?: number;
-  /** The `delayMs` of the nack sent when a handler throws (default 1000; 0 redelivers at once). */
+  /**
+   * The `delayMs` of the nack sent when a handler throws, or when a durable, group or
+   * personal-room (`@<client>`) delivery finds no handler (default 1000; 0 redelivers at once).
+   */
   nackDelayMs?: number;
   /**
    * Watch the connection: ping when nothing was heard for `heartbeatMs` (from `welcome`)
@@ -175,9 +191,11 @@ export interface ClientEvents {
   /** Back after a drop: every namespace reconnected and every room rejoined. */
   reconnected: (info: { attempts: number }) => void;
   /**
-   * Something failed that no promise reports: a server `error` frame answering no request,
-   * a malformed frame, a handler that threw (unless its subscription or namespace has an
-   * `error` listener). Without a listener these errors are dropped.
+   * Something failed that no promise reports: a server `error` frame answering no request
+   * (`unknown_id` always comes here), a malformed frame, a queued plain `emit` found too
+   * large when sent (`payload_too_large`), a handler that threw (`handler_failed`) or an
+   * event that waits for an answer and has no handler (`no_handler`) (those two unless its
+   * subscription or namespace has an `error` listener). Without a listener these errors are dropped.
    */
   error: (error: WsqError) => void;
 }

@@ -208,3 +208,28 @@ t.test("a handler that throws refuses the server's emitWithAck (the client nacks
   t.equal(await within(outcome, 5000, 'server outcome'), 'forbidden', 'rejected at once, not after its timeout');
   t.equal((await failed).code, 'handler_failed');
 });
+
+t.test('the Node client sends its token as an Authorization header, never in the URL', async (t) => {
+  const { server, url } = await startServer(t);
+  const seen: { token?: string; query: Record<string, string> }[] = [];
+  server.use((socket, next) => {
+    seen.push({ token: socket.handshake.token, query: { ...socket.handshake.query } });
+    next();
+  });
+  const c = client(t, url, { client: 'ann', token: 's3cret' });
+  await c.ready();
+  t.equal(seen[0]?.token, 's3cret', 'the server got the token');
+  t.equal(seen[0]?.query.token, undefined, 'not in the query string (which ends up in logs)');
+  t.equal(seen[0]?.query.client, 'ann');
+});
+
+t.test('a listener added with once() can be removed with off() before it runs', async (t) => {
+  const { url } = await startServer(t);
+  const c = client(t, url);
+  let calls = 0;
+  const onOpen = () => void calls++;
+  c.once('open', onOpen);
+  c.off('open', onOpen);
+  await c.ready();
+  t.equal(calls, 0);
+});

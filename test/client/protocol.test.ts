@@ -16,14 +16,15 @@ function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Par
 
 const ev = (room: string, offset: number, extra: object = {}) => ({ type: 'event', ns: '/', event: 'm', data: offset, room, offset, epoch: 'e1', ts: 0, ...extra });
 
-t.test('the upgrade offers wsq.v1 and carries ?client= and ?token=, keeping other parameters', async (t) => {
+t.test('the upgrade offers wsq.v1, carries ?client= (keeping other parameters) and the token as a Bearer header', async (t) => {
   const stub = await startStub(t);
   const c = client(t, `${stub.url}?x=1`, { client: 'ann', token: 't k' });
   await c.ready();
   const u = new URL(stub.upgrades[0]!.url, 'ws://h');
   t.equal(u.searchParams.get('x'), '1');
   t.equal(u.searchParams.get('client'), 'ann');
-  t.equal(u.searchParams.get('token'), 't k');
+  t.equal(u.searchParams.get('token'), null, 'the token stays out of the URL (PROTOCOL §2.2)');
+  t.equal(stub.upgrades[0]!.authorization, 'Bearer t k');
   t.equal(stub.upgrades[0]!.protocols, 'wsq.v1');
 });
 
@@ -160,6 +161,28 @@ t.test('a keyed emit in flight across a drop is resent with the same key', async
   t.same({ ...second, id: 0 }, { ...first, id: 0 }, 'the same frame');
   stub.send({ type: 'ack', id: second.id, offset: 4, epoch: 'e', duplicate: true });
   t.same(await p, { offset: 4, epoch: 'e', duplicate: true });
+  t.equal(stub.connections, 2);
+});
+
+t.test('after a close with 1009 (message too big), emits in flight fail instead of being resent forever', async (t) => {
+  // A real server never gets such a frame from this client (it checks maxPayload first);
+  // a peer whose limit is below what it advertised can still close with 1009.
+  const stub = await startStub(t, {
+    auto: (f, s) => {
+      if (f.type !== 'emit' || f.data !== 'big') return false;
+      s.socket().close(1009, 'too big');
+      return true;
+    },
+  });
+  const c = client(t, stub.url);
+  await c.ready();
+  const e = (await within(c.emitWithAck('m', 'big', { room: 'r', key: 'k' }).catch((e: unknown) => e), 5000, 'rejection')) as WsqError;
+  t.equal(e.code, 'payload_too_large');
+  t.match(e.message, /1009/);
+  await within(next(c, 'open'), 5000, 'reconnected');
+  c.emit('m', 'marker', { room: 'r' });
+  await stub.take((f) => f.type === 'emit' && f.data === 'marker');
+  t.equal(stub.frames.filter((f) => f.type === 'emit' && f.data === 'big').length, 1, 'sent once, not resent');
   t.equal(stub.connections, 2);
 });
 

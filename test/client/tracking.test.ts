@@ -84,3 +84,21 @@ t.test('DeliveryTracker remembers a bounded number of finished messages', async 
   t.same(d.arrive('e:5', 50, 1), { action: 'ack' });
   t.same(d.arrive('e:1', 51, 1), { action: 'handle' }, 'the oldest were forgotten');
 });
+
+t.test("the sender's own offsets (echo off) are skipped, and the resume point moves over them", async (t) => {
+  const tr = new OffsetTracker();
+  tr.joined({ epoch: 'e', offset: 2, recovered: true });
+  tr.skip(3, 'e'); // right after the last seen: the position moves at once
+  t.same(tr.resumePoint(), { since: 3, epoch: 'e' });
+  tr.skip(5, 'e'); // 4 (someone else's) has not come yet
+  tr.skip(9, 'other'); // another epoch: ignored
+  tr.skip(1, 'e'); // already passed: ignored
+  t.same(tr.resumePoint(), { since: 3, epoch: 'e' });
+  const seen: number[] = [];
+  for (const o of [3, 5, 4, 5, 6]) if (tr.accept(o, 'e')) seen.push(o);
+  t.same(seen, [4, 6], 'the own ones never handed over, live or replayed');
+  t.same(tr.resumePoint(), { since: 6, epoch: 'e' });
+  tr.skip(8, 'e');
+  tr.joined({ epoch: 'e2', offset: 0, recovered: false });
+  t.ok(tr.accept(8, 'e2'), 'a new epoch forgets the skipped offsets');
+});

@@ -50,8 +50,8 @@ export interface Stub {
   /** The latest connection. */
   socket(): WebSocket;
   connections: number;
-  /** The upgrade request of each connection: its URL and offered sub-protocols. */
-  upgrades: { url: string; protocols: string }[];
+  /** The upgrade request of each connection: its URL, offered sub-protocols and Authorization header. */
+  upgrades: { url: string; protocols: string; authorization?: string }[];
   send(frame: object, ws?: WebSocket): void;
   /** Resolve with the next received frame matching `pred` (including ones already received and not yet taken). */
   take(pred: (f: Record<string, any>) => boolean, ms?: number): Promise<Record<string, any>>;
@@ -60,7 +60,7 @@ export interface Stub {
   close(): Promise<void>;
 }
 
-export async function startStub(t: { teardown(fn: () => unknown): void }, opts: { heartbeatMs?: number; auto?: (f: Record<string, any>, stub: Stub) => boolean } = {}): Promise<Stub> {
+export async function startStub(t: { teardown(fn: () => unknown): void }, opts: { heartbeatMs?: number; maxPayload?: number; auto?: (f: Record<string, any>, stub: Stub) => boolean } = {}): Promise<Stub> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (p) => (p.has('wsq.v1') ? 'wsq.v1' : false) });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const port = (wss.address() as { port: number }).port;
@@ -93,8 +93,12 @@ export async function startStub(t: { teardown(fn: () => unknown): void }, opts: 
   };
   wss.on('connection', (ws, req) => {
     sockets.push(ws);
-    stub.upgrades.push({ url: req.url ?? '', protocols: String(req.headers['sec-websocket-protocol'] ?? '') });
-    ws.send(encodeFrame({ type: 'welcome', sid: `s${sockets.length}`, protocol: 1, heartbeatMs: opts.heartbeatMs ?? 25_000, maxPayload: 1 << 20, server: { name: 'stub', version: '0' } }));
+    stub.upgrades.push({
+      url: req.url ?? '',
+      protocols: String(req.headers['sec-websocket-protocol'] ?? ''),
+      ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+    });
+    ws.send(encodeFrame({ type: 'welcome', sid: `s${sockets.length}`, protocol: 1, heartbeatMs: opts.heartbeatMs ?? 25_000, maxPayload: opts.maxPayload ?? 1 << 20, server: { name: 'stub', version: '0' } }));
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as Record<string, any>;
       stub.frames.push(f);
