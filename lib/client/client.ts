@@ -7,8 +7,8 @@ import { decodeServerFrame, encodeFrame } from '../../protocol/codec.js';
 import { CLOSE_CODES, TERMINAL_CLOSE_CODES } from '../../protocol/codes.js';
 import type { WelcomeFrame } from '../../protocol/frames.js';
 import { Backoff } from './backoff.js';
-import { Emitter } from './emitter.js';
 import { Emits } from './emits.js';
+import { HandlerHost, HandlerRegistry } from './handlers.js';
 import { Heartbeat } from './heartbeat.js';
 import { resolveSettings, type Settings } from './settings.js';
 import { WsqError, errorFromFrame, tooBigForServer } from './errors.js';
@@ -19,11 +19,9 @@ import { WsqNamespace } from './namespace.js';
 import type { Subscription } from './subscription.js';
 import { Transport, upgradeUrl, type WebSocketConstructor } from './transport.js';
 import type {
-  AckResult, AnyEvents, AnyHandler, ClientEvents, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap,
+  AckResult, AnyEvents, ClientEvents, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap,
   JoinOptions, MessageHandler,
 } from './types.js';
-
-const LIFECYCLE = new Set<string>(['open', 'close', 'reconnecting', 'reconnected', 'error']);
 
 /** Where the connection stands. */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -35,7 +33,7 @@ export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
  *
  * `on(name)` takes the lifecycle events `open`, `close`, `reconnecting`, `reconnected`
  * and `error`; any other name handles an application event of `/` that arrives outside
- * a joined room.
+ * a joined room. `onAny` sees every application event of every namespace (rooms included).
  * @example
  * import { connect } from 'wsq/client';
  * const client = connect('ws://localhost:8080/', { client: 'ann' });
@@ -45,14 +43,21 @@ export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
  * await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby' });
  * await client.close();
  */
-export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents> {
+export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents> extends HandlerHost<ClientEvents, Listen> {
   /** The server URL (without the `client`/`token` query parameters). */
   readonly url: string;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly settings: Settings;
   private readonly backoff: Backoff;
-  private readonly lifecycle = new Emitter<ClientEvents>();
-  private readonly anyHandlerSet = new Set<AnyHandler>();
+  /** Lifecycle listeners and `onAny` handlers; application-event handlers are the root namespace's. */
+  protected readonly handlers = new HandlerRegistry<ClientEvents>({
+    lifecycle: ['open', 'close', 'reconnecting', 'reconnected', 'error'],
+    events: {
+      on: (event, handler) => this.root.on(event as keyof Listen & string, handler as MessageHandler<any>),
+      off: (event, handler) => this.root.off(event, handler),
+    },
+  });
+  private readonly lifecycle = this.handlers.lifecycle;
   private readonly namespaces = new Map<string, WsqNamespace<any, any>>();
   private readonly root: WsqNamespace<Listen, Emit>;
   private readonly emits: Emits;
@@ -73,6 +78,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
 
   /** @internal Use `connect(url, options)`. */
   constructor(url: string, options: ConnectOptions & { WebSocket: WebSocketConstructor }) {
+    super();
     this.url = url;
     this.WebSocketImpl = options.WebSocket;
     this.settings = resolveSettings(options);
@@ -170,44 +176,9 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     });
   }
 
-  /**
-   * Listen to a lifecycle event: `open`, `close`, `reconnecting`, `reconnected`, `error`;
-   * any other name handles an application event of `/` outside joined rooms.
-   * @example
-   * client.on('close', ({ code, willReconnect }) => console.log('closed', code, willReconnect));
-   * client.on('notice', (text: string) => console.log('server says', text));
-   */
-  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this;
-  /** Handle an application event of `/` outside joined rooms (its result answers the server's emitWithAck). */
-  on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
-  on(event: string, handler: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.on(event as keyof ClientEvents, handler as never);
-    else this.root.on(event as keyof Listen & string, handler as MessageHandler<any>);
-    return this;
-  }
   /** Listen to a lifecycle event once. */
   once<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this {
     this.lifecycle.once(event, listener);
-    return this;
-  }
-  /** Remove a listener or handler (every one of `event`, without one). */
-  off(event: string, handler?: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.off(event as keyof ClientEvents, handler as never);
-    else this.root.off(event, handler);
-    return this;
-  }
-  /**
-   * Handle every application event of every namespace (rooms included).
-   * @example
-   * client.onAny((event, data, msg) => console.log(msg.ns, msg.room, event, data));
-   */
-  onAny(handler: AnyHandler): this {
-    this.anyHandlerSet.add(handler);
-    return this;
-  }
-  /** Remove an `onAny` handler. */
-  offAny(handler: AnyHandler): this {
-    this.anyHandlerSet.delete(handler);
     return this;
   }
 
@@ -427,7 +398,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
         self.emits.submit(entry);
       },
       nextSeq: () => ++self.seq,
-      anyHandlers: () => self.anyHandlerSet,
+      anyHandlers: () => self.handlers.any,
       report: (error) => self.report(error),
       rejectQueued: (ns, error) => {
         self.emits.rejectQueued(ns, error);

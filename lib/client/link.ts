@@ -72,10 +72,13 @@ export interface Link {
 export type Answer = (ok: boolean, data?: unknown, nack?: { requeue?: boolean; delayMs?: number }) => void;
 
 /**
- * The `answer` of a delivery `id` that arrived on connection `conn`. With a `key`
- * (epoch and offset) the `tracker` decides which id to answer: a redelivery that came
- * while the handler ran replaces it. When `live` says no (the subscription was left or
- * failed, so the server took the delivery back), nothing is sent: the id is unknown there.
+ * A delivery `id` that waits for an answer arrived on connection `conn`: its `answer`, or
+ * undefined when the handlers are not to run. With a `key` (epoch and offset) the
+ * `tracker` decides: a delivery already acked is acked again at once (the earlier ack was
+ * lost); one whose handler is still running waits for it (a redelivery that came while
+ * the handler ran replaces the id to answer). When `live` says no (the subscription was
+ * left or failed, so the server took the delivery back), nothing is sent: the id is
+ * unknown there.
  */
 export function answerer(
   link: Link,
@@ -85,7 +88,15 @@ export function answerer(
   conn: number,
   nackDelayMs: number,
   live: () => boolean = () => true,
-): Answer {
+): Answer | undefined {
+  if (key !== undefined) {
+    const verdict = tracker.arrive(key, id, conn);
+    if (verdict.action === 'ack') {
+      link.answer(conn, { type: 'ack', id });
+      return undefined;
+    }
+    if (verdict.action === 'wait') return undefined;
+  }
   let answered = false;
   return (ok, data, nack) => {
     if (answered) return;

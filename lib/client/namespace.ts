@@ -4,17 +4,14 @@
  */
 import type { EventFrame, PresenceFrame } from '../../protocol/frames.js';
 import { isReservedEvent } from '../../protocol/codes.js';
-import { Emitter } from './emitter.js';
 import { WsqError } from './errors.js';
-import { answerer, dispatch, hasHandlers, noHandler, toMessage, type EmitEntry, type Link } from './link.js';
-import { Subscription, handlerError } from './subscription.js';
+import { HandlerHost, HandlerRegistry } from './handlers.js';
+import { answerer, noHandler, type EmitEntry, type Link } from './link.js';
+import { Subscription } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
 import type {
-  AckResult, AnyEvents, AnyHandler, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, MessageHandler,
-  NamespaceEvents,
+  AckResult, AnyEvents, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents,
 } from './types.js';
-
-const LIFECYCLE = new Set<string>(['connected', 'disconnected', 'error']);
 
 /**
  * A namespace: `client.ns('/chat', { auth })`. It connects with every connection of the
@@ -23,7 +20,8 @@ const LIFECYCLE = new Set<string>(['connected', 'disconnected', 'error']);
  * `on(name)` takes the lifecycle events `connected`, `disconnected` and `error`; any
  * other name handles an application event that arrives outside a joined room (a
  * server's `socket.emit`, a direct message, a delivery of the personal room `@<client>`).
- * A handler's return value answers a server's `emitWithAck`.
+ * A handler's return value answers a server's `emitWithAck`. `onAny` sees every
+ * application event of the namespace, its rooms' included.
  *
  * An event that waits for an answer and finds neither a handler nor an `onAny` handler is
  * not acknowledged, and a `WsqError` `no_handler` goes to the `error` event: a delivery of
@@ -43,17 +41,15 @@ const LIFECYCLE = new Set<string>(['connected', 'disconnected', 'error']);
  * const lobby = chat.join('lobby', { since: 'earliest' });
  * chat.emit('message', { text: 'hi' }, { room: 'lobby' });
  */
-export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents> {
+export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents> extends HandlerHost<NamespaceEvents, Listen> {
   /** The namespace's name, e.g. "/chat". */
   readonly name: string;
   /** The `auth` object sent with `connect`. */
   auth: Record<string, unknown> | undefined;
   private readonly link: Link;
   private readonly subs = new Map<string, Subscription<any>>();
-  private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
-  private readonly anyHandlers = new Set<AnyHandler>();
+  protected readonly handlers: HandlerRegistry<NamespaceEvents>;
   private readonly deliveries = new DeliveryTracker();
-  private readonly lifecycle = new Emitter<NamespaceEvents>();
   private connectedConn = 0;
   private gone = false;
   /** The server disconnected the namespace; `client.ns(name)` re-enters it. */
@@ -67,12 +63,18 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
 
   /** @internal Use `client.ns(name)`. */
   constructor(link: Link, name: string, auth?: Record<string, unknown>) {
+    super();
     this.link = link;
     this.name = name;
     this.auth = auth;
     this.readyPromise = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject, done: false }));
     this.readyPromise.catch(() => {});
-    this.lifecycle.onListenerError = (e) => this.link.report(handlerError(e, `a "${name}" lifecycle listener`));
+    this.handlers = new HandlerRegistry<NamespaceEvents>({
+      lifecycle: ['connected', 'disconnected', 'error'],
+      owner: { kind: 'namespace', name },
+      report: (e) => this.link.report(e),
+      outerAny: () => [this.link.anyHandlers()],
+    });
   }
 
   /** True while the namespace is connected on the current connection. */
@@ -83,47 +85,6 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   /** Resolves when the namespace is first connected; rejects if the server refused it. */
   ready(): Promise<void> {
     return this.readyPromise;
-  }
-
-  /**
-   * Listen to a lifecycle event (`connected`, `disconnected`, `error`), or handle an
-   * application event outside joined rooms (its result answers the server's emitWithAck).
-   * @example
-   * chat.on('error', (e) => console.error(e.code));
-   * chat.on('confirm', (order: { id: string }) => window.confirm(`Place ${order.id}?`));
-   */
-  on<K extends keyof NamespaceEvents>(event: K, listener: NamespaceEvents[K]): this;
-  /** Handle an application event that arrives outside a joined room; its result answers the server's emitWithAck. */
-  on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
-  on(event: string, handler: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.on(event as keyof NamespaceEvents, handler as never);
-    else {
-      let set = this.handlers.get(event);
-      if (!set) this.handlers.set(event, (set = new Set()));
-      set.add(handler as MessageHandler<any>);
-    }
-    return this;
-  }
-  /** Remove a handler or listener (every one of `event`, without one). */
-  off(event: string, handler?: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.off(event as keyof NamespaceEvents, handler as never);
-    else if (handler) this.handlers.get(event)?.delete(handler as MessageHandler<any>);
-    else this.handlers.delete(event);
-    return this;
-  }
-  /**
-   * Handle every application event of this namespace (rooms included).
-   * @example
-   * chat.onAny((event, data) => console.log(event, data));
-   */
-  onAny(handler: AnyHandler): this {
-    this.anyHandlers.add(handler);
-    return this;
-  }
-  /** Remove an `onAny` handler. */
-  offAny(handler: AnyHandler): this {
-    this.anyHandlers.delete(handler);
-    return this;
   }
 
   /**
@@ -141,7 +102,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     if (this.dropped) throw this.droppedError();
     const sub = new Subscription<L>(this.link, this.name, room, options, () => {
       if (this.subs.get(room) === sub) this.subs.delete(room);
-    }, this.anyHandlers);
+    }, this.handlers.any);
     this.subs.set(room, sub);
     if (this.connected) void sub.sendJoin();
     return sub;
@@ -280,7 +241,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     this.subs.clear();
     for (const sub of subs) sub.ended(error);
     this.link.rejectQueued(this.name, error);
-    this.lifecycle.emit('disconnected');
+    this.handlers.lifecycle.emit('disconnected');
   }
 
   /**
@@ -327,7 +288,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       this.settleReady.done = true;
       this.settleReady.resolve();
     }
-    this.lifecycle.emit('connected');
+    this.handlers.lifecycle.emit('connected');
     this.link.flush();
     return Promise.all(joins).then(() => {});
   }
@@ -339,51 +300,32 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       this.settleReady.reject(error);
     }
     this.link.rejectQueued(this.name, error);
-    this.reportError(error);
+    this.handlers.reportError(error);
   }
 
   /** Events outside joined rooms: server emits, direct messages, personal-room deliveries. */
   private deliverLoose(frame: EventFrame, conn: number): void {
-    const handlers = this.handlers.get(frame.event) ?? [];
-    const anyGroups = [this.anyHandlers, this.link.anyHandlers()];
     const id = frame.id;
-    if (id === undefined) {
-      dispatch(toMessage(frame, () => {}), handlers, anyGroups).catch((e) => this.failed(e, frame.event));
-      return;
-    }
+    if (id === undefined) return this.handlers.notify(frame);
     // The server waits for an answer: its emitWithAck, or a delivery of the personal room.
     const key = frame.offset === undefined ? undefined : `${frame.room ?? ''}:${frame.epoch ?? ''}:${frame.offset}`;
-    if (key !== undefined) {
-      const verdict = this.deliveries.arrive(key, id, conn);
-      if (verdict.action === 'ack') return this.link.answer(conn, { type: 'ack', id });
-      if (verdict.action === 'wait') return;
-    }
     const answer = answerer(this.link, this.deliveries, key, id, conn, this.link.nackDelayMs);
-    if (!hasHandlers(handlers, anyGroups)) {
+    if (!answer) return;
+    if (!this.handlers.has(frame.event)) {
       // Nobody to answer: a stored delivery goes back (nacked, due again after nackDelayMs);
       // a server request is left unanswered, so the server's timeout decides.
       if (key !== undefined) answer(false);
-      this.reportError(noHandler(frame, key !== undefined
+      this.handlers.reportError(noHandler(frame, key !== undefined
         ? `the delivery was nacked and comes back in ${this.link.nackDelayMs} ms`
         : "the server's request was not answered (it times out there)"));
       return;
     }
-    dispatch(toMessage(frame, answer), handlers, anyGroups).then(
+    this.handlers.dispatch(frame, answer).then(
       (result) => answer(true, result),
       (e) => {
         answer(false);
-        this.failed(e, frame.event);
+        this.handlers.failed(e, frame.event);
       },
     );
-  }
-
-  private failed(error: unknown, event: string): void {
-    this.reportError(handlerError(error, `the "${event}" handler of namespace "${this.name}"`));
-  }
-
-  /** To this namespace's `error` listeners, or the client's `error` event when it has none. */
-  private reportError(error: WsqError): void {
-    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
-    else this.link.report(error);
   }
 }

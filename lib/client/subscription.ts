@@ -4,13 +4,11 @@
  * subscriptions, the acks of deliveries.
  */
 import type { EventFrame, JoinFrame, JoinedFrame, PresenceFrame } from '../../protocol/frames.js';
-import { Emitter } from './emitter.js';
 import { WsqError } from './errors.js';
-import { answerer, dispatch, hasHandlers, noHandler, toMessage, type Link } from './link.js';
+import { HandlerHost, HandlerRegistry } from './handlers.js';
+import { answerer, noHandler, type Link } from './link.js';
 import { DeliveryTracker, OffsetTracker, type ResumePoint } from './tracking.js';
-import type { AckResult, AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, MessageHandler, SubscriptionEvents } from './types.js';
-
-const LIFECYCLE = new Set<string>(['joined', 'recovered', 'gap', 'presence', 'error']);
+import type { AckResult, AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, SubscriptionEvents } from './types.js';
 
 /** A subscription's state: waiting for its first `joined`, joined, left, or refused. */
 export type SubscriptionState = 'joining' | 'joined' | 'left' | 'failed';
@@ -21,14 +19,15 @@ export type SubscriptionState = 'joining' | 'joined' | 'left' | 'failed';
  *
  * `on(name)` takes the lifecycle events `joined`, `recovered`, `gap`, `presence` and
  * `error`; every other name is an application event of the room. (An application event
- * that happens to use one of those five names is still seen by `onAny`.)
+ * that happens to use one of those five names is still seen by `onAny`.) A durable/group
+ * delivery is acked when its handler's returned promise resolves (unless `autoAck: false`).
  * @example
  * const room = client.join<{ message: { text: string } }>('lobby', { since: 'earliest' });
  * room.on('message', (data, msg) => console.log(msg.offset, data.text));
  * room.on('gap', (gap) => reloadHistory(gap));
  * await room.ready();
  */
-export class Subscription<Listen extends EventMap = AnyEvents> {
+export class Subscription<Listen extends EventMap = AnyEvents> extends HandlerHost<SubscriptionEvents, Listen> {
   /** The room's name. */
   readonly room: string;
   /** The namespace the room is in. */
@@ -37,11 +36,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   private readonly link: Link;
   private readonly tracker = new OffsetTracker();
   private readonly deliveries = new DeliveryTracker();
-  private readonly handlers = new Map<string, Set<MessageHandler<any>>>();
-  private readonly anyHandlers = new Set<AnyHandler>();
-  /** The namespace's `onAny` handlers (they see room events too). */
-  private readonly nsAnyHandlers: Iterable<AnyHandler>;
-  private readonly lifecycle = new Emitter<SubscriptionEvents>();
+  protected readonly handlers: HandlerRegistry<SubscriptionEvents>;
   private current: SubscriptionState = 'joining';
   private hasJoined = false;
   private readonly readyPromise: Promise<JoinedInfo>;
@@ -50,15 +45,21 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
 
   /** @internal Use `client.join` or `ns.join`. */
   constructor(link: Link, ns: string, room: string, options: JoinOptions, onLeft: () => void, nsAnyHandlers: Iterable<AnyHandler> = []) {
+    super();
     this.link = link;
-    this.nsAnyHandlers = nsAnyHandlers;
     this.ns = ns;
     this.room = room;
     this.options = { ...options };
     this.onLeft = onLeft;
     this.readyPromise = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.readyPromise.catch(() => {}); // observed through ready()
-    this.lifecycle.onListenerError = (e) => this.link.report(handlerError(e, `a "${room}" lifecycle listener`));
+    this.handlers = new HandlerRegistry<SubscriptionEvents>({
+      lifecycle: ['joined', 'recovered', 'gap', 'presence', 'error'],
+      owner: { kind: 'room', name: room },
+      report: (e) => this.link.report(e),
+      // The namespace's and the client's `onAny` handlers see room events too.
+      outerAny: () => [nsAnyHandlers, this.link.anyHandlers()],
+    });
   }
 
   /** Joining, joined, left or failed. */
@@ -77,47 +78,6 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
   /** Resolves with the first `joined`; rejects if the server refused the join. */
   ready(): Promise<JoinedInfo> {
     return this.readyPromise;
-  }
-
-  /**
-   * Listen to a lifecycle event (`joined`, `recovered`, `gap`, `presence`, `error`), or
-   * handle an application event of this room.
-   * @example
-   * room.on('gap', ({ earliest }) => reload(earliest));
-   * room.on('message', async (data, msg) => { await save(msg.offset, data); }); // acked when saved (durable/group)
-   */
-  on<K extends keyof SubscriptionEvents>(event: K, listener: SubscriptionEvents[K]): this;
-  /** Handle an application event of this room. A durable/group delivery is acked when the returned promise resolves. */
-  on<K extends keyof Listen & string>(event: K, handler: MessageHandler<Listen[K]>): this;
-  on(event: string, handler: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.on(event as keyof SubscriptionEvents, handler as never);
-    else {
-      let set = this.handlers.get(event);
-      if (!set) this.handlers.set(event, (set = new Set()));
-      set.add(handler as MessageHandler<any>);
-    }
-    return this;
-  }
-  /** Remove a handler or listener (every one of `event`, without one). */
-  off(event: string, handler?: (...args: any[]) => unknown): this {
-    if (LIFECYCLE.has(event)) this.lifecycle.off(event as keyof SubscriptionEvents, handler as never);
-    else if (handler) this.handlers.get(event)?.delete(handler as MessageHandler<any>);
-    else this.handlers.delete(event);
-    return this;
-  }
-  /**
-   * Handle every application event of this room.
-   * @example
-   * room.onAny((event, data, msg) => log(msg.offset, event, data));
-   */
-  onAny(handler: AnyHandler): this {
-    this.anyHandlers.add(handler);
-    return this;
-  }
-  /** Remove an `onAny` handler. */
-  offAny(handler: AnyHandler): this {
-    this.anyHandlers.delete(handler);
-    return this;
   }
 
   /**
@@ -142,7 +102,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
         {
           reply: () => resolve(),
           error: (e) => {
-            if (wasJoinedHere && e.code !== 'not_member' && e.code !== 'not_connected') this.reportError(e);
+            if (wasJoinedHere && e.code !== 'not_member' && e.code !== 'not_connected') this.handlers.reportError(e);
             resolve();
           },
           dropped: () => resolve(), // the connection is gone, and with it the membership
@@ -211,11 +171,11 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     const info: JoinedInfo = { epoch: frame.epoch, offset: frame.offset, recovered: frame.recovered, resumed };
     if (frame.replay) info.replay = frame.replay;
     this.settleReady.resolve(info);
-    this.lifecycle.emit('joined', info);
+    this.handlers.lifecycle.emit('joined', info);
     if (!frame.recovered) {
-      this.lifecycle.emit('gap', { ...frame.gap, epoch: frame.epoch, epochChanged: previousEpoch !== undefined && previousEpoch !== frame.epoch });
+      this.handlers.lifecycle.emit('gap', { ...frame.gap, epoch: frame.epoch, epochChanged: previousEpoch !== undefined && previousEpoch !== frame.epoch });
     } else if (resumed) {
-      this.lifecycle.emit('recovered', info);
+      this.handlers.lifecycle.emit('recovered', info);
     }
   }
 
@@ -226,7 +186,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     this.onLeft?.();
     this.onLeft = undefined;
     this.settleReady.reject(error);
-    this.reportError(error);
+    this.handlers.reportError(error);
   }
 
   /**
@@ -257,7 +217,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
 
   /** @internal A presence notice for this room. */
   presence(frame: PresenceFrame): void {
-    this.lifecycle.emit('presence', frame);
+    this.handlers.lifecycle.emit('presence', frame);
   }
 
   /** @internal An event of this room arrived on connection `conn`. */
@@ -265,38 +225,26 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
     if (this.current === 'left' || this.current === 'failed') return;
     if (this.consumer && frame.id !== undefined) return this.deliverTracked(frame, conn);
     if (!this.tracker.accept(frame.offset, frame.epoch)) return; // seen already
-    const msg = toMessage(frame, () => {});
-    dispatch(msg, this.handlers.get(frame.event) ?? [], this.anyGroups()).catch((e) => this.failed(e, frame.event));
-  }
-
-  /** Every `onAny` handler that sees this room's events: the room's, the namespace's, the client's. */
-  private anyGroups(): Iterable<AnyHandler>[] {
-    return [this.anyHandlers, this.nsAnyHandlers, this.link.anyHandlers()];
+    this.handlers.notify(frame);
   }
 
   private deliverTracked(frame: EventFrame, conn: number): void {
-    const id = frame.id!;
     const key = frame.offset === undefined ? undefined : `${frame.epoch ?? ''}:${frame.offset}`;
-    if (key !== undefined) {
-      const verdict = this.deliveries.arrive(key, id, conn);
-      if (verdict.action === 'ack') return this.link.answer(conn, { type: 'ack', id });
-      if (verdict.action === 'wait') return;
-    }
     const nackDelayMs = this.options.nackDelayMs ?? this.link.nackDelayMs;
     const live = () => this.current !== 'left' && this.current !== 'failed';
-    const answer = answerer(this.link, this.deliveries, key, id, conn, nackDelayMs, live);
-    const handlers = this.handlers.get(frame.event) ?? [];
-    if (!hasHandlers(handlers, this.anyGroups())) {
+    const answer = answerer(this.link, this.deliveries, key, frame.id!, conn, nackDelayMs, live);
+    if (!answer) return;
+    if (!this.handlers.has(frame.event)) {
       // Nobody can take it (in either ack mode): hand it back rather than lose it.
       answer(false);
-      this.reportError(noHandler(frame, `the delivery was nacked and comes back in ${nackDelayMs} ms`));
+      this.handlers.reportError(noHandler(frame, `the delivery was nacked and comes back in ${nackDelayMs} ms`));
       return;
     }
-    const done = dispatch(toMessage(frame, answer), handlers, this.anyGroups());
+    const done = this.handlers.dispatch(frame, answer);
     if (this.options.autoAck === false) {
       done.catch((e) => {
         answer(false); // a no-op when the handler already called ack() or nack()
-        this.failed(e, frame.event);
+        this.handlers.failed(e, frame.event);
       });
       return;
     }
@@ -304,24 +252,8 @@ export class Subscription<Listen extends EventMap = AnyEvents> {
       () => answer(true),
       (e) => {
         answer(false);
-        this.failed(e, frame.event);
+        this.handlers.failed(e, frame.event);
       },
     );
   }
-
-  private failed(error: unknown, event: string): void {
-    this.reportError(handlerError(error, `the "${event}" handler of room "${this.room}"`));
-  }
-
-  /** To this subscription's `error` listeners, or the client's `error` event when it has none. */
-  private reportError(error: WsqError): void {
-    if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', error);
-    else this.link.report(error);
-  }
-}
-
-/** A handler's exception as a `WsqError` `handler_failed` (the original is its `cause`). */
-export function handlerError(error: unknown, where: string): WsqError {
-  const text = error instanceof Error ? error.message : String(error);
-  return new WsqError('handler_failed', `${where} failed: ${text}`, { cause: error });
 }

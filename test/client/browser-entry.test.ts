@@ -6,14 +6,11 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { startProxy } from '../helpers/proxy.js';
 import { connect } from '../../lib/client/index.js';
-import { within } from './util.js';
+import { startProxied, within } from './util.js';
 
 t.test('the browser entry joins, resumes after a cut, and emits on a WHATWG WebSocket', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t);
   const script = fileURLToPath(new URL('./fixtures/browser-run.ts', import.meta.url));
   const child = spawn(process.execPath, [...process.execArgv, '--experimental-websocket', '--no-warnings', script, proxy.url, '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill());

@@ -1,20 +1,12 @@
 /** Durable and group subscriptions: acks when handlers resolve, nacks when they throw. */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { startProxy } from '../helpers/proxy.js';
-import { connect, type Message, type WsqClient, type WsqError } from '../../lib/client/index.js';
-import { FAST, next, within } from './util.js';
+import { startServer, type Tap } from '../helpers/server.js';
+import type { connect, Message, WsqClient, WsqError } from '../../lib/client/index.js';
+import { client as testClient, deferred, jobsUntil, next, startProxied, within } from './util.js';
 
-function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
-  const c = connect(url, { heartbeat: false, backoff: FAST, nackDelayMs: 0, ...opts });
-  t.teardown(() => c.close());
-  return c;
-}
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
+/** A test client that nacks without a delay unless `opts` says otherwise. */
+function client(t: Tap, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
+  return testClient(t, url, { nackDelayMs: 0, ...opts });
 }
 
 t.test('durable: acked when the handler resolves; a new session gets only what was not acked', async (t) => {
@@ -126,8 +118,7 @@ t.test('a group: each job to one worker', async (t) => {
 });
 
 t.test('a durable handler still running across a reconnect runs once and is acked on the new connection', async (t) => {
-  const { url } = await startServer(t, { ackTimeoutMs: 60_000 });
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t, { ackTimeoutMs: 60_000 });
   const pub = client(t, url);
   const w = client(t, proxy.url, { client: 'slow' });
   const jobs = w.join('jobs', { durable: true });
@@ -156,17 +147,7 @@ t.test('a durable handler still running across a reconnect runs once and is acke
   await w.close();
 
   // A new session: job 1 must not come back (it was acked on the second connection).
-  const w2 = client(t, url, { client: 'slow' });
-  const again = w2.join('jobs', { durable: true });
-  const seen: number[] = [];
-  const marker = deferred();
-  again.on('job', (n: number) => {
-    seen.push(n);
-    if (n === 3) marker.resolve();
-  });
-  await again.ready();
-  await pub.emitWithAck('job', 3, { room: 'jobs' });
-  await within(marker.promise, 5000, 'job 3');
+  const seen = await jobsUntil(client(t, url, { client: 'slow' }), pub, 3, 'job 3');
   // Had the ack gone with the first connection's id (gone) or not at all, job 1 would be back.
   t.same(seen, [3], 'nothing redelivered');
 });

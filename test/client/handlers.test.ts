@@ -6,20 +6,8 @@
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
 import { MemoryAdapter } from '../../lib/index.js';
-import { connect, type Message, type WsqClient, type WsqError } from '../../lib/client/index.js';
-import { FAST, next, within } from './util.js';
-
-function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
-  const c = connect(url, { heartbeat: false, backoff: FAST, ...opts });
-  t.teardown(() => c.close());
-  return c;
-}
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import type { Message, WsqError } from '../../lib/client/index.js';
+import { client, deferred, jobsUntil, next, within } from './util.js';
 
 t.test('direct messages stored while offline are not lost when the handler is added after ready()', async (t) => {
   const { url } = await startServer(t);
@@ -129,17 +117,7 @@ t.test('with autoAck: false, a handler that throws before answering nacks (the j
   await w.close();
 
   // The job acked before its handler threw was not nacked: a new session does not get it.
-  const w2 = client(t, url, { client: 'm' });
-  const again = w2.join('jobs', { durable: true });
-  const seen: string[] = [];
-  const marker = deferred();
-  again.on('job', (name: string) => {
-    seen.push(name);
-    if (name === 'marker') marker.resolve();
-  });
-  await again.ready();
-  await pub.emitWithAck('job', 'marker', { room: 'jobs' });
-  await within(marker.promise, 5000, 'marker');
+  const seen = await jobsUntil(client(t, url, { client: 'm' }), pub, 'marker', 'marker');
   t.same(seen, ['marker']);
 });
 

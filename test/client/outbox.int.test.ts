@@ -1,39 +1,10 @@
 /** The outbox and acks against a real server: queued emits, limits, lost acks, timeouts. */
 import t from 'tap';
-import { startServer } from '../helpers/server.js';
-import { startProxy } from '../helpers/proxy.js';
-import { connect, WsqError, WsqOutcomeUnknownError, WsqTimeoutError, type WsqClient, type Subscription } from '../../lib/client/index.js';
-import { FAST, next, within } from './util.js';
-
-function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
-  const c = connect(url, { heartbeat: false, backoff: FAST, ...opts });
-  t.teardown(() => c.close());
-  return c;
-}
-
-/** Collect a room's `m` values; `upTo(n)` resolves once n were seen. */
-function collect(room: Subscription) {
-  const seen: unknown[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  room.on('m', (v: unknown) => {
-    seen.push(v);
-    for (const w of waiters.filter((w) => seen.length >= w.n)) w.resolve();
-  });
-  return {
-    seen,
-    upTo: (n: number, ms = 5000) => within(new Promise<void>((resolve) => (seen.length >= n ? resolve() : waiters.push({ n, resolve }))), ms, `${n} messages`),
-  };
-}
+import { WsqError, WsqOutcomeUnknownError, WsqTimeoutError } from '../../lib/client/index.js';
+import { client, collect, next, pubThroughProxy, startProxied, within } from './util.js';
 
 t.test('emits made while disconnected wait in the outbox and go out in order on reconnect', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
-  const sub = client(t, url);
-  const pub = client(t, proxy.url);
-  const room = sub.join('r');
-  const got = collect(room);
-  await room.ready();
-  await pub.ready();
+  const { proxy, pub, got } = await pubThroughProxy(t);
   const closed = next(pub, 'close');
   proxy.cut();
   await closed;
@@ -52,8 +23,7 @@ t.test('emits made while disconnected wait in the outbox and go out in order on 
 });
 
 t.test('the outbox is bounded: outbox_full when it holds outboxLimit emits', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t);
   proxy.cut(); // never connects until restored
   const pub = client(t, proxy.url, { outboxLimit: 3 });
   for (let i = 1; i <= 3; i++) pub.emit('m', i, { room: 'r' });
@@ -74,14 +44,7 @@ t.test('the outbox is bounded: outbox_full when it holds outboxLimit emits', asy
 });
 
 t.test('a lost ack: emits with a key are resent, and the server stores them once', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
-  const sub = client(t, url);
-  const pub = client(t, proxy.url);
-  const room = sub.join('r');
-  const got = collect(room);
-  await room.ready();
-  await pub.ready();
+  const { proxy, pub, got } = await pubThroughProxy(t);
   proxy.freeze(); // the server's acks will not reach the publisher
   const acks = [1, 2, 3].map((i) => pub.emitWithAck('m', i, { room: 'r', key: `k${i}` }));
   await got.upTo(3); // stored and delivered: only the acks are missing
@@ -97,14 +60,7 @@ t.test('a lost ack: emits with a key are resent, and the server stores them once
 });
 
 t.test('a lost ack without a key: the outcome is unknown and the emit is not resent', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
-  const sub = client(t, url);
-  const pub = client(t, proxy.url);
-  const room = sub.join('r');
-  const got = collect(room);
-  await room.ready();
-  await pub.ready();
+  const { proxy, pub, got } = await pubThroughProxy(t);
   proxy.freeze();
   const ack = pub.emitWithAck('m', 1, { room: 'r' });
   await got.upTo(1);
@@ -121,8 +77,7 @@ t.test('a lost ack without a key: the outcome is unknown and the emit is not res
 });
 
 t.test('emitWithAck times out with WsqTimeoutError; a timed-out queued emit is never sent', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t);
   proxy.cut();
   const pub = client(t, proxy.url, { ackTimeoutMs: 50 });
   const started = Date.now();

@@ -5,14 +5,8 @@
  */
 import net from 'node:net';
 import t from 'tap';
-import { connect, WsqTimeoutError, type WsqClient, type WsqError, type JoinedInfo } from '../../lib/client/index.js';
-import { FAST, next, startStub, within } from './util.js';
-
-function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
-  const c = connect(url, { heartbeat: false, backoff: FAST, ...opts });
-  t.teardown(() => c.close());
-  return c;
-}
+import { connect, WsqTimeoutError, type WsqError, type JoinedInfo } from '../../lib/client/index.js';
+import { client, FAST, next, startStub, within } from './util.js';
 
 const ev = (room: string, offset: number, extra: object = {}) => ({ type: 'event', ns: '/', event: 'm', data: offset, room, offset, epoch: 'e1', ts: 0, ...extra });
 

@@ -4,15 +4,9 @@
  */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { startProxy, type Proxy } from '../helpers/proxy.js';
-import { connect, type GapInfo, type JoinedInfo, type WsqClient } from '../../lib/client/index.js';
-import { FAST, next, within } from './util.js';
-
-function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
-  const c = connect(url, { heartbeat: false, backoff: FAST, ...opts });
-  t.teardown(() => c.close());
-  return c;
-}
+import type { Proxy } from '../helpers/proxy.js';
+import type { GapInfo, JoinedInfo, WsqClient } from '../../lib/client/index.js';
+import { client, next, startProxied, within } from './util.js';
 
 /** Cut the proxy and restore it once every client given has seen its connection close. */
 async function blip(proxy: Proxy, clients: WsqClient[]): Promise<void> {
@@ -25,8 +19,7 @@ async function blip(proxy: Proxy, clients: WsqClient[]): Promise<void> {
 t.test('THE acceptance test: 10 cuts while 10,000 messages are published; the handler sees each once, in offset order', async (t) => {
   const N = 10_000;
   const CUTS = 10;
-  const { url } = await startServer(t, { retention: { maxMessages: 20_000 } });
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t, { retention: { maxMessages: 20_000 } });
   const sub = client(t, proxy.url, { client: 'subscriber' });
   const pub = client(t, url, { client: 'publisher' });
 
@@ -83,8 +76,7 @@ t.test('THE acceptance test: 10 cuts while 10,000 messages are published; the ha
 
 t.test('reconnect while a publisher keeps sending through the proxy: keyed emits are resent, stored once', async (t) => {
   const N = 2000;
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { proxy } = await startProxied(t);
   const sub = client(t, proxy.url);
   const pub = client(t, proxy.url);
   const room = sub.join('feed');
@@ -123,8 +115,7 @@ t.test('reconnect while a publisher keeps sending through the proxy: keyed emits
 });
 
 t.test('rejoin resumes from the last offset: `recovered` after a cut, nothing lost', async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t);
   const sub = client(t, proxy.url);
   const pub = client(t, url);
   const room = sub.join('r');
@@ -152,8 +143,7 @@ t.test('rejoin resumes from the last offset: `recovered` after a cut, nothing lo
 });
 
 t.test('a gap is reported when retention trimmed what the subscriber missed', async (t) => {
-  const { url } = await startServer(t, { retention: { maxMessages: 5 } });
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t, { retention: { maxMessages: 5 } });
   const sub = client(t, proxy.url);
   const pub = client(t, url);
   const room = sub.join('r');

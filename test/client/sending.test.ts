@@ -5,36 +5,9 @@
  */
 import t from 'tap';
 import { startServer } from '../helpers/server.js';
-import { startProxy } from '../helpers/proxy.js';
 import type { Socket } from '../../lib/index.js';
-import { connect, type Subscription, type WsqClient, type WsqError } from '../../lib/client/index.js';
-import { FAST, next, within } from './util.js';
-
-function client(t: { teardown(fn: () => unknown): void }, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
-  const c = connect(url, { heartbeat: false, backoff: FAST, ...opts });
-  t.teardown(() => c.close());
-  return c;
-}
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** Collect a room's `m` values; `upTo(n)` resolves once n were seen. */
-function collect(room: Subscription) {
-  const seen: unknown[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  room.on('m', (v: unknown) => {
-    seen.push(v);
-    for (const w of waiters.filter((w) => seen.length >= w.n)) w.resolve();
-  });
-  return {
-    seen,
-    upTo: (n: number, ms = 5000) => within(new Promise<void>((resolve) => (seen.length >= n ? resolve() : waiters.push({ n, resolve }))), ms, `${n} messages`),
-  };
-}
+import type { WsqError } from '../../lib/client/index.js';
+import { client, collect, deferred, next, startProxied, within } from './util.js';
 
 t.test('a namespace still connecting does not hold up emits of other namespaces, volatile ones included', async (t) => {
   const { server, url } = await startServer(t);
@@ -62,8 +35,7 @@ t.test('a namespace still connecting does not hold up emits of other namespaces,
 });
 
 t.test('a namespace the server disconnects ends its rooms, fails its emits, and stays out until entered again', async (t) => {
-  const { server, url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { server, proxy } = await startProxied(t);
   const sockets: Socket[] = [];
   server.of('/chat').on('connection', (s) => sockets.push(s));
   const c = client(t, proxy.url);
@@ -127,8 +99,7 @@ t.test("an emit larger than the server's maxPayload is refused before sending, a
 });
 
 t.test("with echo off, the sender's own stored emits never reach its handler, before or after a reconnect", async (t) => {
-  const { url } = await startServer(t);
-  const proxy = await startProxy(t, url);
+  const { url, proxy } = await startProxied(t);
   const a = client(t, proxy.url);
   const b = client(t, url);
   const room = a.join('r');

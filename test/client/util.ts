@@ -1,6 +1,13 @@
-/** Shared helpers of the client tests: bounded waits on events (never a bare sleep). */
+/**
+ * Shared helpers of the client tests: bounded waits on events (never a bare sleep),
+ * clients with the tests' defaults, and the setup several tests share.
+ */
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeFrame } from '../../protocol/codec.js';
+import type { WsqServerOptions } from '../../lib/index.js';
+import { connect, type Subscription, type WsqClient } from '../../lib/client/index.js';
+import { startServer, type Tap } from '../helpers/server.js';
+import { startProxy } from '../helpers/proxy.js';
 
 /** Resolve with the arguments of the first `event`, or reject after `ms`. */
 export function next<T = unknown>(target: { once?: unknown; on: (e: any, fn: any) => unknown; off: (e: any, fn?: any) => unknown }, event: string, ms = 5000): Promise<T> {
@@ -37,6 +44,76 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 /** Fast reconnects for tests. */
 export const FAST = { baseMs: 5, capMs: 50 } as const;
+
+/** A client without heartbeat and with fast reconnects (`opts` may override them), closed at teardown. */
+export function client(t: Tap, url: string, opts: Parameters<typeof connect>[1] = {}): WsqClient {
+  const c = connect(url, { heartbeat: false, backoff: FAST, ...opts });
+  t.teardown(() => c.close());
+  return c;
+}
+
+/** A promise and the function that resolves it. */
+export function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Collect a room's `m` values; `upTo(n)` resolves once n were seen. */
+export function collect(room: Subscription) {
+  const seen: unknown[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  room.on('m', (v: unknown) => {
+    seen.push(v);
+    for (const w of waiters.filter((w) => seen.length >= w.n)) w.resolve();
+  });
+  return {
+    seen,
+    upTo: (n: number, ms = 5000) => within(new Promise<void>((resolve) => (seen.length >= n ? resolve() : waiters.push({ n, resolve }))), ms, `${n} messages`),
+  };
+}
+
+/**
+ * A new session of a durable consumer: `c` joins room `jobs` and collects the `job` values
+ * it gets until `marker`, emitted by `pub` once the join is ready, arrives (or rejects,
+ * saying `what`, after 5 s). Resolves with the values seen.
+ */
+export async function jobsUntil<T>(c: WsqClient, pub: WsqClient, marker: T, what: string): Promise<T[]> {
+  const again = c.join('jobs', { durable: true });
+  const seen: T[] = [];
+  const arrived = deferred();
+  again.on('job', (v: T) => {
+    seen.push(v);
+    if (v === marker) arrived.resolve();
+  });
+  await again.ready();
+  await pub.emitWithAck('job', marker, { room: 'jobs' });
+  await within(arrived.promise, 5000, what);
+  return seen;
+}
+
+/** A server (see `startServer`) with a proxy in front of it: `url` reaches it directly, `proxy.url` through the proxy. */
+export async function startProxied(t: Tap, opts: WsqServerOptions = {}) {
+  const { server, url } = await startServer(t, opts);
+  const proxy = await startProxy(t, url);
+  return { server, url, proxy };
+}
+
+/**
+ * A server with a proxy in front of it; `sub`, connected directly, joined room `r` and
+ * collects its `m` values (`got`); `pub` is connected through the proxy (cut or freeze
+ * it to take `pub`'s connection away). Both are ready.
+ */
+export async function pubThroughProxy(t: Tap) {
+  const { url, proxy } = await startProxied(t);
+  const sub = client(t, url);
+  const pub = client(t, proxy.url);
+  const room = sub.join('r');
+  const got = collect(room);
+  await room.ready();
+  await pub.ready();
+  return { url, proxy, sub, pub, room, got };
+}
 
 /**
  * A scripted wsq/1 peer on a real `ws` server (127.0.0.1:0): it sends `welcome`, records
