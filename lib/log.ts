@@ -4,7 +4,7 @@
  * group consumers, and runs the replay seam: a joiner gets the stored range, then every
  * live message committed after it, with no gap and no duplicate (PROTOCOL.md §5.3).
  */
-import { encodeFrame } from '../protocol/codec.js';
+import { encodeFrame, encodeStoredEvent } from '../protocol/codec.js';
 import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import { planRecovery, type RecoveryRequest } from './replay.js';
@@ -49,6 +49,7 @@ interface Recent {
 interface Held {
   msg: StoredMessage;
   echo: boolean;
+  json: string;
 }
 
 /** One room's log. Built by the namespace on first use; `ready` resolves once its position is loaded. */
@@ -98,8 +99,9 @@ export class RoomLog {
 
   private async appendNow(msg: NewMessage, echo: boolean): Promise<AppendResult> {
     if (!this.loaded) await this.ready;
-    const r = await this.host.store.append(this.host.name, this.room, msg);
-    if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo);
+    const json = JSON.stringify(msg.data ?? null); // once: for the store's size and for the frame
+    const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length);
+    if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo, json);
     return r;
   }
 
@@ -186,11 +188,8 @@ export class RoomLog {
     }
   }
 
-  private encode(m: StoredMessage, replay: boolean): string {
-    return encodeFrame({
-      type: 'event', ns: this.host.name, room: this.room, event: m.event, data: m.data ?? null,
-      offset: m.offset, epoch: this.epoch, from: m.from, ts: m.ts, ...(replay ? { replay: true } : {}),
-    });
+  private encode(m: StoredMessage, replay: boolean, json = JSON.stringify(m.data ?? null)): string {
+    return encodeStoredEvent({ ns: this.host.name, room: this.room, event: m.event, offset: m.offset, epoch: this.epoch, from: m.from, ts: m.ts, replay }, json);
   }
 
   private slot(offset: number): Recent | undefined {
@@ -217,15 +216,15 @@ export class RoomLog {
     this.recent[slot] = r;
   }
 
-  private onCommitted(msg: StoredMessage, echo: boolean): void {
+  private onCommitted(msg: StoredMessage, echo: boolean, json: string): void {
     if (msg.offset <= this.committed) return;
     if (msg.offset !== this.committed + 1) {
       // An earlier append has not resolved yet: hold this one (bounded wait, then accept the hole).
-      this.held.set(msg.offset, { msg, echo });
+      this.held.set(msg.offset, { msg, echo, json });
       this.holdTimer ??= setTimeout(() => this.releaseHeld(), HOLD_MS).unref();
       return;
     }
-    this.deliver(msg, echo);
+    this.deliver(msg, echo, json);
     this.drainHeld();
   }
 
@@ -233,7 +232,7 @@ export class RoomLog {
     let h: Held | undefined;
     while ((h = this.held.get(this.committed + 1))) {
       this.held.delete(this.committed + 1);
-      this.deliver(h.msg, h.echo);
+      this.deliver(h.msg, h.echo, h.json);
     }
     if (this.held.size === 0 && this.holdTimer) {
       clearTimeout(this.holdTimer);
@@ -247,13 +246,13 @@ export class RoomLog {
     for (const o of offsets) {
       const h = this.held.get(o)!;
       this.held.delete(o);
-      if (o > this.committed) this.deliver(h.msg, h.echo);
+      if (o > this.committed) this.deliver(h.msg, h.echo, h.json);
     }
   }
 
-  private deliver(msg: StoredMessage, echo: boolean): void {
+  private deliver(msg: StoredMessage, echo: boolean, json: string): void {
     this.committed = msg.offset;
-    const frame = this.encode(msg, false);
+    const frame = this.encode(msg, false, json);
     this.remember({ msg, frame });
     const skip = echo || msg.from === undefined ? undefined : msg.from;
     for (const j of this.joiners) if (j.sid !== skip) j.buffer.push(frame);

@@ -124,6 +124,28 @@ export function encodeFrame(frame: object): string {
   return JSON.stringify(frame);
 }
 
+/** The fields of a stored message's `event` frame, all but `data`. */
+export interface StoredEventFields {
+  ns: string;
+  room: string;
+  event: string;
+  offset: number;
+  epoch: string;
+  from?: string;
+  ts: number;
+  replay?: boolean;
+}
+
+/**
+ * Encode a stored message's `event` frame around `data` already serialized to JSON, so a
+ * message's data is serialized once (the store's size accounting uses the same string).
+ * Field order and output match `encodeFrame` of the same frame.
+ */
+export function encodeStoredEvent(f: StoredEventFields, dataJson: string): string {
+  const q = JSON.stringify;
+  return `{"type":"event","ns":${q(f.ns)},"room":${q(f.room)},"event":${q(f.event)},"data":${dataJson},"offset":${f.offset},"epoch":${q(f.epoch)}${f.from === undefined ? '' : `,"from":${q(f.from)}`},"ts":${f.ts}${f.replay ? ',"replay":true' : ''}}`;
+}
+
 /**
  * Add a delivery `id` (and `attempt`) to an already encoded `event` frame without
  * re-encoding it: the frame is encoded once per message and this splices the per-recipient

@@ -123,9 +123,9 @@ export class LmdbStore implements Store {
   }
 
   /** Store a message at the next offset (assigned synchronously); resolves once committed to disk. */
-  append(ns: string, room: string, msg: NewMessage): Promise<AppendResult> {
+  append(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
     try {
-      return this.appendNow(ns, room, msg);
+      return this.appendNow(ns, room, msg, size);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -179,7 +179,7 @@ export class LmdbStore implements Store {
     await this.env.close();
   }
 
-  private appendNow(ns: string, room: string, msg: NewMessage): Promise<AppendResult> {
+  private appendNow(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
     if (this.closed) throw new Error('LmdbStore is closed: append after close()');
     const log = this.log(ns, room);
     const r = this.retention(ns, room);
@@ -193,7 +193,7 @@ export class LmdbStore implements Store {
     if (key !== undefined && Buffer.byteLength(key) > MAX_KEY_BYTES) {
       throw new RangeError(`Idempotency key too long for LmdbStore (over ${MAX_KEY_BYTES} bytes)`);
     }
-    const size = messageSize(msg);
+    size ??= messageSize(msg);
     if (r.overflow === 'reject' && r.maxAgeMs > 0) this.expire(log, r, now);
     const fit = makeRoom(ns, room, log, size, r, (o) => this.info(log, o)?.size ?? 0);
     const before = { first: log.first, last: log.last, bytes: log.bytes };

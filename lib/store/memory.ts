@@ -123,9 +123,9 @@ export class MemoryStore implements Store {
   }
 
   /** Store a message at the next offset (assigned synchronously); rejects with QueueFullError when full under `reject`. */
-  append(ns: string, room: string, msg: NewMessage): Promise<AppendResult> {
+  append(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
     try {
-      return Promise.resolve(this.appendNow(ns, room, msg));
+      return Promise.resolve(this.appendNow(ns, room, msg, size));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -163,7 +163,7 @@ export class MemoryStore implements Store {
     this.consumers.clear();
   }
 
-  private appendNow(ns: string, room: string, msg: NewMessage): AppendResult {
+  private appendNow(ns: string, room: string, msg: NewMessage, size?: number): AppendResult {
     const log = this.log(ns, room);
     const r = this.retention(ns, room);
     const now = this.now();
@@ -177,7 +177,7 @@ export class MemoryStore implements Store {
         log.seen.delete(msg.key!); // stale but not swept (clock went back): re-insert at the end
       }
     }
-    const size = messageSize(msg);
+    size ??= messageSize(msg);
     if (r.overflow === 'reject' && r.maxAgeMs > 0) this.expire(log, r);
     const fit = makeRoom(ns, room, log, size, r, (o) => log.sizes[log.head + o - log.first]);
     this.dropTo(log, fit.first);

@@ -99,8 +99,12 @@ export interface Store {
   readonly durable: boolean;
   /** The log's position; creates the log (and its epoch) when it does not exist yet. */
   position(ns: string, room: string): Promise<LogPosition>;
-  /** Store one message at the room's next offset. */
-  append(ns: string, room: string, msg: NewMessage): Promise<AppendResult>;
+  /**
+   * Store one message at the room's next offset. `size` is the message's retention size
+   * (`JSON.stringify(data).length + event.length`) when the caller has already serialized
+   * `data`, so the store need not serialize it again.
+   */
+  append(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult>;
   /** Messages with offset >= from, ascending, at most `limit`, skipping trimmed and expired ones. */
   read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]>;
   /** A consumer's saved progress, or undefined. */

@@ -277,3 +277,17 @@ t.test('decodeServerFrame refuses frames that do not match wsq/1', async (t) => 
     if (!r.ok) t.equal(r.error.code, name === 'not JSON' ? 'bad_json' : 'bad_frame', `${name}: code`);
   }
 });
+
+t.test('6.5 encodeStoredEvent writes the same text as encodeFrame of the same event frame', async (t) => {
+  const { encodeStoredEvent, encodeFrame: enc } = await import('../../protocol/codec.js');
+  const cases = [
+    { ns: '/', room: 'r', event: 'e', offset: 1, epoch: 'E', ts: 5, data: null },
+    { ns: '/chat', room: 'a "quoted" \\ room', event: 'ü€', offset: 9, epoch: 'x', from: 'sid1', ts: 1795401420003, data: { a: [1, 'two', { three: true }] } },
+    { ns: '/', room: 'r', event: 'e', offset: 2, epoch: 'E', from: 's', ts: 6, data: 'text\n', replay: true as const },
+  ];
+  for (const c of cases) {
+    const { data, replay, ...rest } = c as typeof c & { replay?: true };
+    const viaFrame = enc({ type: 'event', ns: rest.ns, room: rest.room, event: rest.event, data, offset: rest.offset, epoch: rest.epoch, from: (rest as { from?: string }).from, ts: rest.ts, ...(replay ? { replay } : {}) });
+    t.equal(encodeStoredEvent({ ...rest, replay }, JSON.stringify(data)), viaFrame, `same text for ${JSON.stringify(c).slice(0, 60)}`);
+  }
+});
