@@ -41,6 +41,11 @@ export class Namespace extends EventEmitter {
   private readonly logs = new Map<string, RoomLog>();
   private readonly consumers = new Map<string, Consumer>();
   private readonly watchers = new Map<string, Set<Socket>>();
+  /** True for a namespace created by a client's `connect` ("any" mode, or a dynamic parent's child), not by `of()`. */
+  dynamic = false;
+  /** Connects running their middleware. */
+  private joining = 0;
+  private unusedSince = 0;
 
   constructor(readonly server: WsqServer, readonly name: string) {
     super();
@@ -152,8 +157,28 @@ export class Namespace extends EventEmitter {
     return log;
   }
 
+  /**
+   * @internal True once nothing has used this namespace (no socket, connect, room log,
+   * consumer or presence watcher) for at least `idleMs`; checked on every heartbeat.
+   */
+  unused(now: number, idleMs: number): boolean {
+    const idle = this.sockets.size === 0 && this.joining === 0 && this.logs.size === 0 && this.consumers.size === 0 && this.watchers.size === 0;
+    if (!idle) this.unusedSince = 0;
+    else if (this.unusedSince === 0) this.unusedSince = now;
+    return idle && now - this.unusedSince >= idleMs;
+  }
+
   /** @internal Run middleware and add a connection to this namespace. */
   async add(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
+    this.joining++;
+    try {
+      return await this.addNow(conn, auth);
+    } finally {
+      this.joining--;
+    }
+  }
+
+  private async addNow(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
     const socket = new Socket(this, conn, { ...conn.handshake, auth });
     for (const mw of this.middlewares) {
       await new Promise<void>((resolve, reject) => {

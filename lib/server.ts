@@ -182,7 +182,13 @@ export class WsqServer implements ConnectionHost {
     const ns = name.startsWith('/') ? name : `/${name}`;
     let nsp = this.nsps.get(ns);
     if (!nsp) this.nsps.set(ns, (nsp = new Namespace(this, ns)));
+    nsp.dynamic = false; // declared by the application: kept for the server's life
     return nsp;
+  }
+
+  /** @internal Names of the namespaces in memory now (for tests and, later, metrics). */
+  namespaceNames(): string[] {
+    return [...this.nsps.keys()];
   }
 
   /** The main namespace "/". */
@@ -226,11 +232,15 @@ export class WsqServer implements ConnectionHost {
       const existing = this.nsps.get(name);
       if (existing) return existing;
       const child = p.createChild(name);
+      child.dynamic = true;
       this.nsps.set(name, child);
       return child;
     }
-    if (this.options.namespaces === 'any') return this.of(name);
-    return undefined;
+    if (this.options.namespaces !== 'any') return undefined;
+    const nsp = new Namespace(this, name);
+    nsp.dynamic = true;
+    this.nsps.set(name, nsp);
+    return nsp;
   }
 
   /** @internal The socket of a connection in a namespace, or an error sent and undefined. */
@@ -346,6 +356,14 @@ export class WsqServer implements ConnectionHost {
       if (now - c.lastSeen > heartbeatMs + timeoutMs) c.terminate();
       else if (c.open) c.ws.ping();
     }
-    for (const nsp of this.nsps.values()) nsp.sweep(now, heartbeatMs);
+    for (const [name, nsp] of this.nsps) {
+      nsp.sweep(now, heartbeatMs);
+      // A namespace made on demand (a client's connect) goes once nothing uses it; its data stays in the store.
+      if (nsp.dynamic && nsp.unused(now, heartbeatMs)) {
+        this.nsps.delete(name);
+        for (const p of this.parents) p.children.delete(nsp);
+        void nsp.adapter.close();
+      }
+    }
   }
 }

@@ -160,3 +160,18 @@ t.test('4.1 rooms of different namespaces are separate', async (t) => {
   await a.sync();
   t.same(a.seen((f) => f.type === 'event'), [], 'an emit to "r" of "/" does not reach "r" of "/chat"');
 });
+
+t.test('4.1 a namespace made on demand is dropped once unused, and comes back with its rooms', async (t) => {
+  const { server, url } = await startServer(t, { heartbeatMs: 20, timeoutMs: 10_000 });
+  const c = await rawClient(t, url);
+  t.equal((await c.request({ type: 'connect', ns: '/tmp-room' })).type, 'connected');
+  t.equal((await c.request({ type: 'emit', ns: '/tmp-room', room: 'r', event: 'e', data: 1 })).offset, 1);
+  t.equal((await c.request({ type: 'disconnect', ns: '/tmp-room' })).type, 'disconnected');
+  const deadline = Date.now() + 5000;
+  while (server.namespaceNames().includes('/tmp-room') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.notOk(server.namespaceNames().includes('/tmp-room'), 'dropped from memory');
+  t.ok(server.namespaceNames().includes('/'), 'the main namespace stays');
+  t.equal((await c.request({ type: 'connect', ns: '/tmp-room' })).type, 'connected', 'it can be entered again');
+  t.equal((await c.request({ type: 'join', ns: '/tmp-room', room: 'r', since: 0 })).replay?.count, 1, 'its room log is still in the store');
+  t.equal((await c.request({ type: 'emit', ns: '/tmp-room', room: 'r', event: 'e' })).offset, 2, 'offsets continue');
+});
