@@ -4,7 +4,7 @@
  * a child namespace per name, sharing the parent's middleware and connection listeners.
  */
 import { EventEmitter } from 'node:events';
-import type { JoinFrame, PresenceFrame, RequestId } from '../protocol/frames.js';
+import type { JoinFrame, PresenceFrame } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection } from './connection.js';
@@ -285,16 +285,6 @@ export class Namespace extends EventEmitter {
     const w = this.watchers.get(room);
     if (w?.delete(socket) && w.size === 0) this.watchers.delete(room);
     this.presence(room, socket, 'leave');
-    return true;
-  }
-
-  /** @internal Answer an ack/nack of a delivery or request id. */
-  static settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, data?: unknown): boolean {
-    const w = conn.takeWaiter(id);
-    if (!w) return false;
-    if (w.kind === 'request') w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, data);
-    else if (nack) w.consumer.nack(w.offset, nack.requeue ?? true, nack.delayMs ?? 0);
-    else w.consumer.ack(w.offset);
     return true;
   }
 
