@@ -2,8 +2,7 @@
  * BroadcastOperator: an immutable target builder (`to`, `in`, `except`, `volatile`,
  * `local`, `timeout`) that encodes a frame once and hands it to each namespace's adapter.
  */
-import { encodeFrame, withDelivery } from '../protocol/codec.js';
-import type { EventFrame } from '../protocol/frames.js';
+import type { RequestId } from '../protocol/frames.js';
 import type { BroadcastFlags } from './adapter/types.js';
 import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
@@ -64,8 +63,7 @@ export class BroadcastOperator {
    */
   emit(event: string, data?: unknown): boolean {
     for (const nsp of this.nsps()) {
-      const frame: EventFrame = { type: 'event', ns: nsp.name, event, data: data ?? null, ts: nsp.server.now() };
-      nsp.adapter.broadcast(encodeFrame(frame), { rooms: this.rooms, except: this.exceptRooms, flags: this.flags });
+      nsp.adapter.broadcast(nsp.encodeEvent(event, data), { rooms: this.rooms, except: this.exceptRooms, flags: this.flags });
     }
     return true;
   }
@@ -79,37 +77,34 @@ export class BroadcastOperator {
    */
   emitWithAck(event: string, data?: unknown): Promise<unknown[]> {
     const timeoutMs = this.flags.timeoutMs ?? 5000;
-    const targets: Socket[] = [];
+    // Encoded once per namespace; each recipient only gets its own id spliced in.
+    const targets: [Socket, string][] = [];
     for (const nsp of this.nsps()) {
+      const base = nsp.encodeEvent(event, data);
       for (const sid of nsp.adapter.sockets({ rooms: this.rooms, except: this.exceptRooms })) {
         const s = nsp.sockets.get(sid);
-        if (s) targets.push(s);
+        if (s) targets.push([s, base]);
       }
     }
     return new Promise((resolve, reject) => {
       const answers: unknown[] = [];
       if (targets.length === 0) return resolve(answers);
       let left = targets.length;
-      const pending = new Map<Socket, number>();
+      const pending = new Map<Socket, RequestId>();
       const timer = setTimeout(() => {
         for (const [s, id] of pending) s.conn.untrack(id); // a late ack is then unknown_id, and nothing leaks
         reject(new WsqError('timeout', `${left} of ${targets.length} clients did not answer within ${timeoutMs} ms`, answers));
       }, timeoutMs);
-      for (const s of targets) {
-        const base = encodeFrame({ type: 'event', ns: s.nsp.name, event, data: data ?? null, ts: s.nsp.server.now() } satisfies EventFrame);
-        const id = s.conn.track({
-          kind: 'request',
-          settle: (err, answer) => {
-            pending.delete(s);
-            if (!err) answers.push(answer);
-            if (--left === 0) {
-              clearTimeout(timer);
-              resolve(answers);
-            }
-          },
+      for (const [s, base] of targets) {
+        const id = s.request(base, (err, answer) => {
+          pending.delete(s);
+          if (!err) answers.push(answer);
+          if (--left === 0) {
+            clearTimeout(timer);
+            resolve(answers);
+          }
         });
         pending.set(s, id);
-        s.conn.sendText(withDelivery(base, id));
       }
     });
   }

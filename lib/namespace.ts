@@ -4,7 +4,8 @@
  * a child namespace per name, sharing the parent's middleware and connection listeners.
  */
 import { EventEmitter } from 'node:events';
-import type { JoinFrame, PresenceFrame } from '../protocol/frames.js';
+import { encodeFrame } from '../protocol/codec.js';
+import type { EventFrame, JoinFrame, PresenceFrame } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection } from './connection.js';
@@ -126,6 +127,11 @@ export class Namespace extends EventEmitter {
   publish(room: string, event: string, data?: unknown, opts: PublishOptions = {}): Promise<AppendResult> {
     const msg = { event, data: data ?? null, ts: this.server.now(), ...(opts.from ? { from: opts.from } : {}), ...(opts.key ? { key: opts.key } : {}) };
     return this.log(room).append(msg, opts.echo ?? false);
+  }
+
+  /** @internal Encode a live event frame of this namespace (no room, no offset: not stored). */
+  encodeEvent(event: string, data: unknown): string {
+    return encodeFrame({ type: 'event', ns: this.name, event, data: data ?? null, ts: this.server.now() } satisfies EventFrame);
   }
 
   /** @internal Log a line through the server's logger. */

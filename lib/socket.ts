@@ -3,9 +3,9 @@
  * gets in `nsp.on('connection', socket => …)`, shaped like Socket.IO's.
  */
 import { EventEmitter } from 'node:events';
-import { encodeFrame, withDelivery } from '../protocol/codec.js';
+import { withDelivery } from '../protocol/codec.js';
 import { CLOSE_CODES, isReservedEvent } from '../protocol/codes.js';
-import type { EmitFrame, EventFrame, RequestId } from '../protocol/frames.js';
+import type { EmitFrame, RequestId } from '../protocol/frames.js';
 import type { AdapterSocket } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection, HandshakeInfo } from './connection.js';
@@ -94,9 +94,9 @@ export class Socket extends EventEmitter implements AdapterSocket {
    */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (typeof event === 'symbol' || isReservedEvent(event)) return super.emit(event, ...args);
-    const frame: EventFrame = { type: 'event', ns: this.nsp.name, event, data: args[0] ?? null, ts: this.nsp.server.now() };
-    if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(encodeFrame(frame)), false, false);
-    else this.conn.send(frame);
+    const text = this.nsp.encodeEvent(event, args[0]);
+    if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(text), false, false);
+    else this.conn.sendText(text);
     this.nextCompress = undefined;
     return true;
   }
@@ -109,21 +109,23 @@ export class Socket extends EventEmitter implements AdapterSocket {
   emitWithAck(event: string, data?: unknown, opts: { timeoutMs?: number } = {}): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
-      const base = encodeFrame({ type: 'event', ns: this.nsp.name, event, data: data ?? null, ts: this.nsp.server.now() } satisfies EventFrame);
       const timer = setTimeout(() => {
         this.conn.untrack(id);
         reject(new WsqError('timeout', `the client did not ack "${event}" within ${timeoutMs} ms`));
       }, timeoutMs);
-      const id = this.conn.track({
-        kind: 'request',
-        settle: (err, answer) => {
-          clearTimeout(timer);
-          if (err) reject(err);
-          else resolve(answer);
-        },
+      const id = this.request(this.nsp.encodeEvent(event, data), (err, answer) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(answer);
       });
-      this.conn.sendText(withDelivery(base, id));
     });
+  }
+
+  /** @internal Send an encoded event that the client must ack: adds a fresh id, returns it. */
+  request(encodedEvent: string, settle: (err: Error | undefined, answer?: unknown) => void): RequestId {
+    const id = this.conn.track({ kind: 'request', settle });
+    this.conn.sendText(withDelivery(encodedEvent, id));
+    return id;
   }
 
   /** `socket.compress(false).emit(…)`: do not compress the next emit, even when permessage-deflate is on. */
