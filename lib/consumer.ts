@@ -216,11 +216,16 @@ export class Consumer implements LogListener {
     }
   }
 
+  /** The member holds fewer unacked deliveries than its prefetch. */
+  private hasRoom(m: ConsumerMember): boolean {
+    return (this.inflight.get(m) ?? 0) < m.prefetch;
+  }
+
   private pickMember(): ConsumerMember | undefined {
     const n = this.members.length;
     for (let i = 0; i < n; i++) {
       const m = this.members[(this.rr + i) % n]!;
-      if ((this.inflight.get(m) ?? 0) < m.prefetch) {
+      if (this.hasRoom(m)) {
         this.rr = (this.rr + i + 1) % n;
         return m;
       }
@@ -294,7 +299,7 @@ export class Consumer implements LogListener {
   }
 
   private pickMemberPeek(): boolean {
-    return this.members.some((m) => (this.inflight.get(m) ?? 0) < m.prefetch);
+    return this.members.some((m) => this.hasRoom(m));
   }
 
   private expire(offset: number): void {

@@ -88,10 +88,15 @@ export class RoomLog {
    * Store a message and, once committed, deliver it live. Resolves with the store's result
    * (after the commit). `echo` also delivers it to the sender.
    */
-  async append(msg: NewMessage, echo = false): Promise<AppendResult> {
+  append(msg: NewMessage, echo = false): Promise<AppendResult> {
+    return this.busyWith(() => this.appendNow(msg, echo));
+  }
+
+  /** Count work under way (an idle log may be dropped by its namespace only when there is none). */
+  private async busyWith<T>(work: () => Promise<T>): Promise<T> {
     this.busy++;
     try {
-      return await this.appendNow(msg, echo);
+      return await work();
     } finally {
       this.busy--;
     }
@@ -132,13 +137,8 @@ export class RoomLog {
    * Sends `joined` (built by `joinedFrame`), the replayed events, the live events that
    * committed during the replay, and only then adds the socket to the adapter's room.
    */
-  async join(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
-    this.busy++;
-    try {
-      await this.joinNow(target, req, id, extra);
-    } finally {
-      this.busy--;
-    }
+  join(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
+    return this.busyWith(() => this.joinNow(target, req, id, extra));
   }
 
   /**
