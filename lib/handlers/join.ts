@@ -29,10 +29,10 @@ export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFra
 export function handleLeave(server: WsqServer, conn: Connection, f: LeaveFrame): void {
   const socket = server.socketOf(conn, f.ns, f.id);
   if (!socket) return;
-  const inAdapter = f.room !== socket.id && socket.rooms.has(f.room);
-  if (!socket.nsp.unsubscribe(socket, f.room) && !inAdapter) {
+  const member = socket.subs.has(f.room) || (f.room !== socket.id && socket.rooms.has(f.room));
+  if (!member) {
     return conn.bad('not_member', `leave: this connection is not in room "${f.room}" of namespace "${socket.nsp.name}". Join it first, or check the name.`, f.id);
   }
-  socket.nsp.adapter.del(socket.id, f.room);
+  socket.leave(f.room);
   conn.send(f.id === undefined ? { type: 'left', ns: socket.nsp.name, room: f.room } : { type: 'left', ns: socket.nsp.name, room: f.room, id: f.id });
 }
