@@ -72,7 +72,6 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
   }
 
   broadcast(frame: string, opts: BroadcastOptions): number {
-    let buf: Buffer | undefined;
     const volatile = opts.flags.volatile === true;
     const compress = opts.flags.compress !== false;
     const sockets = this.nsp.sockets;
@@ -81,7 +80,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       const [room] = opts.rooms;
       const members = this.rooms.get(room!);
       if (!members) return 0; // nobody live (e.g. only consumers): no bytes to build
-      buf = Buffer.from(frame);
+      const buf = Buffer.from(frame); // the bytes are built once, for every recipient
       const [skip] = opts.except;
       const skipSids = skip !== undefined && !this.isSid(skip) ? this.rooms.get(skip) : undefined;
       let n = 0;
@@ -93,7 +92,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       return n;
     }
     let n = 0;
-    buf = Buffer.from(frame);
+    const buf = Buffer.from(frame);
     for (const sid of this.sockets(opts)) {
       sockets.get(sid)?.sendEncoded(buf, volatile, compress);
       n++;
