@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   timeout: 'No answer came in time.',
   no_handler: 'Nothing on the server handles this event. Emit it to a room, or use an event the server handles.',
   unknown_id: 'No delivery or request with that id is waiting for an ack on this connection.',
+  unavailable: 'The store refused the write (disk full or failing), so nothing was stored. Retry later; reads and live delivery go on.',
   internal: 'The server failed while handling this frame. The connection is still usable.',
 } as const;
 
@@ -35,6 +36,10 @@ export const CLOSE_CODES = {
   normal: 1000,
   /** The server is shutting down. Reconnect (to another node) after a short wait. */
   going_away: 1001,
+  /** The peer broke the WebSocket protocol (sent by ws itself, e.g. an unmasked client frame). Fix the client. */
+  protocol_error: 1002,
+  /** A text frame was not valid UTF-8 (sent by ws itself). Fix the client. */
+  invalid_payload: 1007,
   /** Too many bad frames (more than `badFrameLimit` in `badFrameWindowMs`). Fix the client before reconnecting. */
   policy_violation: 1008,
   /** A frame was larger than the hard frame limit; the server did not read it. */
@@ -45,12 +50,16 @@ export const CLOSE_CODES = {
   kicked: 4000,
   /** The main namespace's middleware refused this connection (bad or missing credentials). */
   unauthorized: 4001,
+  /** The socket's outgoing buffer passed its cap (the client does not read fast enough). Reconnect and resume (since / durable): nothing stored is lost. */
+  slow_consumer: 4002,
+  /** The connection's credentials expired while it was open. Reconnect with a fresh token. */
+  credentials_expired: 4003,
 } as const;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;
 
 /** Close codes after which a client should not reconnect on its own. */
-export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.policy_violation, CLOSE_CODES.kicked, CLOSE_CODES.unauthorized]);
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.protocol_error, CLOSE_CODES.invalid_payload, CLOSE_CODES.policy_violation, CLOSE_CODES.kicked, CLOSE_CODES.unauthorized]);
 
 /** Event names an `emit` may not use: `$`-prefixed names and the library's lifecycle names. */
 export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
