@@ -156,20 +156,35 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   }
 
   /**
-   * Leave the namespace on the server and forget it (its rooms too).
+   * Leave the namespace on the server and forget it (its rooms too): sends `disconnect`
+   * and resolves on the server's `disconnected` (or its error, or a drop), waiting at most
+   * `timeoutMs` (default: the client's `ackTimeoutMs`); at once while not connected. Never rejects.
    * @example
    * await chat.disconnect();
    */
-  disconnect(): Promise<void> {
+  disconnect(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.gone) return Promise.resolve();
-    this.gone = true;
+    // Read before `gone` is set: `connected` is false once the namespace is gone.
     const wasConnected = this.connected;
+    this.gone = true;
+    this.connectedConn = 0;
     this.link.forget(this.name);
     this.link.rejectQueued(this.name, new WsqError('closed', `Namespace "${this.name}" was disconnected before this emit was sent.`));
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    const error = new WsqError('closed', `Namespace "${this.name}" was disconnected by this client.`);
+    for (const sub of subs) sub.ended(error);
     if (!wasConnected) return Promise.resolve();
+    const ms = options.timeoutMs ?? this.link.ackTimeoutMs;
     return new Promise<void>((resolve) => {
-      const sent = this.link.request({ type: 'disconnect', ns: this.name }, { reply: () => resolve(), error: () => resolve(), dropped: () => resolve() });
-      if (!sent) resolve();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      const sent = this.link.request({ type: 'disconnect', ns: this.name }, { reply: done, error: done, dropped: done });
+      if (!sent) return resolve();
+      if (Number.isFinite(ms) && ms > 0) timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
     });
   }
 
