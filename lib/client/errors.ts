@@ -13,7 +13,9 @@ export type ClientErrorCode =
   /** The client was closed (by `client.close()`, a terminal close code, or after the last reconnect attempt). */
   | 'closed'
   /** An application handler threw or its promise rejected. */
-  | 'handler_failed';
+  | 'handler_failed'
+  /** `join` of a room already joined here in another mode (live, durable, a group): leave it first. */
+  | 'already_joined';
 
 /** Every code a `WsqError` may carry. */
 export type WsqErrorCode = ErrorCode | ClientErrorCode;

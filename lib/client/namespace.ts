@@ -7,7 +7,7 @@ import { isReservedEvent } from '../../protocol/codes.js';
 import { WsqError } from './errors.js';
 import { HandlerHost, HandlerRegistry } from './handlers.js';
 import { answerer, noHandler, type EmitEntry, type Link } from './link.js';
-import { Subscription } from './subscription.js';
+import { Subscription, modeOf } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
 import type {
   AckResult, AnyEvents, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents,
@@ -90,7 +90,9 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   /**
    * Join a room. The subscription is kept across reconnects: the room is rejoined and
    * resumed from the last offset seen (plain), or from the server's cursor (durable,
-   * group). Joining a room already joined returns the existing subscription.
+   * group). Joining a room already joined in the same mode (live, durable, or the same
+   * group) returns the existing subscription (its first options stay); in another mode it
+   * throws `WsqError` `already_joined` — leave the first subscription, then join again.
    * @example
    * const jobs = client.join('jobs', { group: 'workers', prefetch: 10 });
    * jobs.on('job', async (job) => { await work(job); }); // acked when it resolves, nacked if it throws
@@ -98,7 +100,15 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   join<L extends EventMap = Listen>(room: string, options: JoinOptions = {}): Subscription<L> {
     if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
     const existing = this.subs.get(room);
-    if (existing) return existing as Subscription<L>;
+    if (existing) {
+      // I7 #17: never hand back a subscription of another mode (a live one for a group join).
+      const have = existing.mode;
+      const want = modeOf(options);
+      if (have !== want) {
+        throw new WsqError('already_joined', `A subscription to "${room}"${this.name === '/' ? '' : ` in "${this.name}"`} in mode ${have} exists; leave it first (await sub.leave()), then join in mode ${want}.`);
+      }
+      return existing as Subscription<L>;
+    }
     if (this.dropped) throw this.droppedError();
     const sub = new Subscription<L>(this.link, this.name, room, options, () => {
       if (this.subs.get(room) === sub) this.subs.delete(room);

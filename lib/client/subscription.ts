@@ -10,6 +10,16 @@ import { answerer, noHandler, type Link } from './link.js';
 import { DeliveryTracker, OffsetTracker, type ResumePoint } from './tracking.js';
 import type { AckResult, AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, SubscriptionEvents } from './types.js';
 
+/**
+ * A join's mode, as error messages name it: `live` (plain), `durable`, or `group "<name>"`.
+ * @example
+ * modeOf({ group: 'workers' }); // 'group "workers"'
+ */
+export function modeOf(options: JoinOptions): string {
+  if (options.group !== undefined) return `group "${options.group}"`;
+  return options.durable ? 'durable' : 'live';
+}
+
 /** A subscription's state: waiting for its first `joined`, joined, left, or refused. */
 export type SubscriptionState = 'joining' | 'joined' | 'left' | 'failed';
 
@@ -69,6 +79,10 @@ export class Subscription<Listen extends EventMap = AnyEvents> extends HandlerHo
   /** True for durable and group subscriptions (deliveries are acked). */
   get consumer(): boolean {
     return this.options.durable === true || this.options.group !== undefined;
+  }
+  /** How it consumes the room: `live`, `durable`, or `group "<name>"`. */
+  get mode(): string {
+    return modeOf(this.options);
   }
   /** The last offset handed to the handlers and its epoch (plain subscriptions), to resume in a later session. */
   get position(): ResumePoint | undefined {
