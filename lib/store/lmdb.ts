@@ -15,7 +15,9 @@
  * Names are bounded by LMDB's key size: ns + room at most 1024 UTF-8 bytes, idempotency keys
  * at most 768; longer ones are refused with a RangeError, as is a message msgpack cannot encode.
  */
+import { closeSync, openSync, readFileSync, realpathSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { nanoid } from 'nanoid';
 import { compositeKey, copyConsumer, makeRoom, messageSize } from './memory.js';
@@ -94,18 +96,28 @@ export class LmdbStore implements Store {
   /** Last expiry entry swept (its removal may still be in flight, so the next sweep starts after it). */
   private sweptTo: [number, string, string, string] | undefined;
   private closed = false;
+  private readonly lock: DirLock;
 
-  /** Open (or create) the store in directory `dir`. Prefer `LmdbStore.open`, which creates the directory. */
+  /**
+   * Open (or create) the store in directory `dir`, which must exist. Prefer `LmdbStore.open`,
+   * which creates the directory. Takes the directory's exclusive lock first (see `DirLock`).
+   */
   constructor(dir: string, opts: StoreOptions) {
     this.retention = opts.retention;
     this.now = opts.now ?? Date.now;
+    this.lock = new DirLock(dir);
     // noSubdir: false — lmdb treats a path with a dot in its last segment (e.g. /tmp/tmp.x1Y) as a file otherwise.
-    this.env = open({ path: dir, noSubdir: false });
-    this.msgs = this.env.openDB({ name: 'messages' });
-    this.metas = this.env.openDB({ name: 'logs' });
-    this.consumers = this.env.openDB({ name: 'consumers' });
-    this.dedup = this.env.openDB({ name: 'dedup' });
-    this.expiry = this.env.openDB({ name: 'dedup-expiry' });
+    try {
+      this.env = open({ path: dir, noSubdir: false });
+      this.msgs = this.env.openDB({ name: 'messages' });
+      this.metas = this.env.openDB({ name: 'logs' });
+      this.consumers = this.env.openDB({ name: 'consumers' });
+      this.dedup = this.env.openDB({ name: 'dedup' });
+      this.expiry = this.env.openDB({ name: 'dedup-expiry' });
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
   }
 
   /** Create `dir` if needed and open the store there; reopening a directory keeps its logs, epochs and state. */
@@ -176,7 +188,11 @@ export class LmdbStore implements Store {
     this.closed = true;
     await this.lastWrite;
     this.logs.clear();
-    await this.env.close();
+    try {
+      await this.env.close();
+    } finally {
+      this.lock.release();
+    }
   }
 
   private appendNow(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
@@ -314,6 +330,85 @@ export class LmdbStore implements Store {
       if (!s || s.ts + this.retention(ns, room).dedupWindowMs > now) continue;
       if (this.logs.get(compositeKey(ns, room))?.pendingKeys.has(key)) continue;
       this.dedup.remove([ns, room, key]);
+    }
+  }
+}
+
+/** Directories whose lock this process holds (real paths). */
+const heldDirs = new Set<string>();
+
+/** Whether a process with this PID exists (EPERM: it exists but belongs to another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The exclusive lock of a data directory: a file `wsq.lock` holding the owner's PID, created
+ * with `wx` (fails if it exists). Two processes writing one LMDB directory would assign the
+ * same offsets twice and overwrite each other's acked messages, so a second one refuses to
+ * start. A lock whose PID is no longer alive (the owner was killed) is taken over.
+ */
+export class DirLock {
+  readonly path: string;
+  private readonly dir: string;
+  private held = false;
+
+  constructor(dir: string) {
+    this.dir = realpathSync(dir);
+    this.path = join(this.dir, 'wsq.lock');
+    for (let tries = 0; ; tries++) {
+      try {
+        const fd = openSync(this.path, 'wx');
+        try {
+          writeSync(fd, `${process.pid}\n`);
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 3) throw err;
+      }
+      const pid = this.holder();
+      const mine = pid === process.pid && heldDirs.has(this.dir);
+      if (mine || (pid !== undefined && pid !== process.pid && alive(pid))) {
+        throw new Error(`the data directory ${this.dir} is in use by another wsq process (PID ${pid}${mine ? ', this one' : ''}, lock file ${this.path}); stop that process first, or give this one another --data-dir.`);
+      }
+      // Stale: its owner is gone (or the file is unreadable or empty). Take it over.
+      try {
+        unlinkSync(this.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    this.held = true;
+    heldDirs.add(this.dir);
+  }
+
+  /** The PID in the lock file, or undefined when it is missing or unreadable. */
+  holder(): number | undefined {
+    try {
+      const pid = Number.parseInt(readFileSync(this.path, 'utf8'), 10);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Remove the lock file (only if it is still ours). */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    heldDirs.delete(this.dir);
+    if (this.holder() !== process.pid) return;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone: nothing to release
     }
   }
 }
