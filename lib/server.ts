@@ -16,7 +16,7 @@ import { WsqError } from './errors.js';
 import { connecting } from './handlers/connect.js';
 import { dispatch } from './handlers/index.js';
 import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
-import { retentionResolver, type RetentionRule } from './retention.js';
+import { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
 import type { Socket } from './socket.js';
 import { MemoryStore } from './store/memory.js';
 import type { Retention, Store } from './store/types.js';
@@ -330,16 +330,15 @@ export class WsqServer implements ConnectionHost {
   private onConnection(ws: WebSocket, info: HandshakeInfo): void {
     const conn = new Connection(this, ws, nanoid(12), info);
     this.connections.add(conn);
-    const welcome: WelcomeFrame = {
-      type: 'welcome', sid: conn.sid, protocol: PROTOCOL_VERSION, heartbeatMs: this.options.heartbeatMs,
-      maxPayload: this.options.maxPayload, server: { name: 'wsq', version: VERSION }, ...(info.client ? { client: info.client } : {}),
-    };
-    conn.send(welcome);
     const main = this.sockets;
+    // D1 (R6.1.1): `welcome` means accepted, so it goes out only once the main namespace's middleware
+    // accepted. Frames that arrive meanwhile are held by the connection and handled, in order, after
+    // the application's `connection` listeners ran (R2.1.4), so an emit to a handler they add works.
     main.add(conn, {}).then(
       (socket) => {
-        conn.start();
+        conn.send(this.welcome(conn));
         main.announce(socket);
+        conn.start();
       },
       (err: Error) => {
         const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';
@@ -347,6 +346,19 @@ export class WsqServer implements ConnectionHost {
         conn.close(CLOSE_CODES.unauthorized, 'refused by middleware');
       },
     );
+  }
+
+  /** The `welcome` frame of a connection, with the limits a client needs (R6.1.2). */
+  private welcome(conn: Connection): WelcomeFrame {
+    const o = this.options;
+    return {
+      type: 'welcome', sid: conn.sid, protocol: PROTOCOL_VERSION, heartbeatMs: o.heartbeatMs,
+      maxPayload: o.maxPayload, server: { name: 'wsq', version: VERSION }, ...(conn.client ? { client: conn.client } : {}),
+      limits: {
+        timeoutMs: o.timeoutMs, ackTimeoutMs: o.ackTimeoutMs, maxDeliver: o.maxDeliver, prefetch: o.prefetch,
+        badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, dedupWindowMs: { ...DEFAULT_RETENTION, ...o.retention }.dedupWindowMs,
+      },
+    };
   }
 
   private beat(): void {

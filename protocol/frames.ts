@@ -121,6 +121,16 @@ export const WelcomeFrame = strictObject({
   heartbeatMs: number().int(),
   maxPayload: number().int(),
   server: strictObject({ name: string(), version: string() }),
+  /** The server's limits a client needs (R6.1.2): optional, so a 1.x client of an older server still validates. */
+  limits: strictObject({
+    timeoutMs: number().int().nonnegative(),
+    ackTimeoutMs: number().int().nonnegative(),
+    maxDeliver: number().int().positive(),
+    prefetch: number().int().positive(),
+    badFrameLimit: number().int().nonnegative(),
+    badFrameWindowMs: number().int().nonnegative(),
+    dedupWindowMs: number().int().nonnegative(),
+  }).optional(),
 });
 export const ConnectedFrame = strictObject({
   type: literal('connected'),

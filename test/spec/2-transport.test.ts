@@ -234,7 +234,7 @@ t.test('2.5 server.close() closes every client with 1001', async (t) => {
 t.test('2.5 refusal by the main namespace middleware: error unauthorized, then close 4001', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   server.use((_socket, next) => next(new WsqError('unauthorized', 'no token')));
-  const c = await rawClient(t, url);
+  const c = await rawClient(t, url, { welcome: false }); // D1: a refused connection gets no welcome
   const err = await c.next('error');
   t.equal(err.code, 'unauthorized');
   t.match(err.message, /no token/);
@@ -244,7 +244,7 @@ t.test('2.5 refusal by the main namespace middleware: error unauthorized, then c
 t.test('2.5 a refusal carrying the code forbidden: error forbidden, then close 4001', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   server.use((_socket, next) => next(new WsqError('forbidden', 'banned', { until: 'tomorrow' })));
-  const c = await rawClient(t, url);
+  const c = await rawClient(t, url, { welcome: false }); // D1: a refused connection gets no welcome
   const err = await c.next('error');
   t.equal(err.code, 'forbidden');
   t.same(err.details, { until: 'tomorrow' }, 'the refusal details are passed on');
