@@ -19,13 +19,16 @@ export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFra
   }
   const nsp = socket.nsp;
   socket.notifyAny(f.event, f.data ?? null, f.room);
-  if (f.volatile || server.isDirectRoom(nsp, f.room)) {
+  const direct = server.isDirectRoom(nsp, f.room);
+  if (f.volatile || direct) {
     if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; volatile and direct emits are never stored.', f.id);
     const frame: EventFrame = { type: 'event', ns: nsp.name, event: f.event, data: f.data ?? null, room: f.room, from: socket.id, ts: server.now() };
     const text = encodeFrame(frame);
+    // R4.5.3: a volatile emit reaches the room's live members; its echo reaches the sender only when the
+    // sender is one of them (the adapter's membership decides: never a non-member, durable or group member).
     nsp.adapter.broadcast(text, { rooms: new Set([f.room]), except: f.echo ? NONE : new Set([socket.id]), flags: { volatile: f.volatile } });
-    // A direct message's echo: the sender is not in the recipient's sid room, so send it its copy here.
-    if (f.echo && f.room !== socket.id && !socket.rooms.has(f.room)) conn.sendText(text);
+    // R4.5.2: a direct message's echo: the sender is not in the recipient's sid room, so send it its copy here.
+    if (f.echo && direct && f.room !== socket.id) conn.sendText(text);
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id });
     return;
   }

@@ -174,3 +174,33 @@ t.test('4.5 bad emits → bad_frame (reserved names, flags without room, key on 
   t.same(b!.seen((f) => f.type === 'event'), [], 'none of them was delivered');
   t.match(await a!.request({ type: 'emit', room: 'r', event: 'ok', id: 'ok' }), { type: 'ack', offset: 1 }, 'nothing was stored either');
 });
+
+t.test('R4.5.3 a volatile echo reaches only a sender that is a live member of the room', async (t) => {
+  const { url } = await startServer(t);
+  const live = await rawClient(t, url);
+  await live.request({ type: 'join', room: 'r' });
+  const outsider = await rawClient(t, url);
+  const durable = await rawClient(t, `${url}?client=dur`);
+  t.match(await durable.request({ type: 'join', room: 'r', durable: true }), { type: 'joined', durable: true });
+  const worker = await rawClient(t, url);
+  t.match(await worker.request({ type: 'join', room: 'r', group: 'g' }), { type: 'joined', group: 'g' });
+  for (const [name, c] of [['non-member', outsider], ['durable member', durable], ['group member', worker]] as const) {
+    t.same(await c.request({ type: 'emit', room: 'r', event: 'v', volatile: true, echo: true, id: name }), { type: 'ack', id: name });
+    t.match(await live.next((f) => f.event === 'v'), { from: c.welcome.sid }, `the live member gets the ${name}'s volatile emit`);
+    await c.sync();
+    t.same(c.seen((f) => f.type === 'event'), [], `no echo to a ${name}`);
+  }
+  t.same(await live.request({ type: 'emit', room: 'r', event: 'v', volatile: true, echo: true, id: 'live' }), { type: 'ack', id: 'live' });
+  t.match(live.seen((f) => f.event === 'v' && f.from === live.welcome.sid), [{ room: 'r' }], 'a live member gets its echo');
+});
+
+t.test('R4.5.2 a direct emit with echo: the sender gets its copy once', async (t) => {
+  const { url } = await startServer(t);
+  const a = await rawClient(t, url);
+  const b = await rawClient(t, url);
+  t.same(await a.request({ type: 'emit', room: b.welcome.sid, event: 'dm', echo: true, id: 1 }), { type: 'ack', id: 1 });
+  t.match(await b.next('event'), { event: 'dm', room: b.welcome.sid, from: a.welcome.sid });
+  t.equal(a.seen((f) => f.event === 'dm').length, 1, 'one echo to the sender');
+  t.same(await a.request({ type: 'emit', room: a.welcome.sid, event: 'self', echo: true, id: 2 }), { type: 'ack', id: 2 });
+  t.equal(a.seen((f) => f.event === 'self').length, 1, 'a direct emit to oneself arrives once');
+});
