@@ -22,8 +22,16 @@ export function errorFrame(code: ErrorCode, message?: string, id?: RequestId, de
   return f;
 }
 
+/** Own properties only: a frame's field is never looked up on Object.prototype (R?: "constructor", "__proto__"). */
+function own(obj: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** The client frame schemas by type, in a Map: a `type` such as "constructor" or "__proto__" finds nothing. */
+const SCHEMAS: ReadonlyMap<string, z.ZodObject> = new Map(Object.entries(CLIENT_FRAMES));
+
 function pickId(obj: Record<string, unknown>): RequestId | undefined {
-  const id = obj.id;
+  const id = own(obj, 'id');
   if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
   if (typeof id === 'string' && id.length <= 64) return id;
   return undefined;
@@ -85,22 +93,22 @@ export function decodeClientFrame(text: string): Decoded<ClientFrame> {
   }
   const obj = value as Record<string, unknown>;
   const id = pickId(obj);
-  const type = obj.type;
+  const type = own(obj, 'type');
   if (typeof type !== 'string') {
     return { ok: false, error: errorFrame('bad_frame', 'The frame has no "type" string. Every frame needs one, e.g. {"type":"ping"}.', id) };
   }
-  const schema = (CLIENT_FRAMES as Record<string, z.ZodType<ClientFrame>>)[type];
+  const schema = SCHEMAS.get(type);
   if (!schema) {
     return { ok: false, error: errorFrame('unknown_type', `Unknown frame type "${type.slice(0, 64)}". Use one of: ${Object.keys(CLIENT_FRAMES).join(', ')}.`, id) };
   }
   const parsed = schema.safeParse(obj);
   if (!parsed.success) {
-    const allowed = Object.keys((CLIENT_FRAMES as Record<string, z.ZodObject>)[type]!.shape);
+    const allowed = Object.keys(schema.shape);
     const cut = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
     const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: cut(i.path.map(String).join('.')), code: i.code, message: cut(i.message) }));
     return { ok: false, error: errorFrame('bad_frame', describeIssues(type, parsed.error.issues, allowed), id, { issues }) };
   }
-  return { ok: true, frame: parsed.data };
+  return { ok: true, frame: parsed.data as ClientFrame };
 }
 
 /** Decode one text frame from a server (used by the client SDK and the tests). Never throws. */
