@@ -186,17 +186,32 @@ export class Namespace extends EventEmitter {
 
   private async addNow(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
     const socket = new Socket(this, conn, { ...conn.handshake, auth });
-    for (const mw of this.middlewares) {
-      await new Promise<void>((resolve, reject) => {
-        try {
-          const r = mw(socket, (err) => (err ? reject(err) : resolve())) as Promise<unknown> | undefined;
-          if (r && typeof r.then === 'function') r.then(undefined, reject);
-        } catch (err) {
-          reject(err);
-        }
-      });
+    // R5.1.5: rooms a middleware joined belong to the adapter under this sid; every way out of the
+    // handshake (refusal, a throw, the connection closing meanwhile) takes them away again.
+    const abandon = (): void => {
+      socket.ended = true;
+      this.adapter.delAll(socket.id);
+    };
+    conn.ws.once('close', abandon);
+    try {
+      for (const mw of this.middlewares) {
+        await new Promise<void>((resolve, reject) => {
+          try {
+            const r = mw(socket, (err) => (err ? reject(err) : resolve())) as Promise<unknown> | undefined;
+            if (r && typeof r.then === 'function') r.then(undefined, reject);
+          } catch (err) {
+            reject(err);
+          }
+        });
+      }
+      if (!conn.open) throw new WsqError('internal', 'the connection closed during the handshake');
+    } catch (err) {
+      abandon();
+      throw err;
+    } finally {
+      conn.ws.off('close', abandon);
     }
-    if (!conn.open) throw new WsqError('internal', 'the connection closed during the handshake');
+    socket.connected = true;
     this.sockets.set(socket.id, socket);
     conn.sockets.set(this.name, socket);
     this.adapter.addAll(socket.id, [socket.id]);
@@ -222,6 +237,7 @@ export class Namespace extends EventEmitter {
   /** @internal Remove a socket: `disconnecting` (rooms still visible), leave everything, `disconnect`. */
   remove(socket: Socket, reason: string): void {
     if (!socket.connected) return;
+    socket.ended = true; // R5.1.5: a join from a `disconnecting` or `disconnect` listener (or later) is ignored
     socket.emit('disconnecting', reason);
     socket.connected = false;
     for (const room of [...socket.subs.keys()]) this.unsubscribe(socket, room);

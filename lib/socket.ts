@@ -60,7 +60,10 @@ export class SocketMember implements ConsumerMember {
 export class Socket extends EventEmitter implements AdapterSocket {
   /** Application data attached to the socket (as Socket.IO's `socket.data`). */
   data: Record<string, unknown> = {};
-  connected = true;
+  /** True once the namespace's middleware accepted this socket, false again once it left (as in Socket.IO). */
+  connected = false;
+  /** @internal True once the socket was refused, left its namespace, or its connection closed: it joins no room any more (R5.1.5). */
+  ended = false;
   /** This socket's room subscriptions made by `join` frames (room → subscription). */
   readonly subs = new Map<string, Subscription>();
   private readonly anyHandlers: AnyHandler[] = [];
@@ -156,13 +159,14 @@ export class Socket extends EventEmitter implements AdapterSocket {
 
   /** Join rooms for live delivery (no replay; clients use the `join` frame for that). */
   join(room: string | string[]): void {
+    // R5.1.5: the adapter owns membership; a socket that was refused or left must not stay in a room under a dead sid.
+    if (this.ended) return;
     this.nsp.adapter.addAll(this.id, Array.isArray(room) ? room : [room]);
   }
 
   /** Leave a room (any subscription to it ends too). */
   leave(room: string): void {
-    this.nsp.unsubscribe(this, room);
-    this.nsp.adapter.del(this.id, room);
+    if (!this.nsp.unsubscribe(this, room)) this.nsp.adapter.del(this.id, room);
   }
 
   /** Listen to every incoming emit. */

@@ -206,3 +206,82 @@ t.test('adapter events: create-room, join-room, leave-room, delete-room', async 
   t.same(mine, ['create r', 'join r a', 'join r b', 'leave r a', 'leave r b', 'delete r']);
   t.ok(events.includes(`create ${a.welcome.sid}`), 'a sid room is created for each socket');
 });
+
+/** Wait (bounded) until `cond` holds. */
+async function until(cond: () => boolean, ms = 2000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return cond();
+}
+
+t.test('R5.1.5 rooms joined in a middleware that then refuses do not stay under the dead sid', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const nsp = server.of('/m');
+  nsp.use((socket, next) => {
+    socket.join(['in-mw', 'other']);
+    next(socket.handshake.auth.ok ? undefined : new Error('not ok'));
+  });
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/m' }), { code: 'unauthorized' });
+  t.equal(nsp.adapter.roomMembers('in-mw'), undefined, 'the room is gone');
+  t.equal(nsp.adapter.socketRooms(c.welcome.sid), undefined, 'the sid has no rooms');
+  t.match(await c.request({ type: 'connect', ns: '/m', auth: { ok: true } }), { type: 'connected' });
+  t.same([...nsp.adapter.roomMembers('in-mw')!], [c.welcome.sid], 'an accepted socket keeps the rooms its middleware joined');
+  nsp.to('in-mw').emit('hi');
+  t.match(await c.next('event'), { ns: '/m', event: 'hi' });
+});
+
+t.test('R5.1.5 the main namespace: a refusal takes the middleware\'s rooms away too', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  server.use((socket, next) => {
+    socket.join('mw-room');
+    next(new WsqError('forbidden', 'no'));
+  });
+  const c = await rawClient(t, url, { welcome: false });
+  t.equal((await c.closed).code, 4001);
+  t.equal(server.sockets.adapter.roomMembers('mw-room'), undefined);
+  t.equal(server.sockets.adapter.rooms.size, 0, 'no room at all');
+});
+
+t.test('R5.1.5 a connection that closes during the middleware leaves no room behind, even if the middleware joins later', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inMw = new Promise<void>((r) => (entered = r));
+  let accepted = 0;
+  const nsp = server.of('/slow');
+  nsp.use(async (socket, next) => {
+    socket.join('early');
+    entered();
+    await gate;
+    socket.join('late');
+    next();
+  }).on('connection', () => accepted++);
+  const c = await rawClient(t, url);
+  c.send({ type: 'connect', ns: '/slow' });
+  await inMw;
+  t.ok(nsp.adapter.roomMembers('early')?.has(c.welcome.sid), 'joined while the middleware runs');
+  await c.close();
+  t.ok(await until(() => nsp.adapter.roomMembers('early') === undefined), 'the room goes when the connection closes');
+  release();
+  await gate;
+  t.ok(await until(() => nsp.adapter.rooms.size === 0 && nsp.sockets.size === 0), 'a join after the close is ignored; no socket is added');
+  t.equal(accepted, 0);
+});
+
+t.test('R5.1.5 a socket that left its namespace joins no room (socket.join after disconnect, or in a disconnect listener)', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  server.of('/chat');
+  const { c, socket } = await clientSocket(t, server, url, '/chat');
+  socket.on('disconnect', () => socket.join('in-listener'));
+  socket.join('before');
+  socket.disconnect();
+  await c.next('disconnected');
+  socket.join(['after-1', 'after-2']);
+  const adapter = server.of('/chat').adapter;
+  t.equal(adapter.socketRooms(socket.id), undefined, 'the sid has no rooms');
+  t.equal(adapter.rooms.size, 0, 'no room holds the dead sid');
+  t.equal(socket.connected, false);
+  t.same([...socket.rooms], []);
+});
