@@ -11,20 +11,30 @@ import { Emits } from './emits.js';
 import { HandlerHost, HandlerRegistry } from './handlers.js';
 import { Heartbeat } from './heartbeat.js';
 import { resolveSettings, type Settings } from './settings.js';
-import { WsqError, errorFromFrame, tooBigForServer } from './errors.js';
+import { WsqError, WsqUpgradeError, errorFromFrame, tooBigForServer } from './errors.js';
 import { route, type FrameTargets } from './route.js';
 import type { Link } from './link.js';
 import { Requests } from './requests.js';
 import { WsqNamespace } from './namespace.js';
 import type { Subscription } from './subscription.js';
-import { Transport, upgradeUrl, type WebSocketConstructor } from './transport.js';
+import { Transport, upgradeUrl, type UpgradeRefusal, type WebSocketConstructor, type WebSocketLike } from './transport.js';
 import type {
-  AckResult, AnyEvents, ClientEvents, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap,
+  AckResult, AnyEvents, ClientEvents, CloseInfo, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap,
   JoinOptions, MessageHandler,
 } from './types.js';
 
 /** Where the connection stands. */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** @internal Opens a WebSocket with extra upgrade headers (the Node entry's, on `ws`). */
+export type HeaderSocketFactory = (url: string, protocols: string[], headers: Record<string, string>) => WebSocketLike;
+
+/** @internal What the entries pass besides the user's options. */
+export interface ClientInternals {
+  WebSocket: WebSocketConstructor;
+  /** When set, the token goes in `Authorization: Bearer` through this factory instead of `?token=`. */
+  headerSocket?: HeaderSocketFactory;
+}
 
 /**
  * A wsq client. Create it with `connect(url, options)` (from `wsq/client`, or the
@@ -47,6 +57,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   /** The server URL (without the `client`/`token` query parameters). */
   readonly url: string;
   private readonly WebSocketImpl: WebSocketConstructor;
+  private readonly headerSocket: HeaderSocketFactory | undefined;
   private readonly settings: Settings;
   private readonly backoff: Backoff;
   /** Lifecycle listeners and `onAny` handlers; application-event handlers are the root namespace's. */
@@ -75,12 +86,21 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   private closing: Promise<void> | undefined;
   private welcomeFrame: WelcomeFrame | undefined;
   private readonly targets: FrameTargets;
+  /** Connection attempts made (a token callback's late answer for an older one is ignored). */
+  private attempt = 0;
+  /** The `error` frame the server sent on this attempt before any `welcome` (D1: a refusal, followed by close 4001). */
+  private preWelcomeError: WsqError | undefined;
+  /** The token of the attempt in progress. */
+  private attemptToken: string | undefined;
+  /** A 401 refusal and the token it refused: the same token again is not retried. */
+  private refusedToken: { token: string | undefined; error: WsqError } | undefined;
 
   /** @internal Use `connect(url, options)`. */
-  constructor(url: string, options: ConnectOptions & { WebSocket: WebSocketConstructor }) {
+  constructor(url: string, options: ConnectOptions & ClientInternals) {
     super();
     this.url = url;
     this.WebSocketImpl = options.WebSocket;
+    this.headerSocket = options.headerSocket;
     this.settings = resolveSettings(options);
     this.backoff = new Backoff(options.backoff);
     this.emits = new Emits(
@@ -152,7 +172,9 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   }
 
   /**
-   * Resolves with the `welcome` once a connection is open (at once if one is).
+   * Resolves with the `welcome` once a connection is open (at once if one is). Rejects
+   * when the client stops first: with the server's error when it refused the connection
+   * (its `error` frame before close 4001, or a `WsqUpgradeError` for a refused upgrade).
    * @example
    * const welcome = await client.ready();
    * console.log('connected as', welcome.sid);
@@ -165,11 +187,12 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
         this.lifecycle.off('close', onClose);
         resolve(w);
       };
-      const onClose = (info: { willReconnect: boolean }) => {
+      const onClose = (info: CloseInfo) => {
         if (info.willReconnect) return;
         this.lifecycle.off('open', onOpen);
         this.lifecycle.off('close', onClose);
-        reject(new WsqError('closed', 'The client closed before a connection opened.'));
+        // The server's refusal (its error before close 4001, or a refused upgrade) when there was one.
+        reject(info.error ?? new WsqError('closed', 'The client closed before a connection opened.'));
       };
       this.lifecycle.once('open', onOpen);
       this.lifecycle.on('close', onClose);
@@ -260,23 +283,67 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
 
   private open(): void {
     this.current = this.everOpened ? 'reconnecting' : 'connecting';
-    const url = upgradeUrl(this.url, { client: this.settings.client, token: this.settings.token });
-    const t: Transport = new Transport(this.WebSocketImpl, url, {
-      open: () => {},
-      message: (text) => this.onText(t, text),
-      binary: () => this.report(new WsqError('unsupported_frame', 'The server sent a binary frame; wsq/1 carries JSON text only. It was ignored.')),
-      close: (code, reason) => this.onClose(t, code, reason),
-    });
-    this.transport = t;
+    const attempt = ++this.attempt;
+    this.preWelcomeError = undefined;
     // Some WebSocket implementations never report an attempt that dies during the
-    // handshake; without a welcome in time, the attempt is given up and retried.
+    // handshake; without a welcome in time (the token callback's time included), the
+    // attempt is given up and retried.
     const ms = this.settings.connectTimeoutMs;
     this.connectTimer = this.settings.setTimeout(() => {
       this.connectTimer = undefined;
-      if (this.transport !== t || this.current === 'open' || this.current === 'closed') return;
-      void t.close(1000, 'connect timeout');
-      this.onClose(t, 1006, `no welcome from the server within ${ms} ms`);
+      if (this.attempt !== attempt || this.current === 'open' || this.current === 'closed') return;
+      const t = this.transport;
+      const why = `no welcome from the server within ${ms} ms`;
+      if (t) {
+        void t.close(1000, 'connect timeout');
+        this.onClose(t, 1006, why);
+      } else {
+        this.attempt++; // the token callback's answer, if it ever comes, is for a dead attempt
+        this.lost(1006, why);
+      }
     }, ms);
+    const token = this.settings.token;
+    if (typeof token !== 'function') return this.dial(token);
+    let pending: Promise<string>;
+    try {
+      pending = Promise.resolve(token());
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    pending.then(
+      (value) => {
+        if (this.attempt !== attempt || this.current === 'closed') return;
+        if (typeof value !== 'string' || value === '') throw new TypeError(`it gave ${value === '' ? 'an empty string' : typeof value}, not a token string`);
+        this.dial(value);
+      },
+    ).catch((e: unknown) => {
+      if (this.attempt !== attempt || this.current === 'closed') return;
+      this.report(new WsqError('token_failed', `The token callback failed: ${e instanceof Error ? e.message : String(e)}. Retrying with backoff.`, { cause: e }));
+      this.lost(1006, 'token callback failed');
+    });
+  }
+
+  /** Open the WebSocket of the current attempt with `token`. */
+  private dial(token: string | undefined): void {
+    // A 401 refused this very token: trying it again cannot succeed.
+    if (this.refusedToken && this.refusedToken.token === token) {
+      const { error } = this.refusedToken;
+      this.lost(1006, 'the token callback gave the token the server refused', { error, terminal: true });
+      return;
+    }
+    this.attemptToken = token;
+    const headers = this.headerSocket && token !== undefined;
+    const url = upgradeUrl(this.url, { client: this.settings.client, ...(headers || token === undefined ? {} : { token }) });
+    const create = headers
+      ? (u: string, protocols: string[]) => this.headerSocket!(u, protocols, { Authorization: `Bearer ${token}` })
+      : (u: string, protocols: string[]) => new this.WebSocketImpl(u, protocols);
+    const t: Transport = new Transport(create, url, {
+      open: () => {},
+      message: (text) => this.onText(t, text),
+      binary: () => this.report(new WsqError('unsupported_frame', 'The server sent a binary frame; wsq/1 carries JSON text only. It was ignored.')),
+      close: (code, reason, refusal) => this.onClose(t, code, reason, refusal),
+    });
+    this.transport = t;
   }
 
   private stopConnectTimer(): void {
@@ -291,6 +358,11 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     if (!decoded.ok) {
       this.report(errorFromFrame(decoded.error));
       return;
+    }
+    // D1: before `welcome`, an `error` is the server refusing the connection (close 4001 follows).
+    if (decoded.frame.type === 'error' && this.current !== 'open' && decoded.frame.id === undefined) {
+      this.preWelcomeError = errorFromFrame(decoded.frame);
+      return this.report(this.preWelcomeError);
     }
     route(decoded.frame, this.targets);
   }
@@ -309,6 +381,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     this.everOpened = true;
     this.current = 'open';
     this.backoff.reset();
+    this.refusedToken = undefined;
     if (this.settings.heartbeat) this.heartbeat.start(frame.heartbeatMs, this.settings.heartbeatTimeoutMs);
     const synced = [...this.namespaces.values()].map((ns) => ns.open(conn));
     this.flush();
@@ -320,8 +393,27 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     }
   }
 
-  private onClose(t: Transport, code: number, reason: string): void {
+  private onClose(t: Transport, code: number, reason: string, refusal?: UpgradeRefusal): void {
     if (t !== this.transport) return;
+    this.transport = undefined;
+    if (refusal) {
+      // I7 #16: a refused upgrade is reported with its status and the server's sentence.
+      const error = new WsqUpgradeError(refusal.status, refusal.body);
+      this.report(error);
+      // A 401 may be cured by a fresh token from the callback (not by the same one again).
+      const refreshable = refusal.status === 401 && typeof this.settings.token === 'function';
+      if (refusal.status === 401) this.refusedToken = { token: this.attemptToken, error };
+      return this.lost(code, reason || refusal.body, { error, status: refusal.status, terminal: !error.retryable && !refreshable, minDelayMs: refusal.retryAfterMs });
+    }
+    const error = code === CLOSE_CODES.unauthorized ? this.preWelcomeError : undefined;
+    this.lost(code, reason, error ? { error } : {});
+  }
+
+  /**
+   * The current attempt or connection is over: settle what waited on it, then reconnect
+   * with backoff, or stop (a terminal close code, `opts.terminal`, no attempts left).
+   */
+  private lost(code: number, reason: string, opts: { error?: WsqError; status?: number; terminal?: boolean; minDelayMs?: number | undefined } = {}): void {
     this.transport = undefined;
     this.gen++;
     this.heartbeat.stop();
@@ -333,15 +425,22 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     // close the next connection the same way, forever.
     this.emits.connectionLost(code === CLOSE_CODES.message_too_big ? (entry) => tooBigForServer(entry.what) : undefined);
 
-    const terminal = !this.settings.reconnect || TERMINAL_CLOSE_CODES.has(code);
-    const delayMs = terminal ? undefined : this.backoff.next();
+    const terminal = !this.settings.reconnect || opts.terminal === true || TERMINAL_CLOSE_CODES.has(code);
+    let delayMs = terminal ? undefined : this.backoff.next();
+    // A Retry-After (429/503) is honoured, up to a minute.
+    if (delayMs !== undefined && opts.minDelayMs !== undefined) delayMs = Math.max(delayMs, Math.min(opts.minDelayMs, 60_000));
     const willReconnect = delayMs !== undefined;
     this.current = willReconnect ? 'reconnecting' : 'closed';
-    this.lifecycle.emit('close', { code, reason, willReconnect });
+    const info: CloseInfo = { code, reason, willReconnect };
+    if (opts.status !== undefined) info.status = opts.status;
+    if (opts.error) info.error = opts.error;
+    this.lifecycle.emit('close', info);
     if (delayMs === undefined) {
-      const why = terminal ? `the server closed the connection with code ${code}${reason ? ` (${reason})` : ''}` : 'the last reconnect attempt failed';
+      const why = opts.error && terminal
+        ? opts.error.message.replace(/\.$/, '')
+        : terminal ? `the server closed the connection with code ${code}${reason ? ` (${reason})` : ''}` : 'the last reconnect attempt failed';
       this.closing = Promise.resolve();
-      this.shutdown(new WsqError('closed', `The client stopped: ${why}.`));
+      this.shutdown(new WsqError('closed', `The client stopped: ${why}.`, opts.error ? { cause: opts.error } : undefined));
       return;
     }
     this.lifecycle.emit('reconnecting', { attempt: this.backoff.attempts, delayMs });

@@ -15,7 +15,11 @@ export type ClientErrorCode =
   /** An application handler threw or its promise rejected. */
   | 'handler_failed'
   /** `join` of a room already joined here in another mode (live, durable, a group): leave it first. */
-  | 'already_joined';
+  | 'already_joined'
+  /** The server refused the WebSocket upgrade with an HTTP status other than 401, 403, 429 and 503 (e.g. 404 wrong path, 400 bad `?client=`). */
+  | 'upgrade_refused'
+  /** The `token` callback threw, rejected, or gave no non-empty string; the attempt is retried with backoff. */
+  | 'token_failed';
 
 /** Every code a `WsqError` may carry. */
 export type WsqErrorCode = ErrorCode | ClientErrorCode;
@@ -76,6 +80,45 @@ export class WsqOutcomeUnknownError extends WsqError {
   override readonly name: string = 'WsqOutcomeUnknownError';
   constructor(what: string) {
     super('outcome_unknown', `The connection dropped after ${what} was sent and before its ack came, so whether it was stored is unknown. It had no "key", so it was not resent; give emits a "key" to make resending safe.`);
+  }
+}
+
+/**
+ * The server refused the WebSocket upgrade with an HTTP status (seen in Node only: a
+ * browser's WebSocket hides it and reports close 1006). `status` is the HTTP status,
+ * `message` carries the server's one-line body. The code is `unauthorized` (401),
+ * `forbidden` (403), `rate_limited` (429), `unavailable` (503), else `upgrade_refused`.
+ * `retryable` is true for 408, 429 and 5xx: the client backs off and tries again; after
+ * any other status it stops (a `close` with `willReconnect: false` and this `error`) —
+ * except a 401 when `token` is a callback, retried once the callback gives a new token.
+ * @example
+ * client.on('error', (e) => {
+ *   if (e instanceof WsqUpgradeError && e.status === 404) console.error('wrong URL path:', e.message);
+ * });
+ */
+export class WsqUpgradeError extends WsqError {
+  override readonly name: string = 'WsqUpgradeError';
+  /** The HTTP status of the refusal. */
+  readonly status: number;
+  /** The server's one-line body (or status text). */
+  readonly sentence: string;
+  /** True when retrying later can succeed (408, 429, 5xx). */
+  readonly retryable: boolean;
+  constructor(status: number, sentence: string) {
+    super(codeOfStatus(status), `The server refused the WebSocket upgrade with HTTP ${status}${sentence ? `: ${sentence}` : ''}`);
+    this.status = status;
+    this.sentence = sentence;
+    this.retryable = status === 408 || status === 429 || status >= 500;
+  }
+}
+
+function codeOfStatus(status: number): WsqErrorCode {
+  switch (status) {
+    case 401: return 'unauthorized';
+    case 403: return 'forbidden';
+    case 429: return 'rate_limited';
+    case 503: return 'unavailable';
+    default: return 'upgrade_refused';
   }
 }
 

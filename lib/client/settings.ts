@@ -1,10 +1,10 @@
 /** The client's options with their defaults filled in. */
-import type { ConnectOptions } from './types.js';
+import type { ConnectOptions, TokenSource } from './types.js';
 
 /** Options after defaults. */
 export interface Settings {
   client?: string;
-  token?: string;
+  token?: string | TokenSource;
   reconnect: boolean;
   ackTimeoutMs: number;
   outboxLimit: number;

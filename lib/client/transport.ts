@@ -17,7 +17,24 @@ export interface WebSocketLike {
   onmessage: ((event: any) => void) | null;
   onclose: ((event: any) => void) | null;
   onerror: ((event: any) => void) | null;
+  /**
+   * The HTTP answer of a refused upgrade, set before `onclose` by an implementation that
+   * can read it (the Node entry's; a browser's WebSocket cannot: it reports 1006 only).
+   */
+  readonly refusal?: UpgradeRefusal;
 }
+
+/** A refused upgrade as the Node entry sees it: the HTTP status and the server's one-line body. */
+export interface UpgradeRefusal {
+  status: number;
+  /** The first line of the body (at most 1 KiB read), or the status text when there was none. */
+  body: string;
+  /** The `Retry-After` header, in ms, when it carried a number of seconds. */
+  retryAfterMs?: number;
+}
+
+/** Opens one WebSocket (the client passes the URL with `?client=`, and `?token=` unless `bearer` is set). */
+export type SocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 /** A WebSocket constructor: `globalThis.WebSocket` in a browser, `ws`'s default export in Node. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -30,8 +47,8 @@ export interface TransportHandlers {
   message(text: string): void;
   /** A frame that is not text arrived (wsq/1 carries JSON text only). */
   binary(): void;
-  /** The WebSocket closed (or could not open). Called once, never after `close()`. */
-  close(code: number, reason: string): void;
+  /** The WebSocket closed (or could not open: then `refusal` says why, where it is known). Called once, never after `close()`. */
+  close(code: number, reason: string, refusal?: UpgradeRefusal): void;
 }
 
 /** Credentials and identity the client sends at the upgrade. */
@@ -62,7 +79,7 @@ export const OPEN = 1;
  * One WebSocket connection. It offers the `wsq.v1` sub-protocol, hands text frames to
  * `handlers.message`, and reports the end exactly once, unless the owner closed it.
  * @example
- * const t = new Transport(WebSocket, 'ws://localhost:8080/', {
+ * const t = new Transport((url, protocols) => new WebSocket(url, protocols), 'ws://localhost:8080/', {
  *   open: () => t.send('{"type":"ping"}'),
  *   message: (text) => console.log(text),
  *   binary: () => {},
@@ -73,10 +90,10 @@ export class Transport {
   private socket: WebSocketLike | undefined;
   private ended = false;
 
-  constructor(WebSocketImpl: WebSocketConstructor, url: string, private readonly handlers: TransportHandlers) {
+  constructor(create: SocketFactory, url: string, private readonly handlers: TransportHandlers) {
     let socket: WebSocketLike;
     try {
-      socket = new WebSocketImpl(url, [SUBPROTOCOL]);
+      socket = create(url, [SUBPROTOCOL]);
     } catch (e) {
       // A malformed URL throws synchronously; report it as a failed connection.
       queueMicrotask(() => this.end(1006, (e as Error).message));
@@ -92,7 +109,7 @@ export class Transport {
       else handlers.binary();
     };
     socket.onclose = (event: { code?: number; reason?: string }) => {
-      this.end(event.code ?? 1006, event.reason ?? '');
+      this.end(event.code ?? 1006, event.reason ?? '', socket.refusal);
     };
     // An error is always followed by a close; the close is what the client acts on.
     socket.onerror = () => {};
@@ -134,9 +151,9 @@ export class Transport {
     });
   }
 
-  private end(code: number, reason: string): void {
+  private end(code: number, reason: string, refusal?: UpgradeRefusal): void {
     if (this.ended) return;
     this.ended = true;
-    this.handlers.close(code, reason);
+    this.handlers.close(code, reason, refusal);
   }
 }

@@ -94,6 +94,13 @@ export interface JoinOptions {
   nackDelayMs?: number;
 }
 
+/**
+ * Gives the token for the next connection attempt (called before each one).
+ * @example
+ * const client = connect(url, { token: async () => (await fetch('/token')).text() });
+ */
+export type TokenSource = () => string | Promise<string>;
+
 /** Options of `connect`. */
 export interface ConnectOptions {
   /** A stable client identity (`?client=`): needed for durable subscriptions and the personal room `@<client>`. */
@@ -101,9 +108,12 @@ export interface ConnectOptions {
   /**
    * A token for the server's auth (`socket.handshake.token`). The Node entry sends it as
    * `Authorization: Bearer <token>`; the browser entry (and a custom `WebSocket`), which
-   * cannot set headers, as `?token=`.
+   * cannot set headers, as `?token=`. A function is called before every connection
+   * attempt (the first and each reconnect, e.g. after close 4003 `credentials_expired`),
+   * so it can hand out a fresh token; if it throws or rejects, a `token_failed` error is
+   * reported and the attempt is retried with backoff.
    */
-  token?: string;
+  token?: string | TokenSource;
   /** The WebSocket constructor. Node entry default: `ws`; browser entry default: `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
   /** Reconnect backoff: full jitter, 1 s base, 5 s cap, unlimited attempts by default. */
@@ -178,6 +188,13 @@ export interface CloseInfo {
   reason: string;
   /** True when the client will try to reconnect. */
   willReconnect: boolean;
+  /** The HTTP status when the server refused the upgrade (Node only; browsers cannot see it). */
+  status?: number;
+  /**
+   * What the server said when it refused: the `error` frame before close 4001 (no
+   * `welcome` came), or the `WsqUpgradeError` of a refused upgrade. `ready()` rejects with it.
+   */
+  error?: WsqError;
 }
 
 /** Lifecycle events of the client (`client.on(...)`). */

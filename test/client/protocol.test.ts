@@ -89,7 +89,7 @@ t.test('durable joins: since goes with the first join only, never an epoch', asy
   const first = await stub.take((f) => f.type === 'join');
   t.same(first, { type: 'join', room: 'q', ns: '/', since: 5, durable: true, prefetch: 10, id: first.id });
   stub.send({ type: 'joined', ns: '/', room: 'q', id: first.id, epoch: 'e', offset: 9, recovered: true, durable: true });
-  await c.join('q').ready();
+  await c.join('q', { durable: true }).ready();
   stub.kill();
   const again = await stub.take((f) => f.type === 'join');
   t.same(again, { type: 'join', room: 'q', ns: '/', durable: true, prefetch: 10, id: again.id }, 'the server keeps the cursor');
