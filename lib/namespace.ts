@@ -44,6 +44,8 @@ export class Namespace extends EventEmitter {
   private readonly watchers = new Map<string, Set<Socket>>();
   /** True for a namespace created by a client's `connect` ("any" mode, or a dynamic parent's child), not by `of()`. */
   dynamic = false;
+  /** The dynamic parent (`of(RegExp)`, `of(fn)`) whose middleware and `connection` listeners apply here too (R4.1.8). */
+  parent: ParentNamespace | undefined;
   /** Connects running their middleware. */
   private joining = 0;
   private unusedSince = 0;
@@ -194,7 +196,9 @@ export class Namespace extends EventEmitter {
     };
     conn.ws.once('close', abandon);
     try {
-      for (const mw of this.middlewares) {
+      // R4.1.8: a parent's middleware runs first, then this namespace's own (both read live, so a
+      // middleware added to the parent later applies to existing children too).
+      for (const mw of this.parent ? [...this.parent.middlewares, ...this.middlewares] : this.middlewares) {
         await new Promise<void>((resolve, reject) => {
           try {
             const r = mw(socket, (err) => (err ? reject(err) : resolve())) as Promise<unknown> | undefined;
@@ -220,12 +224,16 @@ export class Namespace extends EventEmitter {
 
   /** @internal Announce a socket after `connected` was sent, and subscribe its personal room. */
   announce(socket: Socket): void {
-    try {
-      super.emit('connection', socket);
-      super.emit('connect', socket);
-    } catch (err) {
-      // The application's listener threw: log it; the socket stays connected (as in Socket.IO).
-      this.server.log('error', `a "connection" listener of namespace "${this.name}" threw`, err);
+    // R4.1.8: the parent's `connection` and `connect` listeners (a dynamic child's) run first, then this namespace's.
+    for (const nsp of this.parent ? [this.parent, this] : [this]) {
+      for (const event of ['connection', 'connect']) {
+        try {
+          EventEmitter.prototype.emit.call(nsp, event, socket);
+        } catch (err) {
+          // The application's listener threw: log it; the socket stays connected (as in Socket.IO).
+          this.server.log('error', `a "${event}" listener of namespace "${nsp.name}" threw`, err);
+        }
+      }
     }
     if (socket.client && socket.connected) {
       this.subscribe(socket, { type: 'join', room: `@${socket.client}`, durable: true }, true).catch((err) =>
@@ -352,8 +360,14 @@ export class Namespace extends EventEmitter {
   }
 }
 
-/** Decides whether a dynamic namespace name is served. */
-export type NamespaceMatcher = RegExp | ((name: string, auth: Record<string, unknown>) => boolean | Promise<boolean>);
+/** The callback of a Socket.IO-style matcher: `next(null, true)` serves the name; an error or `false` does not. */
+export type MatcherCallback = (err: Error | null | undefined, ok?: boolean) => void;
+
+/**
+ * Decides whether a dynamic namespace name is served: a RegExp, a function answering a boolean
+ * (or a promise of one), or a Socket.IO-style function `(name, auth, next) => next(err, ok)`.
+ */
+export type NamespaceMatcher = RegExp | ((name: string, auth: Record<string, unknown>, next: MatcherCallback) => boolean | Promise<boolean> | void);
 
 /**
  * Serves every namespace name its matcher accepts, as a child namespace per name.
@@ -366,18 +380,56 @@ export class ParentNamespace extends Namespace {
     super(server, `parent:${String(matcher)}`);
   }
 
-  /** Whether a name is served by this parent. */
-  async matches(name: string, auth: Record<string, unknown>): Promise<boolean> {
-    return this.matcher instanceof RegExp ? this.matcher.test(name) : await this.matcher(name, auth);
+  /**
+   * Whether a name is served by this parent (R4.1.7). A matcher that throws, rejects or calls
+   * `next(err)` does not serve it (the client gets `unknown_namespace`, as in Socket.IO); the
+   * failure is logged.
+   */
+  matches(name: string, auth: Record<string, unknown>): Promise<boolean> {
+    const m = this.matcher;
+    if (m instanceof RegExp) {
+      m.lastIndex = 0; // a /g or /y RegExp keeps state between tests
+      return Promise.resolve(m.test(name));
+    }
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (ok: boolean): void => {
+        if (settled) return;
+        settled = true;
+        resolve(ok);
+      };
+      const failed = (err: unknown): void => {
+        this.server.log('warn', `the namespace matcher ${this.name} failed for "${name}"`, err);
+        settle(false);
+      };
+      try {
+        const r = m(name, auth, (err, ok) => settle(!err && ok === true));
+        // A callback-style matcher (three parameters) answers through `next`; any other answers with its result.
+        if (r !== undefined || m.length < 3) Promise.resolve(r).then((ok) => settle(ok === true), failed);
+      } catch (err) {
+        failed(err);
+      }
+    });
+  }
+
+  /** @internal True when this is a RegExp parent whose RegExp matches `name` (declared names are attached by it, R4.1.8). */
+  matchesName(name: string): boolean {
+    if (!(this.matcher instanceof RegExp)) return false;
+    this.matcher.lastIndex = 0;
+    return this.matcher.test(name);
   }
 
   /** @internal Create the child namespace for a name. */
   createChild(name: string): Namespace {
     const child = new Namespace(this.server, name);
-    child.middlewares.push(...this.middlewares);
-    child.on('connection', (s: Socket) => super.emit('connection', s));
-    this.children.add(child);
+    this.attach(child);
     return child;
+  }
+
+  /** @internal Make a namespace a child: this parent's middleware and listeners apply to it, its broadcasts reach it (R4.1.8). */
+  attach(child: Namespace): void {
+    child.parent = this;
+    this.children.add(child);
   }
 
   protected override operator(): BroadcastOperator {

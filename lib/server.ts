@@ -177,11 +177,19 @@ export class WsqServer implements ConnectionHost {
     if (typeof name !== 'string') {
       const parent = new ParentNamespace(this, name);
       this.parents.push(parent);
+      // R4.1.8: namespaces declared before a RegExp parent that matches them become its children (not "/").
+      if (name instanceof RegExp) {
+        for (const nsp of this.nsps.values()) if (nsp.name !== '/' && !nsp.parent && parent.matchesName(nsp.name)) parent.attach(nsp);
+      }
       return parent;
     }
     const ns = name.startsWith('/') ? name : `/${name}`;
     let nsp = this.nsps.get(ns);
-    if (!nsp) this.nsps.set(ns, (nsp = new Namespace(this, ns)));
+    if (!nsp) {
+      this.nsps.set(ns, (nsp = new Namespace(this, ns)));
+      // R4.1.8: a declared name that a RegExp parent matches is that parent's child (its middleware applies), as in Socket.IO.
+      if (ns !== '/') this.parents.find((p) => p.matchesName(ns))?.attach(nsp);
+    }
     nsp.dynamic = false; // declared by the application: kept for the server's life
     return nsp;
   }

@@ -285,3 +285,65 @@ t.test('R5.1.5 a socket that left its namespace joins no room (socket.join after
   t.equal(socket.connected, false);
   t.same([...socket.rooms], []);
 });
+
+t.test('R4.1.8 of(RegExp): the parent forwards connect as well as connection', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const parent = server.of(/^\/dyn-\d+$/);
+  const seen: string[] = [];
+  parent.on('connect', (s: Socket) => seen.push(`connect ${s.nsp.name}`));
+  parent.on('connection', (s: Socket) => seen.push(`connection ${s.nsp.name}`));
+  await clientSocket(t, server, url, '/dyn-1');
+  t.same(seen.sort(), ['connect /dyn-1', 'connection /dyn-1']);
+});
+
+t.test('R4.1.7 of(function): a Socket.IO-style matcher (name, auth, next) => next(err, ok) works', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  server.of((name, auth, next) => {
+    if (name === '/boom') return next(new Error('matcher failed'));
+    setImmediate(() => next(null, name.startsWith('/cb-') && auth.ok === true));
+  });
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/cb-1', auth: { ok: true } }), { type: 'connected', ns: '/cb-1' });
+  t.match(await c.request({ type: 'connect', ns: '/cb-2' }), { code: 'unknown_namespace' }, 'next(null, false)');
+  t.match(await c.request({ type: 'connect', ns: '/boom' }), { code: 'unknown_namespace' }, 'next(err): not served, no internal');
+  server.of(async (name) => {
+    if (name === '/throws') throw new Error('nope');
+    return name === '/async-ok';
+  });
+  t.match(await c.request({ type: 'connect', ns: '/async-ok' }), { type: 'connected' }, 'a promise-returning matcher');
+  t.match(await c.request({ type: 'connect', ns: '/throws' }), { code: 'unknown_namespace' }, 'a rejecting matcher: not served');
+  t.same(await c.request({ type: 'ping', id: 1 }), { type: 'pong', id: 1 });
+});
+
+t.test('R4.1.8 of(name) declared after a matching RegExp parent is its child: the parent auth middleware refuses', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const parent = server.of(/^\/dynamic-\d+$/);
+  parent.use((socket, next) => next(socket.handshake.auth.token === 'good' ? undefined : new WsqError('unauthorized', 'a token is needed')));
+  const order: string[] = [];
+  parent.on('connection', () => order.push('parent'));
+  const child = server.of('/dynamic-101');
+  child.use((_s, next) => {
+    order.push('child middleware');
+    next();
+  });
+  child.on('connection', () => order.push('child'));
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/dynamic-101' }), { code: 'unauthorized', message: /a token is needed/ }, 'refused by the parent');
+  t.equal(child.sockets.size, 0);
+  t.same(order, [], 'the child middleware did not run after the refusal');
+  t.match(await c.request({ type: 'connect', ns: '/dynamic-101', auth: { token: 'good' } }), { type: 'connected' });
+  t.same(order, ['child middleware', 'parent', 'child'], 'parent middleware, then the child\'s; parent listeners, then the child\'s');
+  parent.emit('to-all', 1);
+  t.match(await c.next('event'), { ns: '/dynamic-101', event: 'to-all' }, 'the parent broadcasts to the declared child');
+});
+
+t.test('R4.1.8 of(name) declared before a matching RegExp parent is attached to it too', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const child = server.of('/dynamic-7');
+  const parent = server.of(/^\/dynamic-\d+$/);
+  parent.use((_s, next) => next(new WsqError('forbidden', 'closed for maintenance')));
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/dynamic-7' }), { code: 'forbidden', message: /maintenance/ });
+  t.equal(child.parent, parent);
+  t.equal(server.sockets.parent, undefined, 'the main namespace is never attached');
+});
