@@ -262,7 +262,7 @@ export class Namespace extends EventEmitter {
   async subscribe(socket: Socket, f: JoinFrame, quiet = false): Promise<void> {
     if (socket.subs.has(f.room)) this.unsubscribe(socket, f.room);
     const mode = f.group !== undefined ? 'group' : f.durable ? 'durable' : 'live';
-    const sub: Subscription = { mode, presence: f.presence ?? false };
+    const sub: Subscription = { mode, presence: f.presence ?? false, ...(quiet ? { auto: true } : {}) };
     socket.subs.set(f.room, sub);
     if (sub.presence) {
       let w = this.watchers.get(f.room);

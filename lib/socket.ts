@@ -28,6 +28,8 @@ export interface Handshake extends HandshakeInfo {
 export interface Subscription {
   mode: 'live' | 'durable' | 'group';
   presence: boolean;
+  /** Made by the server, not by a `join` frame (the personal room): ending it is not announced to the client. */
+  auto?: boolean;
   consumer?: Consumer;
   member?: SocketMember;
 }
@@ -166,7 +168,17 @@ export class Socket extends EventEmitter implements AdapterSocket {
 
   /** Leave a room (any subscription to it ends too). */
   leave(room: string): void {
+    const sub = this.drop(room);
+    // R6.4.2: a subscription the client made with `join` ends only with a word to the client, so it does not join it
+    // again on its next reconnect. (A room the application joined with `socket.join` is not announced, as in Socket.IO.)
+    if (sub && !sub.auto && this.connected) this.conn.send({ type: 'left', ns: this.nsp.name, room, reason: 'server' });
+  }
+
+  /** @internal Leave a room without telling the client; returns the subscription that ended, if any. */
+  drop(room: string): Subscription | undefined {
+    const sub = this.subs.get(room);
     if (!this.nsp.unsubscribe(this, room)) this.nsp.adapter.del(this.id, room);
+    return sub;
   }
 
   /** Listen to every incoming emit. */

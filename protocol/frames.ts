@@ -168,6 +168,8 @@ export const LeftFrame = strictObject({
   ns: Namespace,
   room: RoomName,
   id: RequestId.optional(),
+  /** "server": the application ended the subscription (R6.4.2); absent on the answer to the client's own `leave`. */
+  reason: literal('server').optional(),
 });
 export const EventFrame = strictObject({
   type: literal('event'),

@@ -33,6 +33,6 @@ export function handleLeave(server: WsqServer, conn: Connection, f: LeaveFrame):
   if (!member) {
     return conn.bad('not_member', `leave: this connection is not in room "${f.room}" of namespace "${socket.nsp.name}". Join it first, or check the name.`, f.id);
   }
-  socket.leave(f.room);
+  socket.drop(f.room);
   conn.send(f.id === undefined ? { type: 'left', ns: socket.nsp.name, room: f.room } : { type: 'left', ns: socket.nsp.name, room: f.room, id: f.id });
 }

@@ -94,7 +94,7 @@ t.test('timeout(ms).emitWithAck rejects with WsqError timeout carrying the answe
   t.equal(err.code, 'timeout');
   t.same(err.details, ['here']);
   mute.c.send({ type: 'ack', id: unanswered.id, data: 'too late' });
-  t.match(await mute.c.next('error'), { code: 'unknown_id', id: unanswered.id }, 'after the timeout the request no longer waits (as socket.emitWithAck)');
+  t.match(await mute.c.next('error'), { code: 'unknown_id', details: { delivery: unanswered.id } }, 'after the timeout the request no longer waits (as socket.emitWithAck)');
 });
 
 t.test('timeout(ms).emitWithAck: a client that nacks is left out of the answers', async (t) => {

@@ -122,3 +122,32 @@ t.test('4.4 a room joined by the server application can be left by the client', 
   await c.sync();
   t.same(c.seen((f) => f.type === 'event'), []);
 });
+
+t.test('R6.4.2 a server-side socket.leave of a room the client joined sends left with reason "server" and no id', async (t) => {
+  const { server, url } = await startServer(t);
+  const c = await rawClient(t, `${url}?client=ann`);
+  await c.sync();
+  const socket = server.sockets.sockets.get(c.welcome.sid)!;
+  await c.request({ type: 'join', room: 'live' });
+  await c.request({ type: 'join', room: 'jobs', group: 'g' });
+  await c.request({ type: 'join', room: 'orders', durable: true });
+  socket.join('app-room');
+  for (const room of ['live', 'jobs', 'orders']) {
+    socket.leave(room);
+    const left = await c.next('left');
+    t.same(left, { type: 'left', ns: '/', room, reason: 'server' }, `${room}: told`);
+    t.ok(LeftFrame.safeParse(left).success, 'matches the schema');
+  }
+  socket.leave('app-room');
+  socket.leave('@ann');
+  socket.leave('never-joined');
+  await c.sync();
+  t.equal(c.seen((f) => f.type === 'left').length, 3, 'a room only the application joined (or the personal room, or no room) is not announced');
+  t.same(await c.request({ type: 'leave', room: 'live', id: 5 }), { type: 'error', code: 'not_member', id: 5, message: c.frames.at(-1)!.message }, 'the subscription is gone');
+  await c.request({ type: 'join', room: 'live' });
+  t.same(await c.request({ type: 'leave', room: 'live', id: 6 }), { type: 'left', ns: '/', room: 'live', id: 6 }, 'a client leave is answered with its id, no reason');
+  server.sockets.in(socket.id).socketsLeave('x');
+  await c.request({ type: 'join', room: 'x' });
+  server.sockets.in(socket.id).socketsLeave('x');
+  t.same(await c.next('left'), { type: 'left', ns: '/', room: 'x', reason: 'server' }, 'socketsLeave tells the client too');
+});
