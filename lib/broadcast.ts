@@ -6,6 +6,7 @@ import type { RequestId } from '../protocol/frames.js';
 import type { BroadcastFlags } from './adapter/types.js';
 import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
+import { assertEventName, reservedEventError } from './names.js';
 import type { Socket } from './socket.js';
 
 /** Targets and flags of a broadcast; every method returns a new operator. */
@@ -62,6 +63,7 @@ export class BroadcastOperator {
    * server.of('/chat').to('lobby').except(socket.id).emit('notice', { text: 'hi' });
    */
   emit(event: string, data?: unknown): boolean {
+    assertEventName(event); // R4.5.1: reserved names never reach a client
     for (const nsp of this.nsps()) {
       nsp.adapter.broadcast(nsp.encodeEvent(event, data), { rooms: this.rooms, except: this.exceptRooms, flags: this.flags });
     }
@@ -76,6 +78,8 @@ export class BroadcastOperator {
    * const answers = await server.of('/').timeout(1000).to('voters').emitWithAck('vote?', {});
    */
   emitWithAck(event: string, data?: unknown): Promise<unknown[]> {
+    const reserved = reservedEventError(event); // R4.5.1
+    if (reserved) return Promise.reject(reserved);
     const timeoutMs = this.flags.timeoutMs ?? 5000;
     // Encoded once per namespace; each recipient only gets its own id spliced in.
     const targets: [Socket, string][] = [];

@@ -12,6 +12,7 @@ import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { WsqError } from './errors.js';
 import { RoomLog } from './log.js';
+import { reservedEventError } from './names.js';
 import type { WsqServer } from './server.js';
 import { Socket, SocketMember, type Subscription } from './socket.js';
 import type { AppendResult, Store } from './store/types.js';
@@ -94,9 +95,11 @@ export class Namespace extends EventEmitter {
   timeout(ms: number): BroadcastOperator {
     return this.operator().timeout(ms);
   }
-  /** Send to every socket of the namespace (live; not stored). Reserved names fire local listeners. */
+  /** Send to every socket of the namespace (live; not stored). A reserved name (`connection`, `disconnect`, `$…`, R4.5.1) throws a TypeError, as in Socket.IO. */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (typeof event === 'symbol' || event === 'connection' || event === 'connect') return super.emit(event, ...args);
+    // EventEmitter itself emits newListener/removeListener through this method: those stay local.
+    if (typeof event === 'symbol' || event === 'newListener' || event === 'removeListener') return super.emit(event, ...args);
+    if (event === 'connection') throw new TypeError('"connection" is a reserved event name of a namespace; pick another name');
     return this.operator().emit(event, args[0]);
   }
   /** Every socket of the namespace on this node. */
@@ -127,6 +130,8 @@ export class Namespace extends EventEmitter {
    * const { offset } = await server.of('/').publish('news', 'headline', { title: 'wsq 0.1' });
    */
   publish(room: string, event: string, data?: unknown, opts: PublishOptions = {}): Promise<AppendResult> {
+    const reserved = reservedEventError(event); // R4.5.1: the same rule as for clients' emits
+    if (reserved) return Promise.reject(reserved);
     const msg = { event, data: data ?? null, ts: this.server.now(), ...(opts.from ? { from: opts.from } : {}), ...(opts.key ? { key: opts.key } : {}) };
     return this.log(room).append(msg, opts.echo ?? false);
   }
@@ -246,13 +251,13 @@ export class Namespace extends EventEmitter {
   remove(socket: Socket, reason: string): void {
     if (!socket.connected) return;
     socket.ended = true; // R5.1.5: a join from a `disconnecting` or `disconnect` listener (or later) is ignored
-    socket.emit('disconnecting', reason);
+    socket.emitReserved('disconnecting', reason);
     socket.connected = false;
     for (const room of [...socket.subs.keys()]) this.unsubscribe(socket, room);
     this.adapter.delAll(socket.id);
     this.sockets.delete(socket.id);
     socket.conn.sockets.delete(this.name);
-    socket.emit('disconnect', reason);
+    socket.emitReserved('disconnect', reason);
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { withDelivery } from '../protocol/codec.js';
-import { CLOSE_CODES, isReservedEvent } from '../protocol/codes.js';
+import { CLOSE_CODES } from '../protocol/codes.js';
 import type { EmitFrame, RequestId } from '../protocol/frames.js';
 import type { AdapterSocket } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
@@ -12,6 +12,7 @@ import type { Connection, HandshakeInfo } from './connection.js';
 import type { Consumer, ConsumerMember } from './consumer.js';
 import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
+import { assertEventName, reservedEventError } from './names.js';
 
 /** An event handler: `data` from the client and, when the client asked for an ack, `reply`. */
 export type EventHandler = (data: unknown, reply: (answer?: unknown) => void) => unknown;
@@ -95,10 +96,12 @@ export class Socket extends EventEmitter implements AdapterSocket {
   }
 
   /**
-   * Send an event to this client. Reserved names (`connect`, `disconnect`, …) fire local listeners instead.
+   * Send an event to this client. A reserved name (`disconnect`, `$…`, R4.5.1) throws a TypeError, as in Socket.IO.
    */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (typeof event === 'symbol' || isReservedEvent(event)) return super.emit(event, ...args);
+    // EventEmitter itself emits newListener/removeListener through this method: those stay local.
+    if (typeof event === 'symbol' || event === 'newListener' || event === 'removeListener') return super.emit(event, ...args);
+    assertEventName(event); // R4.5.1: reserved names never reach a client
     const text = this.nsp.encodeEvent(event, args[0]);
     if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(text), false, false);
     else this.conn.sendText(text);
@@ -112,6 +115,8 @@ export class Socket extends EventEmitter implements AdapterSocket {
    * const answer = await socket.emitWithAck('confirm?', { order: 42 }, { timeoutMs: 2000 });
    */
   emitWithAck(event: string, data?: unknown, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    const reserved = reservedEventError(event); // R4.5.1
+    if (reserved) return Promise.reject(reserved);
     const timeoutMs = opts.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -204,6 +209,11 @@ export class Socket extends EventEmitter implements AdapterSocket {
     this.conn.send({ type: 'disconnected', ns: this.nsp.name });
     this.nsp.remove(this, 'server namespace disconnect');
     return this;
+  }
+
+  /** @internal Fire a lifecycle event (`disconnecting`, `disconnect`) at the server's own listeners. */
+  emitReserved(event: 'disconnecting' | 'disconnect', ...args: unknown[]): void {
+    super.emit(event, ...args);
   }
 
   /** @internal Adapter delivery. */

@@ -167,3 +167,28 @@ t.test('nsp.publish in a namespace other than "/"', async (t) => {
   const r = await chat.publish('r', 'e', 7);
   t.match(await c.next('event'), { ns: '/chat', room: 'r', event: 'e', data: 7, offset: r.offset });
 });
+
+t.test('R4.5.1 library broadcasts and publish refuse reserved names on every path', async (t) => {
+  const { server, url } = await startServer(t, { namespaces: 'declared' });
+  const { c, socket } = await clientSocket(t, server, url);
+  socket.join('r');
+  const nsp = server.sockets;
+  for (const name of ['disconnect', 'connect', 'connect_error', 'disconnecting', '$x']) {
+    t.throws(() => nsp.emit(name, 1), TypeError, `nsp.emit("${name}")`);
+    t.throws(() => server.emit(name), TypeError, `server.emit("${name}")`);
+    t.throws(() => nsp.to('r').emit(name), TypeError, `to().emit("${name}")`);
+    t.throws(() => socket.broadcast.emit(name), TypeError, `socket.broadcast.emit("${name}")`);
+    t.throws(() => socket.emit(name), TypeError, `socket.emit("${name}")`);
+    t.equal(((await nsp.timeout(50).emitWithAck(name).catch((e: unknown) => e)) as Error).name, 'TypeError', `emitWithAck("${name}") rejects`);
+    t.equal(((await nsp.publish('r', name).catch((e: unknown) => e)) as Error).name, 'TypeError', `publish("${name}") rejects`);
+  }
+  t.throws(() => nsp.emit('connection', {}), TypeError, 'a namespace\'s "connection" is reserved too');
+  t.match(await c.request({ type: 'emit', room: 'r', event: 'disconnect', id: 1 }), { code: 'bad_frame', id: 1 }, 'a client emit of a reserved name: bad_frame');
+  await c.sync();
+  t.same(c.seen((f) => f.type === 'event'), [], 'nothing reached the client');
+  t.match(await nsp.publish('r', 'fine'), { offset: 1 }, 'nothing was stored');
+  const listeners: string[] = [];
+  nsp.on('newListener', (e: string) => listeners.push(e));
+  nsp.on('connection', () => undefined);
+  t.same(listeners, ['connection'], 'EventEmitter\'s own newListener still works');
+});

@@ -46,14 +46,16 @@ t.test('socket.emit sends an event frame to that client only', async (t) => {
   t.same(b.c.seen((f) => f.type === 'event'), []);
 });
 
-t.test('socket.emit of a lifecycle name fires local listeners, not the client', async (t) => {
+t.test('R4.5.1 socket.emit of a reserved name throws (as in Socket.IO) and sends nothing', async (t) => {
   const { server, url } = await startServer(t, declared);
   const { c, socket } = await clientSocket(t, server, url);
   let local = 0;
   socket.on('disconnecting', () => local++);
-  socket.emit('disconnecting', 'test');
+  t.throws(() => socket.emit('disconnecting', 'test'), { name: 'TypeError', message: /"disconnecting" is a reserved event name/ });
+  t.throws(() => socket.emit('$internal'), TypeError);
+  t.equal(((await socket.emitWithAck('disconnect').catch((e: unknown) => e)) as Error).name, 'TypeError', 'emitWithAck rejects');
   await c.sync();
-  t.equal(local, 1);
+  t.equal(local, 0, 'no local listener ran either');
   t.same(c.seen((f) => f.type === 'event'), []);
 });
 
