@@ -45,7 +45,7 @@ export class Namespace extends EventEmitter {
   private readonly watchers = new Map<string, Set<Socket>>();
   /** True for a namespace created by a client's `connect` ("any" mode, or a dynamic parent's child), not by `of()`. */
   dynamic = false;
-  /** The dynamic parent (`of(RegExp)`, `of(fn)`) whose middleware and `connection` listeners apply here too (R4.1.8). */
+  /** The dynamic parent (`of(RegExp)`, `of(fn)`) whose middleware and `connection` listeners apply here too. */
   parent: ParentNamespace | undefined;
   /** Connects running their middleware. */
   private joining = 0;
@@ -193,7 +193,7 @@ export class Namespace extends EventEmitter {
 
   private async addNow(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
     const socket = new Socket(this, conn, { ...conn.handshake, auth });
-    // R5.1.5: rooms a middleware joined belong to the adapter under this sid; every way out of the
+    // Issue 7 #8: rooms a middleware joined belong to the adapter under this sid; every way out of the
     // handshake (refusal, a throw, the connection closing meanwhile) takes them away again.
     const abandon = (): void => {
       socket.ended = true;
@@ -201,7 +201,7 @@ export class Namespace extends EventEmitter {
     };
     conn.ws.once('close', abandon);
     try {
-      // R4.1.8: a parent's middleware runs first, then this namespace's own (both read live, so a
+      // A parent's middleware runs first, then this namespace's own (both read live, so a
       // middleware added to the parent later applies to existing children too).
       for (const mw of this.parent ? [...this.parent.middlewares, ...this.middlewares] : this.middlewares) {
         await new Promise<void>((resolve, reject) => {
@@ -229,7 +229,7 @@ export class Namespace extends EventEmitter {
 
   /** @internal Announce a socket after `connected` was sent, and subscribe its personal room. */
   announce(socket: Socket): void {
-    // R4.1.8: the parent's `connection` and `connect` listeners (a dynamic child's) run first, then this namespace's.
+    // The parent's `connection` and `connect` listeners (a dynamic child's) run first, then this namespace's.
     for (const nsp of this.parent ? [this.parent, this] : [this]) {
       for (const event of ['connection', 'connect']) {
         try {
@@ -250,7 +250,7 @@ export class Namespace extends EventEmitter {
   /** @internal Remove a socket: `disconnecting` (rooms still visible), leave everything, `disconnect`. */
   remove(socket: Socket, reason: string): void {
     if (!socket.connected) return;
-    socket.ended = true; // R5.1.5: a join from a `disconnecting` or `disconnect` listener (or later) is ignored
+    socket.ended = true; // a join from a `disconnecting` or `disconnect` listener (or later) is ignored
     socket.emitReserved('disconnecting', reason);
     socket.connected = false;
     for (const room of [...socket.subs.keys()]) this.unsubscribe(socket, room);
@@ -386,7 +386,7 @@ export class ParentNamespace extends Namespace {
   }
 
   /**
-   * Whether a name is served by this parent (R4.1.7). A matcher that throws, rejects or calls
+   * Whether a name is served by this parent. A matcher that throws, rejects or calls
    * `next(err)` does not serve it (the client gets `unknown_namespace`, as in Socket.IO); the
    * failure is logged.
    */
@@ -417,7 +417,7 @@ export class ParentNamespace extends Namespace {
     });
   }
 
-  /** @internal True when this is a RegExp parent whose RegExp matches `name` (declared names are attached by it, R4.1.8). */
+  /** @internal True when this is a RegExp parent whose RegExp matches `name` (declared names are attached by it). */
   matchesName(name: string): boolean {
     if (!(this.matcher instanceof RegExp)) return false;
     this.matcher.lastIndex = 0;
@@ -431,7 +431,7 @@ export class ParentNamespace extends Namespace {
     return child;
   }
 
-  /** @internal Make a namespace a child: this parent's middleware and listeners apply to it, its broadcasts reach it (R4.1.8). */
+  /** @internal Make a namespace a child: this parent's middleware and listeners apply to it, its broadcasts reach it. */
   attach(child: Namespace): void {
     child.parent = this;
     this.children.add(child);

@@ -177,7 +177,7 @@ export class WsqServer implements ConnectionHost {
     if (typeof name !== 'string') {
       const parent = new ParentNamespace(this, name);
       this.parents.push(parent);
-      // R4.1.8: namespaces declared before a RegExp parent that matches them become its children (not "/").
+      // Namespaces declared before a RegExp parent that matches them become its children (not "/").
       if (name instanceof RegExp) {
         for (const nsp of this.nsps.values()) if (nsp.name !== '/' && !nsp.parent && parent.matchesName(nsp.name)) parent.attach(nsp);
       }
@@ -187,7 +187,7 @@ export class WsqServer implements ConnectionHost {
     let nsp = this.nsps.get(ns);
     if (!nsp) {
       this.nsps.set(ns, (nsp = new Namespace(this, ns)));
-      // R4.1.8: a declared name that a RegExp parent matches is that parent's child (its middleware applies), as in Socket.IO.
+      // A declared name that a RegExp parent matches is that parent's child (its middleware applies), as in Socket.IO.
       if (ns !== '/') this.parents.find((p) => p.matchesName(ns))?.attach(nsp);
     }
     nsp.dynamic = false; // declared by the application: kept for the server's life
@@ -339,9 +339,9 @@ export class WsqServer implements ConnectionHost {
     const conn = new Connection(this, ws, nanoid(12), info);
     this.connections.add(conn);
     const main = this.sockets;
-    // D1 (R6.1.1): `welcome` means accepted, so it goes out only once the main namespace's middleware
+    // D1 (R2.1.8, R2.1.9): `welcome` means accepted, so it goes out only once the main namespace's middleware
     // accepted. Frames that arrive meanwhile are held by the connection and handled, in order, after
-    // the application's `connection` listeners ran (R2.1.4), so an emit to a handler they add works.
+    // the application's `connection` listeners ran (R2.1.10), so an emit to a handler they add works.
     main.add(conn, {}).then(
       (socket) => {
         conn.send(this.welcome(conn));
@@ -356,7 +356,7 @@ export class WsqServer implements ConnectionHost {
     );
   }
 
-  /** The `welcome` frame of a connection, with the limits a client needs (R6.1.2). */
+  /** The `welcome` frame of a connection, with the limits a client needs (R6.1.3). */
   private welcome(conn: Connection): WelcomeFrame {
     const o = this.options;
     return {

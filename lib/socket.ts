@@ -65,7 +65,7 @@ export class Socket extends EventEmitter implements AdapterSocket {
   data: Record<string, unknown> = {};
   /** True once the namespace's middleware accepted this socket, false again once it left (as in Socket.IO). */
   connected = false;
-  /** @internal True once the socket was refused, left its namespace, or its connection closed: it joins no room any more (R5.1.5). */
+  /** @internal True once the socket was refused, left its namespace, or its connection closed: it joins no room any more (issue 7 #8). */
   ended = false;
   /** This socket's room subscriptions made by `join` frames (room → subscription). */
   readonly subs = new Map<string, Subscription>();
@@ -166,7 +166,7 @@ export class Socket extends EventEmitter implements AdapterSocket {
 
   /** Join rooms for live delivery (no replay; clients use the `join` frame for that). */
   join(room: string | string[]): void {
-    // R5.1.5: the adapter owns membership; a socket that was refused or left must not stay in a room under a dead sid.
+    // The adapter owns membership; a socket that was refused or left must not stay in a room under a dead sid.
     if (this.ended) return;
     this.nsp.adapter.addAll(this.id, Array.isArray(room) ? room : [room]);
   }
@@ -174,7 +174,7 @@ export class Socket extends EventEmitter implements AdapterSocket {
   /** Leave a room (any subscription to it ends too). */
   leave(room: string): void {
     const sub = this.drop(room);
-    // R6.4.2: a subscription the client made with `join` ends only with a word to the client, so it does not join it
+    // R6.4.1: a subscription the client made with `join` ends only with a word to the client, so it does not join it
     // again on its next reconnect. (A room the application joined with `socket.join` is not announced, as in Socket.IO.)
     if (sub && !sub.auto && this.connected) this.conn.send({ type: 'left', ns: this.nsp.name, room, reason: 'server' });
   }

@@ -121,15 +121,16 @@ export const WelcomeFrame = strictObject({
   heartbeatMs: number().int(),
   maxPayload: number().int(),
   server: strictObject({ name: string(), version: string() }),
-  /** The server's limits a client needs (R6.1.2): optional, so a 1.x client of an older server still validates. */
+  /** The server's limits a client needs (R6.1.3): the object and each field optional, so a 1.x client of an older server still validates. */
   limits: strictObject({
-    timeoutMs: number().int().nonnegative(),
-    ackTimeoutMs: number().int().nonnegative(),
-    maxDeliver: number().int().positive(),
-    prefetch: number().int().positive(),
-    badFrameLimit: number().int().nonnegative(),
-    badFrameWindowMs: number().int().nonnegative(),
-    dedupWindowMs: number().int().nonnegative(),
+    timeoutMs: number().int().nonnegative().optional(),
+    ackTimeoutMs: number().int().positive().optional(),
+    maxDeliver: number().int().positive().optional(),
+    prefetch: number().int().positive().optional(),
+    badFrameLimit: number().int().nonnegative().optional(),
+    badFrameWindowMs: number().int().positive().optional(),
+    dedupWindowMs: number().int().nonnegative().optional(),
+    maxRooms: number().int().positive().optional(),
   }).optional(),
 });
 export const ConnectedFrame = strictObject({
@@ -168,7 +169,7 @@ export const LeftFrame = strictObject({
   ns: Namespace,
   room: RoomName,
   id: RequestId.optional(),
-  /** "server": the application ended the subscription (R6.4.2); absent on the answer to the client's own `leave`. */
+  /** "server": the application ended the subscription (R6.4.1); absent on the answer to the client's own `leave`. */
   reason: literal('server').optional(),
 });
 export const EventFrame = strictObject({

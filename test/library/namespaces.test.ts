@@ -214,7 +214,7 @@ async function until(cond: () => boolean, ms = 2000): Promise<boolean> {
   return cond();
 }
 
-t.test('R5.1.5 rooms joined in a middleware that then refuses do not stay under the dead sid', async (t) => {
+t.test('membership (issue 7 #8): rooms joined in a middleware that then refuses do not stay under the dead sid', async (t) => {
   const { server, url } = await startServer(t, declared);
   const nsp = server.of('/m');
   nsp.use((socket, next) => {
@@ -231,7 +231,7 @@ t.test('R5.1.5 rooms joined in a middleware that then refuses do not stay under 
   t.match(await c.next('event'), { ns: '/m', event: 'hi' });
 });
 
-t.test('R5.1.5 the main namespace: a refusal takes the middleware\'s rooms away too', async (t) => {
+t.test('membership (issue 7 #8): the main namespace: a refusal takes the middleware\'s rooms away too', async (t) => {
   const { server, url } = await startServer(t, declared);
   server.use((socket, next) => {
     socket.join('mw-room');
@@ -243,7 +243,7 @@ t.test('R5.1.5 the main namespace: a refusal takes the middleware\'s rooms away 
   t.equal(server.sockets.adapter.rooms.size, 0, 'no room at all');
 });
 
-t.test('R5.1.5 a connection that closes during the middleware leaves no room behind, even if the middleware joins later', async (t) => {
+t.test('membership (issue 7 #8): a connection that closes during the middleware leaves no room behind, even if the middleware joins later', async (t) => {
   const { server, url } = await startServer(t, declared);
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -270,7 +270,7 @@ t.test('R5.1.5 a connection that closes during the middleware leaves no room beh
   t.equal(accepted, 0);
 });
 
-t.test('R5.1.5 a socket that left its namespace joins no room (socket.join after disconnect, or in a disconnect listener)', async (t) => {
+t.test('membership (issue 7 #8): a socket that left its namespace joins no room (socket.join after disconnect, or in a disconnect listener)', async (t) => {
   const { server, url } = await startServer(t, declared);
   server.of('/chat');
   const { c, socket } = await clientSocket(t, server, url, '/chat');
@@ -286,7 +286,7 @@ t.test('R5.1.5 a socket that left its namespace joins no room (socket.join after
   t.same([...socket.rooms], []);
 });
 
-t.test('R4.1.8 of(RegExp): the parent forwards connect as well as connection', async (t) => {
+t.test('dynamic namespaces: of(RegExp): the parent forwards connect as well as connection', async (t) => {
   const { server, url } = await startServer(t, declared);
   const parent = server.of(/^\/dyn-\d+$/);
   const seen: string[] = [];
@@ -296,7 +296,7 @@ t.test('R4.1.8 of(RegExp): the parent forwards connect as well as connection', a
   t.same(seen.sort(), ['connect /dyn-1', 'connection /dyn-1']);
 });
 
-t.test('R4.1.7 of(function): a Socket.IO-style matcher (name, auth, next) => next(err, ok) works', async (t) => {
+t.test('dynamic namespaces: of(function): a Socket.IO-style matcher (name, auth, next) => next(err, ok) works', async (t) => {
   const { server, url } = await startServer(t, declared);
   server.of((name, auth, next) => {
     if (name === '/boom') return next(new Error('matcher failed'));
@@ -315,7 +315,7 @@ t.test('R4.1.7 of(function): a Socket.IO-style matcher (name, auth, next) => nex
   t.same(await c.request({ type: 'ping', id: 1 }), { type: 'pong', id: 1 });
 });
 
-t.test('R4.1.8 of(name) declared after a matching RegExp parent is its child: the parent auth middleware refuses', async (t) => {
+t.test('dynamic namespaces: of(name) declared after a matching RegExp parent is its child: the parent auth middleware refuses', async (t) => {
   const { server, url } = await startServer(t, declared);
   const parent = server.of(/^\/dynamic-\d+$/);
   parent.use((socket, next) => next(socket.handshake.auth.token === 'good' ? undefined : new WsqError('unauthorized', 'a token is needed')));
@@ -337,7 +337,7 @@ t.test('R4.1.8 of(name) declared after a matching RegExp parent is its child: th
   t.match(await c.next('event'), { ns: '/dynamic-101', event: 'to-all' }, 'the parent broadcasts to the declared child');
 });
 
-t.test('R4.1.8 of(name) declared before a matching RegExp parent is attached to it too', async (t) => {
+t.test('dynamic namespaces: of(name) declared before a matching RegExp parent is attached to it too', async (t) => {
   const { server, url } = await startServer(t, declared);
   const child = server.of('/dynamic-7');
   const parent = server.of(/^\/dynamic-\d+$/);

@@ -123,7 +123,7 @@ t.test('4.4 a room joined by the server application can be left by the client', 
   t.same(c.seen((f) => f.type === 'event'), []);
 });
 
-t.test('R6.4.2 a server-side socket.leave of a room the client joined sends left with reason "server" and no id', async (t) => {
+t.test('R6.4.1 a server-side socket.leave of a room the client joined sends left with reason "server" and no id', async (t) => {
   const { server, url } = await startServer(t);
   const c = await rawClient(t, `${url}?client=ann`);
   await c.sync();

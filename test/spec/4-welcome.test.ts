@@ -1,14 +1,14 @@
 /**
  * D1 "welcome means accepted" and issue 7 row 4: `welcome` only after the main namespace's
  * middleware accepted; frames held meanwhile are handled after the `connection` listeners ran;
- * `welcome.limits`. (Provisional numbers R6.1.1–R6.1.3 until PROTOCOL.md is numbered.)
+ * `welcome.limits`. R2.1.8–R2.1.10, R6.1.1, R6.1.3.
  */
 import t from 'tap';
 import { WelcomeFrame } from '../../protocol/frames.js';
 import { WsqError } from '../../lib/errors.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
-t.test('R6.1.1 welcome is sent only after the main namespace middleware accepted', async (t) => {
+t.test('R2.1.8 R6.1.1 welcome is sent only after the main namespace middleware accepted', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   let entered!: () => void;
   const inMiddleware = new Promise<void>((r) => (entered = r));
@@ -28,7 +28,7 @@ t.test('R6.1.1 welcome is sent only after the main namespace middleware accepted
   t.same(await c.next('pong'), { type: 'pong', id: 'held' }, 'a ping held during the middleware is answered after welcome');
 });
 
-t.test('R6.1.1 a refused connection gets error and close 4001, and never a welcome', async (t) => {
+t.test('R2.1.9 a refused connection gets error and close 4001, and never a welcome', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   server.use((_s, next) => next(new WsqError('unauthorized', 'no token')));
   const c = await rawClient(t, url, { welcome: false });
@@ -38,7 +38,7 @@ t.test('R6.1.1 a refused connection gets error and close 4001, and never a welco
   t.same(c.seen((f) => f.type === 'welcome'), [], 'no welcome');
 });
 
-t.test('R2.1.4 frames held during the middleware are handled after the connection listeners ran', async (t) => {
+t.test('R2.1.10 frames held during the middleware are handled after the connection listeners ran', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   let entered!: () => void;
   const inMiddleware = new Promise<void>((r) => (entered = r));
@@ -63,7 +63,7 @@ t.test('R2.1.4 frames held during the middleware are handled after the connectio
   t.same(c.frames.map((f) => f.type), ['welcome', 'ack', 'pong', 'ack'], 'in order, after welcome');
 });
 
-t.test('R6.1.2 welcome.limits announces the limits a client needs', async (t) => {
+t.test('R6.1.3 welcome.limits announces the limits a client needs', async (t) => {
   const { url } = await startServer(t, {
     timeoutMs: 7000, ackTimeoutMs: 9000, maxDeliver: 3, prefetch: 7, badFrameLimit: 11, badFrameWindowMs: 5000, retention: { dedupWindowMs: 60_000 },
   });
