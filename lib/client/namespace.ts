@@ -300,6 +300,17 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     this.subs.get(frame.room)?.presence(frame);
   }
 
+  /**
+   * @internal The server took this connection out of `room` (a `left` without an id: the
+   * application's `socket.leave`): the subscription ends and is not rejoined.
+   */
+  serverLeft(room: string): void {
+    const sub = this.subs.get(room);
+    if (!sub) return;
+    this.subs.delete(room);
+    sub.removedByServer();
+  }
+
   /** @internal A `joined` that did not answer a request of ours (e.g. the server joined us). */
   joinedBy(room: string): Subscription<any> | undefined {
     return this.subs.get(room);

@@ -44,8 +44,11 @@ export function route(frame: ServerFrame, to: FrameTargets): void {
     case 'left':
     case 'disconnected':
     case 'pong':
+      if (to.requests.reply(frame)) return;
       // A `disconnected` that answers nothing of ours: the server ended the namespace.
-      if (!to.requests.reply(frame) && frame.type === 'disconnected') to.namespace(frame.ns)?.serverDisconnected();
+      if (frame.type === 'disconnected') to.namespace(frame.ns)?.serverDisconnected();
+      // A `left` without our id: the application took this connection out of the room (socket.leave).
+      else if (frame.type === 'left' && frame.id === undefined) to.namespace(frame.ns)?.serverLeft(frame.room);
       return;
   }
 }

@@ -27,9 +27,11 @@ export type SubscriptionState = 'joining' | 'joined' | 'left' | 'failed';
  * A room joined with `client.join(room, options)` (or `ns.join`). Handlers stay in place
  * across reconnects: the client rejoins the room and resumes from the last offset seen.
  *
- * `on(name)` takes the lifecycle events `joined`, `recovered`, `gap`, `presence` and
- * `error`; every other name is an application event of the room. (An application event
- * that happens to use one of those five names is still seen by `onAny`.) A durable/group
+ * `on(name)` takes the lifecycle events `joined`, `recovered`, `gap`, `presence`, `left`
+ * and `error`; every other name is an application event of the room. (An application
+ * event that happens to use one of those six names is still seen by `onAny`.) `left` fires
+ * when the server took the connection out of the room (the application's `socket.leave`):
+ * the subscription is then over (state `left`) and is not rejoined after a reconnect. A durable/group
  * delivery is acked when its handler's returned promise resolves (unless `autoAck: false`).
  * @example
  * const room = client.join<{ message: { text: string } }>('lobby', { since: 'earliest' });
@@ -64,7 +66,7 @@ export class Subscription<Listen extends EventMap = AnyEvents> extends HandlerHo
     this.readyPromise = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.readyPromise.catch(() => {}); // observed through ready()
     this.handlers = new HandlerRegistry<SubscriptionEvents>({
-      lifecycle: ['joined', 'recovered', 'gap', 'presence', 'error'],
+      lifecycle: ['joined', 'recovered', 'gap', 'presence', 'left', 'error'],
       owner: { kind: 'room', name: room },
       report: (e) => this.link.report(e),
       // The namespace's and the client's `onAny` handlers see room events too.
@@ -222,6 +224,18 @@ export class Subscription<Listen extends EventMap = AnyEvents> extends HandlerHo
   ownEmit(ack: AckResult<unknown>): void {
     if (this.consumer || this.current !== 'joined' || ack.duplicate || ack.offset === undefined || ack.epoch === undefined) return;
     this.tracker.skip(ack.offset, ack.epoch);
+  }
+
+  /**
+   * @internal The server took this connection out of the room (the application's
+   * `socket.leave`): state `left`, not rejoined; `ready()` still waiting rejects; `left` fires.
+   */
+  removedByServer(): void {
+    if (this.current === 'left' || this.current === 'failed') return;
+    this.current = 'left';
+    this.onLeft = undefined;
+    this.settleReady.reject(new WsqError('closed', `The server took this connection out of room "${this.room}" before it was joined.`));
+    this.handlers.lifecycle.emit('left', { by: 'server' });
   }
 
   /** @internal The client closed for good. */

@@ -256,6 +256,8 @@ export interface SubscriptionEvents {
   gap: (info: GapInfo) => void;
   /** A member joined or left (with `presence: true`). */
   presence: (frame: PresenceFrame) => void;
+  /** The server took this connection out of the room (the application's `socket.leave`): the subscription is over and not rejoined. */
+  left: (info: { by: 'server' }) => void;
   /** The join was refused, or a handler failed. */
   error: (error: WsqError) => void;
 }
