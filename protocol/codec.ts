@@ -4,7 +4,7 @@
  * a person can act on (`bad_json`, `bad_frame`, `unknown_type`).
  */
 import type { z } from 'zod';
-import { CLIENT_FRAMES, ServerFrame, type ClientFrame, type ErrorFrame, type RequestId } from './frames.js';
+import { CLIENT_FRAMES, dataProblem, isRequestIdString, ServerFrame, type ClientFrame, type ErrorFrame, type RequestId } from './frames.js';
 import { ERROR_CODES, type ErrorCode } from './codes.js';
 
 /** A frame that could not be decoded, as the error frame to send back. */
@@ -33,7 +33,8 @@ const SCHEMAS: ReadonlyMap<string, z.ZodObject> = new Map(Object.entries(CLIENT_
 function pickId(obj: Record<string, unknown>): RequestId | undefined {
   const id = own(obj, 'id');
   if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
-  if (typeof id === 'string' && id.length <= 64) return id;
+  // R3.2.2: a string id is echoed when it is a valid id (at most 64 UTF-8 bytes), measured as the schema measures it.
+  if (typeof id === 'string' && isRequestIdString(id)) return id;
   return undefined;
 }
 
@@ -68,10 +69,10 @@ function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: strin
     return `${type}: unknown field ${hints.join(', ')}. Allowed fields: ${allowed.join(', ')}.`;
   }
   const first = issues[0]!;
-  const field = first.path.length ? first.path.map(String).join('.') : '';
-  if (first.code === 'invalid_type' && first.input === undefined) {
-    return `${type}: "${field}" is required (${first.expected}).`;
-  }
+  const field = first.path.map(String).join('.');
+  // A cross-field rule names its fields itself (R4.3.x, R4.5.x).
+  if (!field) return `${type}: ${first.message}.`.replace(/\.\.$/, '.');
+  // R7.x: the field's message says what was expected and what came ("must be a string; got the number 123").
   return `${type}: "${field}" ${first.message.charAt(0).toLowerCase()}${first.message.slice(1)}.`.replace(/\.\.$/, '.');
 }
 
@@ -96,6 +97,11 @@ export function decodeClientFrame(text: string): Decoded<ClientFrame> {
   const type = own(obj, 'type');
   if (typeof type !== 'string') {
     return { ok: false, error: errorFrame('bad_frame', 'The frame has no "type" string. Every frame needs one, e.g. {"type":"ping"}.', id) };
+  }
+  // R3.2.4: nesting and non-finite numbers are checked before anything else reads the values.
+  for (const key of Object.keys(obj)) {
+    const problem = dataProblem(obj[key]);
+    if (problem) return { ok: false, error: errorFrame('bad_frame', `${SCHEMAS.has(type) ? type : 'frame'}: "${key.length > 64 ? `${key.slice(0, 64)}…` : key}" ${problem}.`, id) };
   }
   const schema = SCHEMAS.get(type);
   if (!schema) {

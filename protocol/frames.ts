@@ -6,33 +6,307 @@
  * Objects are strict: an unknown field (a typo like "rom") is a `bad_frame`, never ignored.
  */
 // Named imports (not the `z` namespace) let a bundler drop the parts of zod the frames do not use.
-import { boolean, discriminatedUnion, enum as zEnum, literal, number, record, strictObject, string, union, unknown } from 'zod';
+import { boolean, custom, discriminatedUnion, enum as zEnum, literal, number, strictObject, string, union, unknown } from 'zod';
 import type { z } from 'zod';
 import { ERROR_CODE_LIST, isReservedEvent } from './codes.js';
 
-/** A request id: an integer or a string of at most 64 characters. Replies echo it. */
-export const RequestId = union([number().int(), string().max(64)]);
-/** A namespace name: starts with "/", e.g. "/" or "/chat". */
-export const Namespace = string().min(1).max(256).regex(/^\//, 'a namespace starts with "/", e.g. "/chat"');
-/** A room name. */
-export const RoomName = string().min(1).max(256);
-/** An event name an application may use (not reserved). */
-export const EventName = string()
-  .min(1)
-  .max(256)
-  .refine((n) => !isReservedEvent(n), {
-    message: 'this event name is reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener)',
+// ---------------------------------------------------------------- names and limits (D3: defined once)
+
+/**
+ * The limits of wsq/1 (R3.2.1–R3.2.4): strings are measured in UTF-8 bytes, the same way on
+ * the wire, in the codec and in every store. This table is the only place they are defined.
+ */
+export const LIMITS = {
+  /** A room name; a dead-letter room `$dead:<room>` may be longer by its prefix (R3.2.1). */
+  roomBytes: 256,
+  /** A namespace name, its leading "/" included (R3.2.1). */
+  namespaceBytes: 256,
+  /** An event name (R3.2.1). */
+  eventBytes: 256,
+  /** A consumer group name (R3.2.1). */
+  groupBytes: 128,
+  /** An idempotency key (R3.2.1). */
+  keyBytes: 128,
+  /** An epoch (R3.2.1). */
+  epochBytes: 64,
+  /** A string request id (R3.2.2). */
+  idBytes: 64,
+  /** Levels of arrays and objects a `data` or `auth` value may nest (R3.2.4). */
+  depth: 64,
+} as const;
+
+/** The prefix of a room's dead-letter room (D4): the dead letters of room `R` are in `$dead:R`. */
+export const DEAD_ROOM_PREFIX = '$dead:';
+
+/** The dead-letter room of `room` (D4). */
+export function deadLetterRoom(room: string): string {
+  return DEAD_ROOM_PREFIX + room;
+}
+
+/** True when `room` is in the server's reserved space (it starts with "$", R3.2.3). */
+export function isReservedRoom(room: string): boolean {
+  return room.charCodeAt(0) === 0x24;
+}
+
+/**
+ * The length of `s` in UTF-8 bytes, as the wire and every store count it (R3.2.1). A lone
+ * surrogate counts 3 bytes (it would be written as U+FFFD); names refuse them anyway.
+ */
+export function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** True when `s` is a valid string request id (R3.2.2): at most 64 UTF-8 bytes. The codec's id echo uses the same measure. */
+export function isRequestIdString(s: string): boolean {
+  return s.length <= LIMITS.idBytes && utf8Bytes(s) <= LIMITS.idBytes;
+}
+
+const hex = (c: number): string => `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * What is wrong with `s` as a name of 1..`maxBytes` UTF-8 bytes without control characters
+ * (U+0000–U+001F, U+007F) or lone surrogates, as a phrase ("must …; got …"), or undefined (R3.2.1).
+ */
+export function stringProblem(s: string, maxBytes: number): string | undefined {
+  if (s.length === 0) return `must be 1 to ${maxBytes} UTF-8 bytes; got an empty string`;
+  // Every UTF-16 unit is at least one byte: a string longer than maxBytes units is too long without counting.
+  if (s.length > maxBytes || utf8Bytes(s) > maxBytes) return `must be at most ${maxBytes} UTF-8 bytes; got ${utf8Bytes(s)} bytes`;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return `must not contain control characters (U+0000–U+001F, U+007F); got ${hex(c)} at index ${i}`;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+      else return `must be well-formed Unicode; got a lone surrogate ${hex(c)} at index ${i}`;
+    }
+  }
+  return undefined;
+}
+
+/** The kinds of names wsq/1 defines (R3.2.1). */
+export type NameKind = 'namespace' | 'room' | 'event' | 'group' | 'key' | 'epoch';
+
+/**
+ * What is wrong with `value` as a name of this kind, as a phrase ("must …; got …"), or
+ * undefined when it is valid (R3.2.1). Every path that takes a name — the codec, the stores,
+ * the library — uses this one check. A room may be a dead-letter room (`$dead:<room>`); whether
+ * a client may use a `$` room is decided by the frame (R3.2.3) and the server (D4).
+ * @example
+ * nameProblem('room', 'a'.repeat(300)); // 'must be at most 256 UTF-8 bytes; got more than 256 bytes'
+ */
+export function nameProblem(kind: NameKind, value: string): string | undefined {
+  switch (kind) {
+    case 'namespace':
+      if (value.charCodeAt(0) !== 0x2f) return `must start with "/", e.g. "/chat"; got ${describeValue(value)}`;
+      return stringProblem(value, LIMITS.namespaceBytes);
+    case 'room':
+      if (value.startsWith(DEAD_ROOM_PREFIX)) {
+        const p = stringProblem(value.slice(DEAD_ROOM_PREFIX.length), LIMITS.roomBytes);
+        return p && `(a dead-letter room "${DEAD_ROOM_PREFIX}<room>") ${p}`;
+      }
+      return stringProblem(value, LIMITS.roomBytes);
+    case 'event':
+      return stringProblem(value, LIMITS.eventBytes);
+    case 'group':
+      return stringProblem(value, LIMITS.groupBytes);
+    case 'key':
+      return stringProblem(value, LIMITS.keyBytes);
+    case 'epoch':
+      return stringProblem(value, LIMITS.epochBytes);
+  }
+}
+
+/**
+ * Throw a `RangeError` naming the problem when `value` is not a valid name of this kind (R3.2.1).
+ * For stores and library calls that take names from code rather than from the wire.
+ */
+export function assertName(kind: NameKind, value: string): void {
+  const p = typeof value === 'string' ? nameProblem(kind, value) : `must be a string; got ${describeValue(value)}`;
+  if (p) throw new RangeError(`The ${kind} name ${p}.`);
+}
+
+/** A value as a short phrase for an error message: `the string "latest"`, `the number 1.5`, `an object`. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') {
+    if (v.length === 0) return 'an empty string';
+    return v.length > 48 ? `a string of ${v.length} characters starting ${JSON.stringify(v.slice(0, 32))}` : `the string ${JSON.stringify(v)}`;
+  }
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return 'a number too large for a 64-bit float';
+    return Number.isInteger(v) && !Number.isSafeInteger(v) ? `the number ${v}, beyond ±(2^53 − 1), the exact integers` : `the number ${v}`;
+  }
+  if (typeof v === 'boolean') return `the boolean ${v}`;
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * What is wrong with a JSON value carried in a frame (`data`, `auth`), as a phrase, or
+ * undefined (R3.2.4): it nests at most `LIMITS.depth` levels of arrays and objects, and holds no
+ * number JSON cannot carry (JSON.parse turns 1e400 into Infinity, which JSON.stringify would
+ * turn into null). Measured iteratively: no depth of input can overflow the stack here. The
+ * codec applies it to every field of every client frame; the library's publish paths may
+ * apply it to data from code.
+ */
+export function dataProblem(value: unknown, maxDepth: number = LIMITS.depth): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : NON_FINITE;
+  if (typeof value !== 'object' || value === null) return undefined;
+  const stack: object[] = [value];
+  const depths: number[] = [1];
+  while (stack.length > 0) {
+    const o = stack.pop()!;
+    const d = depths.pop()!;
+    if (d > maxDepth) return `nests more than ${maxDepth} levels of arrays and objects; flatten it (at most ${maxDepth} levels)`;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) {
+        const x: unknown = o[i];
+        if (typeof x === 'object') {
+          if (x !== null) stack.push(x), depths.push(d + 1);
+        } else if (typeof x === 'number' && !Number.isFinite(x)) return NON_FINITE;
+      }
+    } else {
+      for (const k in o) {
+        const x: unknown = (o as Record<string, unknown>)[k];
+        if (typeof x === 'object') {
+          if (x !== null) stack.push(x), depths.push(d + 1);
+        } else if (typeof x === 'number' && !Number.isFinite(x)) return NON_FINITE;
+      }
+    }
+  }
+  return undefined;
+}
+const NON_FINITE = 'holds a number too large for a 64-bit float (such as 1e400, which would become Infinity, and JSON cannot carry it); send it as a string';
+
+/** A field's error: "is required: <what>" when it is missing, else "must be <what>; got <the value>" (R7.x). */
+function expecting(what: string): { error: (iss: { input?: unknown }) => string } {
+  return { error: (iss) => (iss.input === undefined ? `is required: ${what}` : `must be ${what}; got ${describeValue(iss.input)}`) };
+}
+
+/** A string field checked by one of the name rules. */
+function named(kind: NameKind, extra?: (s: string) => string | undefined): z.ZodString {
+  return string(expecting('a string')).superRefine((s, ctx) => {
+    const p = nameProblem(kind, s) ?? extra?.(s);
+    if (p) ctx.addIssue({ code: 'custom', message: p, input: s });
   });
+}
+
+const ID_WORDS = `an integer, or a string of at most ${LIMITS.idBytes} UTF-8 bytes`;
+const idError = expecting(ID_WORDS);
+/** A string request id: at most 64 UTF-8 bytes (R3.2.2). */
+export const RequestIdString = string(idError).superRefine((s, ctx) => {
+  if (!isRequestIdString(s)) ctx.addIssue({ code: 'custom', message: `must be ${ID_WORDS}; got a string of ${utf8Bytes(s)} bytes`, input: s });
+});
+/** A request id: an integer or a string of at most 64 UTF-8 bytes (R3.2.2). Replies echo it. */
+export const RequestId = union([number(idError).int(idError), RequestIdString], idError);
+/** A namespace name: starts with "/", e.g. "/" or "/chat"; at most 256 UTF-8 bytes (R3.2.1). */
+export const Namespace = named('namespace');
+/** A room name as a client may join or leave it: at most 256 UTF-8 bytes, or a dead-letter room `$dead:<room>` (R3.2.1, D4). */
+export const RoomName = named('room');
+/** A room a client may emit into: a room name not in the server's reserved `$` space (R3.2.3). */
+export const EmitRoom = named('room', (s) =>
+  isReservedRoom(s) ? `must not start with "$": rooms starting with "$" (such as dead-letter rooms "$dead:<room>") are written only by the server; got ${describeValue(s)}` : undefined,
+);
+/** An event name an application may use: at most 256 UTF-8 bytes, not reserved (R3.2.1, R4.5.x). */
+export const EventName = named('event', (s) =>
+  isReservedEvent(s)
+    ? `must not be reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener); got ${describeValue(s)}`
+    : undefined,
+);
+/** A consumer group name: at most 128 UTF-8 bytes (R3.2.1). */
+export const GroupName = named('group');
+/** An idempotency key: at most 128 UTF-8 bytes (R3.2.1). */
+export const IdempotencyKey = named('key');
+/** An epoch as a client sends it back: at most 64 UTF-8 bytes (R3.2.1). */
+export const Epoch = named('epoch');
+const offsetError = expecting('a whole number ≥ 0');
 /** A room log position: offsets start at 1; 0 means "before the first message". */
-export const Offset = number().int().nonnegative();
+export const Offset = number(offsetError).int(offsetError).nonnegative(offsetError);
+const sinceError = expecting('a whole number ≥ 0 or "earliest"');
+/** Where a live join's replay starts (R5.3.x). */
+export const Since = union([number(sinceError).int(sinceError).nonnegative(sinceError), literal('earliest', sinceError)], sinceError);
+const flag = (): z.ZodBoolean => boolean(expecting('true or false'));
+const whole = (min: number, max: number, what = 'a whole number'): z.ZodNumber => {
+  const e = expecting(`${what} from ${min} to ${max}`);
+  return number(e).int(e).min(min, e).max(max, e);
+};
+/** A plain JSON object (`auth`): kept as parsed, so a key such as "__proto__" stays an own key. */
+export const JsonObject = custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), expecting('an object'));
 const Json = unknown();
+
+/**
+ * A rule across fields of one frame, in one home: the zod check that enforces it and the
+ * same rule as JSON Schema (draft 2020-12), which protocol/schema.ts puts into the published
+ * document (R4.3.x, R4.5.x).
+ */
+export interface CrossFieldRule<F> {
+  /** The requirement (PROTOCOL.md) it states. */
+  readonly req: string;
+  /** True when the frame breaks the rule. */
+  readonly broken: (f: F) => boolean;
+  /** The sentence (without the leading "<type>: ") a client gets. */
+  readonly message: string;
+  /** The same rule as a JSON Schema every valid frame matches. */
+  readonly json: Record<string, unknown>;
+}
+
+/** Apply a frame's cross-field rules as one zod refinement. */
+function crossField<F>(rules: readonly CrossFieldRule<F>[]): (f: F, ctx: z.RefinementCtx) => void {
+  return (f, ctx) => {
+    for (const r of rules) if (r.broken(f)) ctx.addIssue({ code: 'custom', message: r.message, path: [], params: { req: r.req } });
+  };
+}
+
+const durableTrue = { required: ['durable'], properties: { durable: { const: true } } };
+
+/** The cross-field rules of `join`. */
+export const JOIN_RULES: readonly CrossFieldRule<{ durable?: boolean; group?: string; epoch?: string }>[] = [
+  {
+    req: 'R4.3.x',
+    broken: (f) => f.durable === true && f.group !== undefined,
+    message: 'use either "durable" or "group", not both (a group already keeps its progress on the server)',
+    json: { not: { required: ['durable', 'group'], properties: { durable: { const: true } } } },
+  },
+  {
+    req: 'R4.3.x',
+    broken: (f) => (f.durable === true || f.group !== undefined) && f.epoch !== undefined,
+    message: '"epoch" goes with a live join\'s "since"; durable and group subscriptions keep their position on the server, so drop "epoch"',
+    json: { not: { required: ['epoch'], anyOf: [durableTrue, { required: ['group'] }] } },
+  },
+];
+
+/** The cross-field rules of `emit`. */
+export const EMIT_RULES: readonly CrossFieldRule<{ room?: string; volatile?: boolean; echo?: boolean; key?: string }>[] = [
+  {
+    req: 'R4.5.x',
+    broken: (f) => f.room === undefined && (f.volatile === true || f.echo === true || f.key !== undefined),
+    message: '"volatile", "echo" and "key" apply to room emits; add "room", or drop them',
+    json: { if: { not: { required: ['room'] } }, then: { properties: { volatile: { const: false }, echo: { const: false } }, not: { required: ['key'] } } },
+  },
+  {
+    req: 'R4.5.x',
+    broken: (f) => f.volatile === true && f.key !== undefined,
+    message: '"key" makes sense only for stored emits; a volatile emit is never stored, so drop "key" or "volatile"',
+    json: { not: { required: ['key', 'volatile'], properties: { volatile: { const: true } } } },
+  },
+];
 
 // ---------------------------------------------------------------- client → server
 
 export const ConnectFrame = strictObject({
   type: literal('connect'),
   ns: Namespace,
-  auth: record(string(), Json).optional(),
+  auth: JsonObject.optional(),
   id: RequestId.optional(),
 });
 export const DisconnectFrame = strictObject({
@@ -44,14 +318,14 @@ export const JoinFrame = strictObject({
   type: literal('join'),
   room: RoomName,
   ns: Namespace.optional(),
-  since: union([Offset, literal('earliest')]).optional(),
-  epoch: string().min(1).max(64).optional(),
-  durable: boolean().optional(),
-  group: string().min(1).max(128).optional(),
-  prefetch: number().int().min(1).max(10_000).optional(),
-  presence: boolean().optional(),
+  since: Since.optional(),
+  epoch: Epoch.optional(),
+  durable: flag().optional(),
+  group: GroupName.optional(),
+  prefetch: whole(1, 10_000).optional(),
+  presence: flag().optional(),
   id: RequestId.optional(),
-});
+}).superRefine(crossField(JOIN_RULES));
 export const LeaveFrame = strictObject({
   type: literal('leave'),
   room: RoomName,
@@ -62,13 +336,13 @@ export const EmitFrame = strictObject({
   type: literal('emit'),
   event: EventName,
   data: Json.optional(),
-  room: RoomName.optional(),
+  room: EmitRoom.optional(),
   ns: Namespace.optional(),
-  volatile: boolean().optional(),
-  echo: boolean().optional(),
-  key: string().min(1).max(128).optional(),
+  volatile: flag().optional(),
+  echo: flag().optional(),
+  key: IdempotencyKey.optional(),
   id: RequestId.optional(),
-});
+}).superRefine(crossField(EMIT_RULES));
 export const AckFrame = strictObject({
   type: literal('ack'),
   id: RequestId,
@@ -77,8 +351,8 @@ export const AckFrame = strictObject({
 export const NackFrame = strictObject({
   type: literal('nack'),
   id: RequestId,
-  requeue: boolean().optional(),
-  delayMs: number().int().min(0).max(3_600_000).optional(),
+  requeue: flag().optional(),
+  delayMs: whole(0, 3_600_000, 'a whole number of milliseconds').optional(),
 });
 export const PingFrame = strictObject({
   type: literal('ping'),

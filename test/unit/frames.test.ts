@@ -291,3 +291,214 @@ t.test('6.5 encodeStoredEvent writes the same text as encodeFrame of the same ev
     t.equal(encodeStoredEvent({ ...rest, replay }, JSON.stringify(data)), viaFrame, `same text for ${JSON.stringify(c).slice(0, 60)}`);
   }
 });
+
+// ------------------------------------------------------------------ R7.x precise errors (I7 #20)
+
+/** Each mistake and the exact sentence it gets: what was expected and what came. */
+const precise: [string, unknown, string][] = [
+  ['ack without id', { type: 'ack' }, 'ack: "id" is required: an integer, or a string of at most 64 UTF-8 bytes.'],
+  ['ack with a fractional id', { type: 'ack', id: 1.5 }, 'ack: "id" must be an integer, or a string of at most 64 UTF-8 bytes; got the number 1.5.'],
+  ['ping id beyond the exact integers', { type: 'ping', id: 2 ** 60 }, 'ping: "id" must be an integer, or a string of at most 64 UTF-8 bytes; got the number 1152921504606847000, beyond ±(2^53 − 1), the exact integers.'],
+  ['since "latest"', { type: 'join', room: 'r', since: 'latest' }, 'join: "since" must be a whole number ≥ 0 or "earliest"; got the string "latest".'],
+  ['since -1', { type: 'join', room: 'r', since: -1 }, 'join: "since" must be a whole number ≥ 0 or "earliest"; got the number -1.'],
+  ['since null', { type: 'join', room: 'r', since: null }, 'join: "since" must be a whole number ≥ 0 or "earliest"; got null.'],
+  ['room a number on emit', { type: 'emit', event: 'e', room: 123 }, 'emit: "room" must be a string; got the number 123.'],
+  ['room a number on join', { type: 'join', room: 123 }, 'join: "room" must be a string; got the number 123.'],
+  ['room missing', { type: 'join' }, 'join: "room" is required: a string.'],
+  ['room an array', { type: 'leave', room: ['r'] }, 'leave: "room" must be a string; got an array.'],
+  ['durable a string', { type: 'join', room: 'r', durable: 'yes' }, 'join: "durable" must be true or false; got the string "yes".'],
+  ['prefetch 0', { type: 'join', room: 'r', group: 'g', prefetch: 0 }, 'join: "prefetch" must be a whole number from 1 to 10000; got the number 0.'],
+  ['delayMs a fraction', { type: 'nack', id: 1, delayMs: 0.5 }, 'nack: "delayMs" must be a whole number of milliseconds from 0 to 3600000; got the number 0.5.'],
+  ['auth a string', { type: 'connect', ns: '/a', auth: 'token' }, 'connect: "auth" must be an object; got the string "token".'],
+  ['ns without "/"', { type: 'connect', ns: 'chat' }, 'connect: "ns" must start with "/", e.g. "/chat"; got the string "chat".'],
+  ['epoch a number', { type: 'join', room: 'r', since: 1, epoch: 7 }, 'join: "epoch" must be a string; got the number 7.'],
+  ['a long string is cut', { type: 'join', room: 'r', since: 'y'.repeat(1000) }, `join: "since" must be a whole number ≥ 0 or "earliest"; got a string of 1000 characters starting "${'y'.repeat(32)}".`],
+];
+
+t.test('R7.x every field error says what was expected and what came', async (t) => {
+  for (const [name, frame, message] of precise) {
+    const r = decodeClientFrame(JSON.stringify(frame));
+    t.notOk(r.ok, `${name}: refused`);
+    if (!r.ok) {
+      t.equal(r.error.code, 'bad_frame', `${name}: bad_frame`);
+      t.equal(r.error.message, message, `${name}: the message`);
+    }
+  }
+});
+
+// ------------------------------------------------------------------ R3.2.1 names (D3)
+
+const emoji = '😀'; // 2 UTF-16 units, 4 UTF-8 bytes
+t.test('R3.2.1 names are measured in UTF-8 bytes, without control characters', async (t) => {
+  const { LIMITS, utf8Bytes, nameProblem } = await import('../../protocol/frames.js');
+  t.equal(utf8Bytes('abc'), 3);
+  t.equal(utf8Bytes('é'), 2);
+  t.equal(utf8Bytes('€'), 3);
+  t.equal(utf8Bytes(emoji), 4);
+  t.equal(utf8Bytes('\ud800'), Buffer.byteLength('\ud800'), 'a lone surrogate counts as Buffer counts it (U+FFFD, 3 bytes)');
+  for (const s of ['', 'a', 'ü€😀', emoji.repeat(64), '\ud800x', 'x\udc00']) t.equal(utf8Bytes(s), Buffer.byteLength(s), `utf8Bytes(${JSON.stringify(s).slice(0, 20)}) = Buffer.byteLength`);
+  t.equal(LIMITS.roomBytes, 256);
+  t.equal(LIMITS.namespaceBytes, 256);
+  t.equal(LIMITS.eventBytes, 256);
+  const ok = (f: unknown): boolean => decodeClientFrame(JSON.stringify(f)).ok;
+  // The longest names: 256 bytes of 4-byte characters are 64 characters (128 UTF-16 units).
+  t.ok(ok({ type: 'join', room: emoji.repeat(64) }), 'a room of 64 emoji (256 bytes) is accepted');
+  t.notOk(ok({ type: 'join', room: `${emoji.repeat(64)}a` }), '257 bytes are refused');
+  t.ok(ok({ type: 'join', room: 'é'.repeat(128) }), 'a room of 128 "é" (256 bytes) is accepted');
+  t.notOk(ok({ type: 'join', room: 'é'.repeat(129) }), '129 "é" (258 bytes, 129 characters) are refused');
+  t.ok(ok({ type: 'connect', ns: `/${'é'.repeat(127)}a` }), 'a namespace of 256 bytes is accepted');
+  t.notOk(ok({ type: 'connect', ns: `/${'é'.repeat(128)}` }), 'a namespace of 257 bytes is refused');
+  t.ok(ok({ type: 'emit', event: '€'.repeat(85), room: 'r' }), 'an event of 255 bytes is accepted');
+  t.notOk(ok({ type: 'emit', event: '€'.repeat(86), room: 'r' }), 'an event of 258 bytes is refused');
+  t.ok(ok({ type: 'join', room: 'r', group: emoji.repeat(32) }), 'a group of 128 bytes is accepted');
+  t.notOk(ok({ type: 'join', room: 'r', group: `${emoji.repeat(32)}a` }), 'a group of 129 bytes is refused');
+  t.ok(ok({ type: 'emit', event: 'e', room: 'r', key: emoji.repeat(32) }), 'a key of 128 bytes is accepted');
+  t.notOk(ok({ type: 'emit', event: 'e', room: 'r', key: `${emoji.repeat(32)}a` }), 'a key of 129 bytes is refused');
+  for (const c of ['\u0000', '\u0001', '\n', '\u001f', '\u007f']) {
+    const shown = JSON.stringify(c);
+    t.notOk(ok({ type: 'join', room: `a${c}b` }), `a room with ${shown} is refused`);
+    t.notOk(ok({ type: 'connect', ns: `/a${c}` }), `a namespace with ${shown} is refused`);
+    t.notOk(ok({ type: 'emit', event: `e${c}` }), `an event with ${shown} is refused`);
+    t.notOk(ok({ type: 'join', room: 'r', group: `g${c}` }), `a group with ${shown} is refused`);
+    t.notOk(ok({ type: 'emit', event: 'e', room: 'r', key: `k${c}` }), `a key with ${shown} is refused`);
+  }
+  t.ok(ok({ type: 'join', room: 'a\u0080b\u00a0c' }), 'U+0080 and U+00A0 are not control characters here');
+  t.notOk(ok({ type: 'join', room: '\ud800' }), 'a lone high surrogate is refused (a store would write it as U+FFFD)');
+  t.notOk(ok({ type: 'join', room: 'a\udc00' }), 'a lone low surrogate is refused');
+  t.equal(nameProblem('room', 'x'.repeat(300)), 'must be at most 256 UTF-8 bytes; got 300 bytes');
+  const long = decodeClientFrame(JSON.stringify({ type: 'join', room: 'é'.repeat(129) }));
+  if (!long.ok) t.equal(long.error.message, 'join: "room" must be at most 256 UTF-8 bytes; got 258 bytes.', 'the message says the limit in bytes and what came');
+  const ctl = decodeClientFrame(JSON.stringify({ type: 'join', room: 'a\u0000b' }));
+  if (!ctl.ok) t.equal(ctl.error.message, 'join: "room" must not contain control characters (U+0000–U+001F, U+007F); got U+0000 at index 1.');
+});
+
+t.test('R3.2.2 a string request id is at most 64 UTF-8 bytes, and the codec echoes ids by the same measure', async (t) => {
+  const ok = (f: unknown): boolean => decodeClientFrame(JSON.stringify(f)).ok;
+  t.ok(ok({ type: 'ping', id: 'é'.repeat(32) }), '32 "é" (64 bytes) is a valid id');
+  t.notOk(ok({ type: 'ping', id: 'é'.repeat(33) }), '33 "é" (66 bytes, 33 characters) is refused');
+  // An invalid frame with a valid id echoes it; with an id the schema refuses, it does not.
+  const echoed = decodeClientFrame(JSON.stringify({ type: 'join', id: 'é'.repeat(32) }));
+  t.equal(!echoed.ok && echoed.error.id, 'é'.repeat(32), 'a 64-byte id is echoed on an error');
+  const notEchoed = decodeClientFrame(JSON.stringify({ type: 'join', id: 'é'.repeat(33) }));
+  t.equal(!notEchoed.ok && notEchoed.error.id, undefined, 'a 66-byte id of 33 characters is not echoed (the schema refuses it too)');
+});
+
+t.test('R3.2.3 rooms starting with "$" are the server\'s: emit refuses them, join of "$dead:<room>" passes the schema', async (t) => {
+  const e = decodeClientFrame(JSON.stringify({ type: 'emit', event: 'x', room: '$dead:jobs', id: 1 }));
+  t.notOk(e.ok, 'emit into $dead:jobs is refused');
+  if (!e.ok) {
+    t.equal(e.error.code, 'bad_frame');
+    t.match(e.error.message, /^emit: "room" must not start with "\$"/);
+    t.equal(e.error.id, 1);
+  }
+  t.notOk(decodeClientFrame(JSON.stringify({ type: 'emit', event: 'x', room: '$other' })).ok, 'emit into any $ room is refused');
+  t.ok(decodeClientFrame(JSON.stringify({ type: 'join', room: '$dead:jobs', group: 'g' })).ok, 'join of $dead:jobs passes (the server decides access)');
+  t.ok(decodeClientFrame(JSON.stringify({ type: 'join', room: `$dead:${emoji.repeat(64)}` })).ok, 'the dead-letter room of the longest room (262 bytes) may be joined');
+  t.notOk(decodeClientFrame(JSON.stringify({ type: 'join', room: `$dead:${emoji.repeat(64)}a` })).ok, 'but not one whose room is over 256 bytes');
+  t.ok(decodeClientFrame(JSON.stringify({ type: 'leave', room: '$dead:jobs' })).ok, 'leave of $dead:jobs passes');
+});
+
+// ------------------------------------------------------------------ cross-field rules (Deliver 3)
+
+/** A tiny evaluator for the JSON Schema keywords the cross-field rules use. */
+function matches(schema: Record<string, any>, v: Record<string, unknown>): boolean {
+  if (schema.not && matches(schema.not, v)) return false;
+  if (schema.required && !schema.required.every((k: string) => Object.hasOwn(v, k))) return false;
+  if (schema.properties) {
+    for (const [k, s] of Object.entries(schema.properties as Record<string, any>)) if (Object.hasOwn(v, k) && 'const' in s && v[k] !== s.const) return false;
+  }
+  if (schema.anyOf && !schema.anyOf.some((s: Record<string, any>) => matches(s, v))) return false;
+  if (schema.allOf && !schema.allOf.every((s: Record<string, any>) => matches(s, v))) return false;
+  if (schema.if && matches(schema.if, v) && schema.then && !matches(schema.then, v)) return false;
+  return true;
+}
+
+t.test('R4.3.x R4.5.x cross-field rules: the zod refinement and the published JSON Schema agree', async (t) => {
+  const { JOIN_RULES, EMIT_RULES } = await import('../../protocol/frames.js');
+  const { buildJsonSchema } = await import('../../protocol/schema.js');
+  const defs = (buildJsonSchema() as { $defs: Record<string, { allOf?: unknown[] }> }).$defs;
+  t.strictSame(defs.JoinFrame!.allOf, JOIN_RULES.map((r) => r.json), 'JoinFrame carries every join rule');
+  t.strictSame(defs.EmitFrame!.allOf, EMIT_RULES.map((r) => r.json), 'EmitFrame carries every emit rule');
+  // Every combination of the fields the rules look at.
+  const joins: Record<string, unknown>[] = [];
+  for (const durable of [undefined, true, false]) for (const group of [undefined, 'g']) for (const epoch of [undefined, 'e']) {
+    const f: Record<string, unknown> = { type: 'join', room: 'r', since: 1 };
+    if (durable !== undefined) f.durable = durable;
+    if (group !== undefined) f.group = group;
+    if (epoch !== undefined) f.epoch = epoch;
+    joins.push(f);
+  }
+  const emits: Record<string, unknown>[] = [];
+  for (const room of [undefined, 'r']) for (const volatile of [undefined, true, false]) for (const echo of [undefined, true, false]) for (const key of [undefined, 'k']) {
+    const f: Record<string, unknown> = { type: 'emit', event: 'e' };
+    if (room !== undefined) f.room = room;
+    if (volatile !== undefined) f.volatile = volatile;
+    if (echo !== undefined) f.echo = echo;
+    if (key !== undefined) f.key = key;
+    emits.push(f);
+  }
+  for (const [frames, def] of [[joins, defs.JoinFrame!], [emits, defs.EmitFrame!]] as const) {
+    for (const f of frames) {
+      const zodOk = decodeClientFrame(JSON.stringify(f)).ok;
+      t.equal(matches(def as Record<string, any>, f), zodOk, `${JSON.stringify(f)}: JSON Schema ${zodOk ? 'accepts' : 'refuses'} it as zod does`);
+    }
+  }
+  // The handlers' old rules, now in the schema, with their sentences.
+  const msg = (f: unknown): string => {
+    const r = decodeClientFrame(JSON.stringify(f));
+    return r.ok ? 'accepted' : `${r.error.code}: ${r.error.message}`;
+  };
+  t.equal(msg({ type: 'join', room: 'r', durable: true, group: 'g' }), 'bad_frame: join: use either "durable" or "group", not both (a group already keeps its progress on the server).');
+  t.match(msg({ type: 'join', room: 'r', durable: true, since: 1, epoch: 'e' }), /^bad_frame: join: "epoch" goes with a live join's "since"/);
+  t.match(msg({ type: 'join', room: 'r', group: 'g', epoch: 'e' }), /^bad_frame: join: "epoch"/);
+  t.equal(msg({ type: 'emit', event: 'e', echo: true }), 'bad_frame: emit: "volatile", "echo" and "key" apply to room emits; add "room", or drop them.');
+  t.match(msg({ type: 'emit', event: 'e', key: 'k' }), /apply to room emits/);
+  t.equal(msg({ type: 'emit', event: 'e', room: 'r', volatile: true, key: 'k' }), 'bad_frame: emit: "key" makes sense only for stored emits; a volatile emit is never stored, so drop "key" or "volatile".');
+  t.equal(msg({ type: 'emit', event: 'e', volatile: false, echo: false }), 'accepted', 'volatile and echo false without a room are allowed');
+  t.equal(msg({ type: 'join', room: 'r', durable: false, group: 'g' }), 'accepted', 'durable false with a group is allowed');
+});
+
+// ------------------------------------------------------------------ R3.2.4 nesting and numbers (I8 #10)
+
+const nested = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
+t.test('R3.2.4 data and auth nest at most 64 levels, checked without recursion', async (t) => {
+  const emitWith = (data: string): ReturnType<typeof decodeClientFrame> => decodeClientFrame(`{"type":"emit","event":"e","room":"r","id":3,"data":${data}}`);
+  t.ok(emitWith(nested(64)).ok, '64 levels are accepted');
+  const deep = emitWith(nested(65));
+  t.notOk(deep.ok, '65 levels are refused');
+  if (!deep.ok) {
+    t.equal(deep.error.code, 'bad_frame');
+    t.equal(deep.error.message, 'emit: "data" nests more than 64 levels of arrays and objects; flatten it (at most 64 levels).', 'the message says the limit');
+    t.equal(deep.error.id, 3, 'the id is echoed');
+  }
+  const objects = `${'{"a":'.repeat(65)}1${'}'.repeat(65)}`;
+  t.notOk(emitWith(objects).ok, '65 levels of objects are refused');
+  t.notOk(decodeClientFrame(`{"type":"connect","ns":"/a","auth":${objects}}`).ok, 'auth is measured too');
+  // A million levels: refused, in bounded time, without a stack overflow.
+  const start = Date.now();
+  const huge = emitWith(nested(1_000_000));
+  t.notOk(huge.ok, 'a million levels are refused');
+  t.ok(Date.now() - start < 2000, 'quickly');
+  t.ok(emitWith(JSON.stringify(Array.from({ length: 10_000 }, () => ({ a: [1, { b: 2 }] })))).ok, 'wide data is fine');
+});
+
+t.test('R3.2.4 numbers JSON cannot carry are refused; -0 is accepted (sent on as 0)', async (t) => {
+  for (const n of ['1e400', '-1e400', '1E+999', `${'9'.repeat(400)}`]) {
+    const r = decodeClientFrame(`{"type":"emit","event":"e","room":"r","data":{"x":[${n}]}}`);
+    t.notOk(r.ok, `${n.slice(0, 12)} in data is refused`);
+    if (!r.ok) t.match(r.error.message, /^emit: "data" holds a number too large for a 64-bit float/);
+  }
+  t.notOk(decodeClientFrame('{"type":"join","room":"r","since":1e400}').ok, 'since 1e400 is refused');
+  t.ok(decodeClientFrame('{"type":"emit","event":"e","room":"r","data":[1e308,-0,5e-324,1e-400]}').ok, 'large finite numbers, -0 and underflow are accepted');
+  const neg = decodeClientFrame('{"type":"emit","event":"e","room":"r","data":-0}');
+  t.ok(neg.ok && JSON.stringify((neg.frame as { data: unknown }).data) === '0', '-0 is sent on as 0 (what JSON.stringify writes)');
+});
+
+t.test('R3.0.1 every Object.prototype name as a type is unknown_type', async (t) => {
+  for (const name of Object.getOwnPropertyNames(Object.prototype)) {
+    const r = decodeClientFrame(JSON.stringify({ type: name, id: 1 }));
+    t.equal(!r.ok && r.error.code, 'unknown_type', `type ${JSON.stringify(name)}`);
+  }
+  const proto = decodeClientFrame('{"type":"connect","ns":"/a","auth":{"__proto__":{"admin":true}}}');
+  t.ok(proto.ok && Object.hasOwn((proto.frame as { auth: object }).auth, '__proto__'), 'an auth key "__proto__" stays an own key, as sent');
+});
