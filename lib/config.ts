@@ -77,16 +77,16 @@ export type AuthConfigInput = z.input<typeof AuthSchema>;
 
 const Rate = z.strictObject({ perSecond: whole('per second; 0 = no limit'), burst: whole('tokens; 0 = perSecond') });
 
-/** Limits; 0 means no limit. */
+/** Limits; 0 means no limit. The rate limits are off by default (they depend on the application: see docs/security.md and examples/wsq.config.json). */
 export const LimitsSchema = z.strictObject({
   maxConnections: whole('connections; 0 = no limit').default(10_000),
   maxConnectionsPerClient: whole('connections per identity; 0 = no limit').default(100),
   maxRoomsPerConnection: whole('rooms; 0 = no limit').default(1_000),
   maxNamespacesPerConnection: whole('namespaces; 0 = no limit').default(100),
-  maxNewNamesPerMinute: whole('room names per identity per minute; 0 = no limit').default(6_000),
+  maxNewNamesPerMinute: whole('room names per identity per minute; 0 = no limit').default(0),
   maxPrefetch: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be ≥ 1' }).max(10_000, { error: 'must be ≤ 10000 (the protocol\'s own cap)' }).default(1_000),
-  frameRate: Rate.default({ perSecond: 1_000, burst: 2_000 }),
-  publishRatePerRoom: Rate.default({ perSecond: 2_000, burst: 4_000 }),
+  frameRate: Rate.default({ perSecond: 0, burst: 0 }),
+  publishRatePerRoom: Rate.default({ perSecond: 0, burst: 0 }),
 });
 export type LimitsConfig = z.output<typeof LimitsSchema>;
 export type LimitsConfigInput = z.input<typeof LimitsSchema>;
