@@ -144,6 +144,15 @@ export function hasHandlers(handlers: Iterable<unknown>, anyHandlers: Iterable<I
 }
 
 /**
+ * What happens to a durable or personal-room delivery that no handler takes (I7 #18): it is
+ * left unacked — neither acked nor nacked — as NATS JetStream does with a message nobody
+ * acks. The server delivers it again once its ack timeout passes (so a handler added
+ * meanwhile gets it), each time counting an attempt; after `maxDeliver` attempts it moves
+ * it to `$dead:<room>` (R5.4.9). No tight redelivery loop, whatever `nackDelayMs` is.
+ */
+export const UNACKED_OUTCOME = "it was left unacked: the server delivers it again after its ack timeout, and after maxDeliver attempts moves it to \"$dead:<room>\"";
+
+/**
  * A delivery no handler can take: a `WsqError` `no_handler` saying what happens to it.
  * @example
  * link.report(noHandler(frame, 'it was nacked and comes back in 1000 ms'));

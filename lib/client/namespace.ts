@@ -6,7 +6,7 @@ import type { EventFrame, PresenceFrame } from '../../protocol/frames.js';
 import { isReservedEvent } from '../../protocol/codes.js';
 import { WsqError } from './errors.js';
 import { HandlerHost, HandlerRegistry } from './handlers.js';
-import { answerer, noHandler, type EmitEntry, type Link } from './link.js';
+import { UNACKED_OUTCOME, answerer, noHandler, type EmitEntry, type Link } from './link.js';
 import { Subscription, modeOf } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
 import type {
@@ -24,10 +24,11 @@ import type {
  * application event of the namespace, its rooms' included.
  *
  * An event that waits for an answer and finds neither a handler nor an `onAny` handler is
- * not acknowledged, and a `WsqError` `no_handler` goes to the `error` event: a delivery of
- * the personal room is nacked with the client's `nackDelayMs` (it comes back after that
- * delay, so a handler added late still gets it); a server's `emitWithAck` is left
- * unanswered (the server's own timeout decides).
+ * not answered, and a `WsqError` `no_handler` goes to the `error` event: a delivery of
+ * the personal room is left unacked (the server delivers it again after its ack timeout,
+ * so a handler added meanwhile gets it, and moves it to `$dead:@<client>` after
+ * `maxDeliver` attempts); a server's `emitWithAck` is left unanswered (the server's own
+ * timeout decides).
  *
  * When the server disconnects the namespace (`socket.disconnect()` on its side), the
  * `disconnected` event fires, its rooms end (state `left`; not rejoined), its queued emits
@@ -348,12 +349,11 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     const answer = answerer(this.link, this.deliveries, key, id, conn, this.link.nackDelayMs);
     if (!answer) return;
     if (!this.handlers.has(frame.event)) {
-      // Nobody to answer: a stored delivery goes back (nacked, due again after nackDelayMs);
-      // a server request is left unanswered, so the server's timeout decides.
-      if (key !== undefined) answer(false);
-      this.handlers.reportError(noHandler(frame, key !== undefined
-        ? `the delivery was nacked and comes back in ${this.link.nackDelayMs} ms`
-        : "the server's request was not answered (it times out there)"));
+      // I7 #18: nobody to answer. A personal-room delivery is left unacked (no nack loop):
+      // the server redelivers it after its ack timeout and dead-letters it after maxDeliver
+      // attempts (R5.4.9); a server request is left unanswered, so the server's timeout decides.
+      if (key !== undefined) this.deliveries.release(key);
+      this.handlers.reportError(noHandler(frame, key !== undefined ? UNACKED_OUTCOME : "the server's request was not answered (it times out there)"));
       return;
     }
     this.handlers.dispatch(frame, answer).then(

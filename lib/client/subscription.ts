@@ -6,7 +6,7 @@
 import type { EventFrame, JoinFrame, JoinedFrame, PresenceFrame } from '../../protocol/frames.js';
 import { WsqError } from './errors.js';
 import { HandlerHost, HandlerRegistry } from './handlers.js';
-import { answerer, noHandler, type Link } from './link.js';
+import { UNACKED_OUTCOME, answerer, noHandler, type Link } from './link.js';
 import { DeliveryTracker, OffsetTracker, type ResumePoint } from './tracking.js';
 import type { AckResult, AnyEvents, AnyHandler, EventMap, JoinedInfo, JoinOptions, SubscriptionEvents } from './types.js';
 
@@ -263,9 +263,17 @@ export class Subscription<Listen extends EventMap = AnyEvents> extends HandlerHo
     const answer = answerer(this.link, this.deliveries, key, frame.id!, conn, nackDelayMs, live);
     if (!answer) return;
     if (!this.handlers.has(frame.event)) {
-      // Nobody can take it (in either ack mode): hand it back rather than lose it.
-      answer(false);
-      this.handlers.reportError(noHandler(frame, `the delivery was nacked and comes back in ${nackDelayMs} ms`));
+      // I7 #18: nobody here can take it (in either ack mode). A group hands it back at once
+      // (nacked with nackDelayMs), so another member may take it; a durable subscription is
+      // this client's alone, so it is left unacked: redelivered after the server's ack
+      // timeout, dead-lettered after maxDeliver attempts (R5.4.9). Both are bounded.
+      if (this.options.group !== undefined) {
+        answer(false);
+        this.handlers.reportError(noHandler(frame, `the delivery was nacked, so another member of group "${this.options.group}" may take it; it comes back in ${nackDelayMs} ms, and after maxDeliver attempts goes to "$dead:${this.room}"`));
+      } else {
+        if (key !== undefined) this.deliveries.release(key);
+        this.handlers.reportError(noHandler(frame, UNACKED_OUTCOME));
+      }
       return;
     }
     const done = this.handlers.dispatch(frame, answer);

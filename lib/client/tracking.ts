@@ -169,6 +169,11 @@ export class DeliveryTracker {
     return running;
   }
 
+  /** Stop tracking `key` without an answer (no handler took it: it is left unacked for the server to redeliver). */
+  release(key: string): void {
+    this.inFlight.delete(key);
+  }
+
   /** Messages whose handlers are running. */
   get pending(): number {
     return this.inFlight.size;

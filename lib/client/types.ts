@@ -125,8 +125,10 @@ export interface ConnectOptions {
   /** Most emits held while disconnected (default 1000); one more throws `WsqError` `outbox_full`. */
   outboxLimit?: number;
   /**
-   * The `delayMs` of the nack sent when a handler throws, or when a durable, group or
-   * personal-room (`@<client>`) delivery finds no handler (default 1000; 0 redelivers at once).
+   * The `delayMs` of the nack sent when a handler throws, or when a group delivery finds
+   * no handler (default 1000; 0 redelivers at once). A durable or personal-room
+   * (`@<client>`) delivery with no handler is not nacked but left unacked: the server
+   * redelivers it after its ack timeout and dead-letters it after `maxDeliver` attempts.
    */
   nackDelayMs?: number;
   /**
