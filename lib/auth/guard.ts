@@ -134,7 +134,7 @@ export class Guard {
     const arm = (): void => {
       const left = exp! - this.now();
       if (left <= 0) return ws.close(closeCode, 'credentials_expired');
-      timer = setTimeout(arm, Math.min(left, MAX_TIMER)).unref(); // R2.2.x: one timer per connection
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER)).unref(); // R2.2.11: one timer per connection
     };
     if (exp !== undefined) arm();
     ws.once('close', () => {
