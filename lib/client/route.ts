@@ -47,7 +47,7 @@ export function route(frame: ServerFrame, to: FrameTargets): void {
       if (to.requests.reply(frame)) return;
       // A `disconnected` that answers nothing of ours: the server ended the namespace.
       if (frame.type === 'disconnected') to.namespace(frame.ns)?.serverDisconnected();
-      // A `left` without our id: the application took this connection out of the room (socket.leave).
+      // R6.4.1: a `left` without our id: the application took this connection out of the room (socket.leave).
       else if (frame.type === 'left' && frame.id === undefined) to.namespace(frame.ns)?.serverLeft(frame.room);
       return;
   }

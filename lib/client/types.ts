@@ -85,12 +85,14 @@ export interface JoinOptions {
    * that throws (or rejects) before answering still nacks.
    *
    * In both modes a delivery whose event has no handler here (nor an `onAny` handler of
-   * the room, its namespace or the client) is nacked, never acked, and a `WsqError`
-   * `no_handler` is reported: it comes back after `nackDelayMs`. (In a group each such
-   * nack counts toward the server's `maxDeliver`.)
+   * the room, its namespace or the client) is never acked, and a `WsqError` `no_handler`
+   * is reported. In a group it is nacked (another member may take it; it comes back after
+   * `nackDelayMs`); a durable delivery is left unacked (the server redelivers it after its
+   * ack timeout). Either way each attempt counts toward the server's `maxDeliver`, after
+   * which it goes to `$dead:<room>`.
    */
   autoAck?: boolean;
-  /** The `delayMs` of the nack sent when a handler throws or no handler exists. Default: the client's `nackDelayMs`. */
+  /** The `delayMs` of the nack sent when a handler throws or a group delivery has no handler. Default: the client's `nackDelayMs`. */
   nackDelayMs?: number;
 }
 
