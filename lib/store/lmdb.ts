@@ -1,49 +1,65 @@
 /**
  * LmdbStore: the durable embedded store, on LMDB (`lmdb` package). One environment per
- * directory with sub-databases:
- * - `messages`  [ns, room, offset] → message (+ its size for bytes retention)
- * - `logs`      [ns, room] → { epoch, first, last, bytes }
- * - `consumers` [ns, room, name] → ConsumerState
- * - `dedup`     [ns, room, key] → { offset, ts } (ts = store clock when first seen)
- * - `dedup-expiry` [expiresAt, ns, room, key] → true (lets expired keys be swept in order)
+ * directory, storage format 2, with sub-databases (keys are binary, built in keys.ts:
+ * length-prefixed names, so no two names can collide, and hashed when long, so every name
+ * fits LMDB's key limit):
+ * - `v2-messages`  room key + offset → the message as JSON text `{"t":ts,"s":size,"e":event,"f":from,"k":key,"d":<data>}`,
+ *   where `<data>` is the JSON the server serialized once (so a replay is the same JSON as the
+ *   live copy: own `__proto__` keys and lone surrogates survive; msgpack did not keep them)
+ * - `v2-logs`      room key → { ns, room, epoch, first, last, bytes, touched } (JSON)
+ * - `v2-consumers` room key + name → ConsumerState (JSON)
+ * - `v2-dedup`     room key + key → { offset, ts } (ts = store clock when first seen)
+ * - `v2-dedup-expiry` expiresAt + room key + key → [ns, room, key] (lets expired keys be swept in order)
+ * - `wsq`          "format" → 2
+ * A directory written by the format-1 store (array keys, msgpack values) is refused with a
+ * sentence; docs/store-choice.md says why and what to do.
  *
- * Each log's meta is cached in memory, so offsets are assigned synchronously in `append`.
- * All writes of one append (message, trimmed oldest, meta, dedup key) go in one lmdb batch;
- * lmdb commits batches in order with its default synced commits, and a batch's promise
- * resolves only once the commit is flushed to disk, which is what `append` returns.
- * Under `reject`, a full room makes `append` return a rejected promise (nothing is written).
- * Names are bounded by LMDB's key size: ns + room at most 1024 UTF-8 bytes, idempotency keys
- * at most 768; longer ones are refused with a RangeError, as is a message msgpack cannot encode.
+ * Each log's meta is cached in memory (an LRU of settled logs plus every log with writes in
+ * flight), so offsets are assigned synchronously in `append`. All writes of one append
+ * (message, trimmed oldest, meta, dedup key, and a dead-lettering consumer's state) go in one
+ * lmdb batch, one transaction; lmdb commits batches in order with its default synced commits,
+ * and a batch's promise resolves only once the commit is flushed to disk, which is what
+ * `append` returns. Under `reject`, a full room makes `append` return a rejected promise
+ * (nothing is written). A failed commit (disk full or failing) rejects with
+ * StoreUnavailableError, marks the store unwritable in `health()` until a commit succeeds, and
+ * never escapes as an unhandled rejection.
  */
 import { closeSync, openSync, readFileSync, realpathSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LRUCache } from 'lru-cache';
 import { nanoid } from 'nanoid';
-import { compositeKey, copyConsumer, makeRoom, messageSize } from './memory.js';
-import type {
-  AppendResult,
-  ConsumerState,
-  LogPosition,
-  NewMessage,
-  Retention,
-  RetentionResolver,
-  Store,
-  StoreOptions,
-  StoredMessage,
+import { nameKey, offsetKey, offsetOf, prefixEnd, roomKey, timeKey } from './keys.js';
+import { IDLE_ROOM_TTL_MS, IDLE_SWEEP_MS, SWEEP_CHUNK, compositeKey, copyConsumer, makeRoom, messageSize } from './memory.js';
+import {
+  StoreUnavailableError,
+  type AppendExtra,
+  type AppendResult,
+  type ConsumerState,
+  type LogPosition,
+  type NewMessage,
+  type Retention,
+  type RetentionResolver,
+  type Store,
+  type StoreHealth,
+  type StoreOptions,
+  type StoredMessage,
 } from './types.js';
 
-/** A message as kept on disk. */
-interface MsgRecord extends NewMessage {
-  size: number;
-}
+/** The storage format this code reads and writes. */
+export const FORMAT = 2;
 
 /** A log's meta as kept on disk. */
 interface LogMeta {
+  ns: string;
+  room: string;
   epoch: string;
   first: number;
   last: number;
   bytes: number;
+  /** Store clock at the last write of this log. */
+  touched: number;
 }
 
 /** A first copy of a key. */
@@ -59,22 +75,43 @@ interface SeenPending extends Seen {
 
 /** One log's cached meta plus what is in flight (lmdb reads see only committed data). */
 interface DiskLog extends LogMeta {
-  ns: string;
-  room: string;
+  /** Binary key prefix of this room (keys.ts). */
+  key: Buffer;
+  /** compositeKey(ns, room): the cache key. */
+  ck: string;
   /** ts and size of appended messages whose batch is not committed yet. */
   unsynced: Map<number, { ts: number; size: number }>;
   /** Keys appended but not committed yet. */
   pendingKeys: Map<string, SeenPending>;
   /** The latest write touching this log; batches commit in order, so awaiting it awaits them all. */
   tail: Promise<unknown>;
+  /** Writes of this log in flight (while > 0 the log is never evicted from the cache). */
+  inflight: number;
 }
 
-/** Longest room key (ns + room, UTF-8) and idempotency key: together they stay under LMDB's 1978-byte key limit. */
-const MAX_NAME_BYTES = 1024;
-const MAX_KEY_BYTES = 768;
 /** Expired dedup keys swept per keyed append (amortised cleanup, in the same batch). */
 const SWEEP_PER_APPEND = 8;
+const CACHE_ROOMS = 10_000;
 const noop = (): void => {};
+/** How long a refusal waits for lmdb's detailed commit error (it arrives just after). */
+const REASON_WAIT_MS = 200;
+
+/** Leading `{"t":<ts>,"s":<size>` of a message record: read without parsing the data. */
+const HEAD = /^\{"t":(-?[\d.eE+-]+),"s":(\d+)/;
+
+/** A message record as JSON text; `json` is the data's JSON, kept as it is. */
+function encodeRecord(msg: NewMessage, size: number, json: string): string {
+  const q = JSON.stringify;
+  return `{"t":${q(msg.ts)},"s":${size},"e":${q(msg.event)}${msg.from === undefined ? '' : `,"f":${q(msg.from)}`}${msg.key === undefined ? '' : `,"k":${q(msg.key)}`},"d":${json}}`;
+}
+
+function decodeRecord(text: string, offset: number): StoredMessage {
+  const r = JSON.parse(text) as { t: number; e: string; f?: string; k?: string; d: unknown };
+  const m: StoredMessage = { event: r.e, data: r.d, ts: r.t, offset };
+  if (r.f !== undefined) m.from = r.f;
+  if (r.k !== undefined) m.key = r.k;
+  return m;
+}
 
 /** Durable store on LMDB (kind "disk"): an append's promise resolves once it is on disk. */
 export class LmdbStore implements Store {
@@ -83,20 +120,32 @@ export class LmdbStore implements Store {
   /** Always true. */
   readonly durable = true;
   private readonly env: RootDatabase;
-  private readonly msgs: Database<MsgRecord, [string, string, number]>;
-  private readonly metas: Database<LogMeta, [string, string]>;
-  private readonly consumers: Database<ConsumerState, [string, string, string]>;
-  private readonly dedup: Database<Seen, [string, string, string]>;
-  private readonly expiry: Database<true, [number, string, string, string]>;
-  private readonly logs = new Map<string, DiskLog>();
+  private readonly msgs: Database<string, Buffer>;
+  private readonly metas: Database<LogMeta, Buffer>;
+  private readonly consumers: Database<ConsumerState, Buffer>;
+  private readonly dedup: Database<Seen, Buffer>;
+  private readonly expiry: Database<[string, string, string], Buffer>;
+  /** Settled logs, least recently used evicted (their meta on disk is current). */
+  private readonly cache: LRUCache<string, DiskLog>;
+  /** Logs with writes in flight: never evicted. */
+  private readonly busy = new Map<string, DiskLog>();
   private readonly pendingConsumers = new Map<string, ConsumerState>();
   private readonly retention: RetentionResolver;
   private readonly now: () => number;
+  private readonly idleTtl: number;
+  private readonly timer: NodeJS.Timeout | undefined;
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** Last expiry entry swept (its removal may still be in flight, so the next sweep starts after it). */
-  private sweptTo: [number, string, string, string] | undefined;
+  private sweptTo: Buffer | undefined;
+  /** Where the idle-room sweep goes on from. */
+  private idleFrom: Buffer | undefined;
+  private sweeping = false;
   private closed = false;
   private readonly lock: DirLock;
+  private state: StoreHealth = { writable: true };
+  /** Numbers each write; health follows the latest settled one. */
+  private writeSeq = 0;
+  private healthSeq = 0;
 
   /**
    * Open (or create) the store in directory `dir`, which must exist. Prefer `LmdbStore.open`,
@@ -105,25 +154,48 @@ export class LmdbStore implements Store {
   constructor(dir: string, opts: StoreOptions) {
     this.retention = opts.retention;
     this.now = opts.now ?? Date.now;
+    this.idleTtl = opts.idleRoomTtlMs ?? IDLE_ROOM_TTL_MS;
+    this.cache = new LRUCache({ max: Math.max(1, opts.cacheRooms ?? CACHE_ROOMS) });
     this.lock = new DirLock(dir);
-    // noSubdir: false — lmdb treats a path with a dot in its last segment (e.g. /tmp/tmp.x1Y) as a file otherwise.
+    let env: RootDatabase | undefined;
     try {
-      this.env = open({ path: dir, noSubdir: false });
-      this.msgs = this.env.openDB({ name: 'messages' });
-      this.metas = this.env.openDB({ name: 'logs' });
-      this.consumers = this.env.openDB({ name: 'consumers' });
-      this.dedup = this.env.openDB({ name: 'dedup' });
-      this.expiry = this.env.openDB({ name: 'dedup-expiry' });
+      // noSubdir: false — lmdb treats a path with a dot in its last segment (e.g. /tmp/tmp.x1Y) as a file otherwise.
+      // eventTurnBatching off: every write here is in an explicit batch, and lmdb's own per-turn batch would
+      // create a commit promise nobody holds (an unhandled rejection when a commit fails).
+      this.env = env = open({ path: dir, noSubdir: false, eventTurnBatching: false });
+      const names = new Set([...this.env.getKeys()].map(String));
+      const info = this.env.openDB<number, string>({ name: 'wsq', encoding: 'json' });
+      const format = info.get('format');
+      if (format === undefined && names.has('messages') && names.has('logs')) {
+        throw new Error(`the data directory ${dir} was written by an earlier wsq (storage format 1) that this version cannot read; start with another --data-dir (or move this one aside), or keep running the earlier wsq to drain it.`);
+      }
+      if (format !== undefined && format !== FORMAT) {
+        throw new Error(`the data directory ${dir} has storage format ${format}, and this wsq reads format ${FORMAT}; use a matching wsq version, or another --data-dir.`);
+      }
+      if (format === undefined) info.putSync('format', FORMAT);
+      this.msgs = this.env.openDB({ name: 'v2-messages', keyEncoding: 'binary', encoding: 'string' });
+      this.metas = this.env.openDB({ name: 'v2-logs', keyEncoding: 'binary', encoding: 'json' });
+      this.consumers = this.env.openDB({ name: 'v2-consumers', keyEncoding: 'binary', encoding: 'json' });
+      this.dedup = this.env.openDB({ name: 'v2-dedup', keyEncoding: 'binary', encoding: 'json' });
+      this.expiry = this.env.openDB({ name: 'v2-dedup-expiry', keyEncoding: 'binary', encoding: 'json' });
     } catch (err) {
+      void env?.close().catch(noop);
       this.lock.release();
       throw err;
     }
+    const every = opts.idleSweepMs ?? IDLE_SWEEP_MS;
+    if (this.idleTtl > 0 && every > 0) this.timer = setInterval(() => void this.sweepIdle(SWEEP_CHUNK).catch(noop), every).unref();
   }
 
   /** Create `dir` if needed and open the store there; reopening a directory keeps its logs, epochs and state. */
   static async open(dir: string, opts: StoreOptions): Promise<LmdbStore> {
     await mkdir(dir, { recursive: true });
     return new LmdbStore(dir, opts);
+  }
+
+  /** Writable unless the latest settled commit failed; then `reason` says why. */
+  health(): StoreHealth {
+    return { ...this.state };
   }
 
   /** The log's position (creating the log and its epoch, committed before this resolves); expired messages are trimmed. */
@@ -135,9 +207,9 @@ export class LmdbStore implements Store {
   }
 
   /** Store a message at the next offset (assigned synchronously); resolves once committed to disk. */
-  append(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
+  append(ns: string, room: string, msg: NewMessage, size?: number, extra?: AppendExtra): Promise<AppendResult> {
     try {
-      return this.appendNow(ns, room, msg, size);
+      return this.appendNow(ns, room, msg, size, extra);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -155,10 +227,10 @@ export class LmdbStore implements Store {
     const start = Math.max(from, log.first);
     if (start > log.last) return out;
     const cutoff = r.maxAgeMs > 0 ? now - r.maxAgeMs : -Infinity;
-    for (const { key, value } of this.msgs.getRange({ start: [ns, room, start], end: [ns, room, log.last + 1] })) {
-      if (value.ts < cutoff) continue;
-      const { size: _size, ...m } = value;
-      out.push({ ...m, offset: key[2] });
+    for (const { key, value } of this.msgs.getRange({ start: offsetKey(log.key, start), end: offsetKey(log.key, log.last + 1) })) {
+      const m = decodeRecord(value, offsetOf(key));
+      if (m.ts < cutoff) continue;
+      out.push(m);
       if (out.length >= limit) break;
     }
     return out;
@@ -166,19 +238,73 @@ export class LmdbStore implements Store {
 
   /** The consumer's saved state (including a save still in flight), or undefined. */
   async getConsumer(ns: string, room: string, name: string): Promise<ConsumerState | undefined> {
-    const s = this.pendingConsumers.get(compositeKey(ns, room, name)) ?? this.consumers.get([ns, room, name]);
+    const s = this.pendingConsumers.get(compositeKey(ns, room, name)) ?? this.consumers.get(nameKey(roomKey(ns, room), name));
     return s && copyConsumer(s);
   }
 
-  /** Save the consumer's state; resolves once committed to disk. */
+  /** Save the consumer's state; resolves once committed to disk (rejects with StoreUnavailableError if it could not be). */
   async putConsumer(ns: string, room: string, name: string, state: ConsumerState): Promise<void> {
     const k = compositeKey(ns, room, name);
     const copy = copyConsumer(state);
     this.pendingConsumers.set(k, copy);
     try {
-      await this.write(() => this.consumers.put([ns, room, name], copy));
+      await this.write(() => quiet(this.consumers.put(nameKey(roomKey(ns, room), name), copy)));
     } finally {
       if (this.pendingConsumers.get(k) === copy) this.pendingConsumers.delete(k);
+    }
+  }
+
+  /**
+   * Forget idle rooms: no message held (after age retention), no consumer state, no write for
+   * `idleRoomTtlMs`, nothing in flight. Looks at up to `limit` room records, going on from where
+   * the last sweep stopped; removes each room's record, leftover messages and dedup keys in one batch.
+   */
+  async sweepIdle(limit = Infinity): Promise<number> {
+    if (this.idleTtl <= 0 || this.closed || this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      const now = this.now();
+      const victims: DiskLog[] = [];
+      let seen = 0;
+      let wrapped = false;
+      while (seen < limit) {
+        let got = 0;
+        const range = { start: this.idleFrom, exclusiveStart: this.idleFrom !== undefined, limit: Math.min(1000, limit - seen) };
+        for (const { key, value } of this.metas.getRange(range)) {
+          got++;
+          seen++;
+          this.idleFrom = key;
+          if (now - value.touched < this.idleTtl) continue;
+          const ck = compositeKey(value.ns, value.room);
+          if (this.busy.has(ck)) continue;
+          const log = this.cache.get(ck) ?? this.toLog(value, key);
+          if (this.held(log, this.retention(value.ns, value.room), now)) continue;
+          const cons = this.consumers.getRange({ start: key, end: prefixEnd(key), limit: 1 });
+          let hasConsumer = false;
+          for (const _ of cons) hasConsumer = true;
+          if (hasConsumer || [...this.pendingConsumers.keys()].some((k) => k.startsWith(ck))) continue;
+          victims.push(log);
+        }
+        if (got === 0) {
+          this.idleFrom = undefined;
+          if (wrapped) break;
+          wrapped = true;
+        }
+        if (got < 1000 && wrapped) break;
+      }
+      if (victims.length === 0) return 0;
+      for (const log of victims) this.cache.delete(log.ck);
+      await this.write(() => {
+        for (const log of victims) {
+          const end = prefixEnd(log.key);
+          quiet(this.metas.remove(log.key));
+          for (const k of this.msgs.getKeys({ start: log.key, end })) quiet(this.msgs.remove(k));
+          for (const k of this.dedup.getKeys({ start: log.key, end })) quiet(this.dedup.remove(k));
+        }
+      });
+      return victims.length;
+    } finally {
+      this.sweeping = false;
     }
   }
 
@@ -186,8 +312,10 @@ export class LmdbStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.timer) clearInterval(this.timer);
     await this.lastWrite;
-    this.logs.clear();
+    this.cache.clear();
+    this.busy.clear();
     try {
       await this.env.close();
     } finally {
@@ -195,7 +323,7 @@ export class LmdbStore implements Store {
     }
   }
 
-  private appendNow(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
+  private appendNow(ns: string, room: string, msg: NewMessage, size?: number, extra?: AppendExtra): Promise<AppendResult> {
     if (this.closed) throw new Error('LmdbStore is closed: append after close()');
     const log = this.log(ns, room);
     const r = this.retention(ns, room);
@@ -204,68 +332,128 @@ export class LmdbStore implements Store {
     const key = r.dedupWindowMs > 0 ? msg.key : undefined;
     if (key !== undefined) {
       const seen = this.seen(log, key, now - r.dedupWindowMs);
-      if (seen) return seen.done.then(() => ({ offset: seen.offset, epoch, duplicate: true }));
+      if (seen) {
+        const c = extra?.consumer;
+        const saved = c ? this.putConsumer(ns, c.room, c.name, c.state) : undefined;
+        return Promise.all([seen.done, saved]).then(() => ({ offset: seen.offset, epoch, duplicate: true }));
+      }
     }
-    if (key !== undefined && Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      throw new RangeError(`Idempotency key too long for LmdbStore (over ${MAX_KEY_BYTES} bytes)`);
-    }
+    const json = extra?.json ?? JSON.stringify(msg.data ?? null);
     size ??= messageSize(msg);
     if (r.overflow === 'reject' && r.maxAgeMs > 0) this.expire(log, r, now);
     const fit = makeRoom(ns, room, log, size, r, (o) => this.info(log, o)?.size ?? 0);
-    const before = { first: log.first, last: log.last, bytes: log.bytes };
     const offset = ++log.last;
+    const from = log.first;
     log.first = fit.first;
     log.bytes = fit.bytes + size;
-    const record: MsgRecord = { event: msg.event, data: msg.data, ts: msg.ts, size };
-    if (msg.from !== undefined) record.from = msg.from;
-    if (msg.key !== undefined) record.key = msg.key;
-    let done: Promise<unknown>;
-    try {
-      done = this.write(() => {
-        // The message goes first: if it cannot be encoded, nothing of this append was queued.
-        this.msgs.put([ns, room, offset], record);
-        for (let o = before.first; o < fit.first; o++) this.msgs.remove([ns, room, o]);
-        this.saveMeta(log);
-        if (key === undefined) return;
-        this.sweepKeys(now);
-        this.dedup.put([ns, room, key], { offset, ts: now });
-        this.expiry.put([now + r.dedupWindowMs, ns, room, key], true);
-      });
-    } catch (err) {
-      Object.assign(log, before);
-      throw err;
-    }
+    log.touched = now;
+    const text = encodeRecord(msg, size, json);
+    const c = extra?.consumer;
+    const ck = c && compositeKey(ns, c.room, c.name);
+    const cstate = c && copyConsumer(c.state);
+    if (ck) this.pendingConsumers.set(ck, cstate!);
+    const done = this.writeLog(log, () => {
+      quiet(this.msgs.put(offsetKey(log.key, offset), text));
+      for (let o = from; o < fit.first; o++) quiet(this.msgs.remove(offsetKey(log.key, o)));
+      this.saveMeta(log);
+      if (c) quiet(this.consumers.put(nameKey(roomKey(ns, c.room), c.name), cstate!));
+      if (key === undefined) return;
+      this.sweepKeys(now);
+      const dk = nameKey(log.key, key);
+      quiet(this.dedup.put(dk, { offset, ts: now }));
+      quiet(this.expiry.put(timeKey(now + r.dedupWindowMs, dk), [ns, room, key]));
+    });
     log.unsynced.set(offset, { ts: msg.ts, size });
-    log.tail = done;
     if (key !== undefined) log.pendingKeys.set(key, { offset, ts: now, done });
     const settle = (): void => {
       log.unsynced.delete(offset);
       if (key !== undefined && log.pendingKeys.get(key)?.offset === offset) log.pendingKeys.delete(key);
+      if (ck && this.pendingConsumers.get(ck) === cstate) this.pendingConsumers.delete(ck);
     };
     done.then(settle, settle);
     return done.then(() => ({ offset, epoch, duplicate: false }));
   }
 
-  /** Queue one batch of writes; its promise resolves when the batch is committed and flushed. */
+  /**
+   * Queue one batch of writes (one transaction); resolves when it is committed and flushed.
+   * Every lmdb write promise inside is handled (a failed commit rejects each of them, and its
+   * detailed `commitError` too); the batch's own rejection becomes StoreUnavailableError.
+   */
   private write(writes: () => void): Promise<unknown> {
-    const p = this.env.batch(writes);
-    this.lastWrite = p.catch(noop);
-    return p;
+    const seq = ++this.writeSeq;
+    let p: Promise<unknown>;
+    try {
+      p = this.env.batch(writes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const done = p.then(
+      () => {
+        if (seq > this.healthSeq) {
+          this.healthSeq = seq;
+          this.state = { writable: true };
+        }
+      },
+      (err: unknown) => this.refused(seq, err),
+    );
+    this.lastWrite = done.catch(noop);
+    return done;
+  }
+
+  /** A write of one log: keeps the log in the busy map until its writes settle, and sets its tail. */
+  private writeLog(log: DiskLog, writes: () => void): Promise<unknown> {
+    if (log.inflight++ === 0) {
+      this.cache.delete(log.ck);
+      this.busy.set(log.ck, log);
+    }
+    const done = this.write(writes);
+    log.tail = done;
+    const settle = (): void => {
+      if (--log.inflight > 0) return;
+      if (this.busy.get(log.ck) === log) this.busy.delete(log.ck);
+      if (!this.closed) this.cache.set(log.ck, log);
+    };
+    done.then(settle, settle);
+    return done;
+  }
+
+  /** A failed commit: mark the store unwritable and reject with why (waiting briefly for lmdb's detailed error). */
+  private async refused(seq: number, err: unknown): Promise<never> {
+    const e = err as { message?: string; commitError?: Promise<unknown> };
+    let reason = `the disk commit failed (${e?.message ?? String(err)})`;
+    if (e?.commitError && typeof e.commitError.then === 'function') {
+      const detail = await Promise.race([
+        e.commitError.then(() => undefined, (ce: { message?: string; code?: unknown }) => `${ce?.message ?? ce}${ce?.code !== undefined ? ` (code ${ce.code})` : ''}`),
+        new Promise<undefined>((r) => (setTimeout(r, REASON_WAIT_MS) as unknown as NodeJS.Timeout).unref()),
+      ]);
+      if (detail) reason = `the disk commit failed (${detail}), so the disk is probably full or failing`;
+    }
+    if (seq > this.healthSeq) {
+      this.healthSeq = seq;
+      this.state = { writable: false, reason };
+    }
+    throw new StoreUnavailableError(reason);
   }
 
   private saveMeta(log: DiskLog): void {
-    this.metas.put([log.ns, log.room], { epoch: log.epoch, first: log.first, last: log.last, bytes: log.bytes });
+    const meta: LogMeta = { ns: log.ns, room: log.room, epoch: log.epoch, first: log.first, last: log.last, bytes: log.bytes, touched: log.touched };
+    quiet(this.metas.put(log.key, meta));
+  }
+
+  private toLog(meta: LogMeta, key: Buffer): DiskLog {
+    return { ...meta, key, ck: compositeKey(meta.ns, meta.room), unsynced: new Map(), pendingKeys: new Map(), tail: Promise.resolve(), inflight: 0 };
   }
 
   /** The cached log, loading its meta from disk if needed; undefined when it was never created. */
   private find(ns: string, room: string): DiskLog | undefined {
-    const k = compositeKey(ns, room);
-    const cached = this.logs.get(k);
+    const ck = compositeKey(ns, room);
+    const cached = this.busy.get(ck) ?? this.cache.get(ck);
     if (cached) return cached;
-    const meta = this.metas.get([ns, room]);
+    const key = roomKey(ns, room);
+    const meta = this.metas.get(key);
     if (!meta) return undefined;
-    const log: DiskLog = { ...meta, ns, room, unsynced: new Map(), pendingKeys: new Map(), tail: Promise.resolve() };
-    this.logs.set(k, log);
+    const log = this.toLog(meta, key);
+    this.cache.set(ck, log);
     return log;
   }
 
@@ -273,29 +461,35 @@ export class LmdbStore implements Store {
   private log(ns: string, room: string): DiskLog {
     const found = this.find(ns, room);
     if (found) return found;
-    if (Buffer.byteLength(ns) + Buffer.byteLength(room) > MAX_NAME_BYTES) {
-      throw new RangeError(`Namespace and room names too long for LmdbStore (over ${MAX_NAME_BYTES} bytes together)`);
-    }
-    const log: DiskLog = {
-      epoch: nanoid(10), first: 1, last: 0, bytes: 0,
-      ns, room, unsynced: new Map(), pendingKeys: new Map(), tail: Promise.resolve(),
-    };
-    this.logs.set(compositeKey(ns, room), log);
-    log.tail = this.write(() => this.saveMeta(log));
-    log.tail.catch(noop);
+    const log = this.toLog({ ns, room, epoch: nanoid(10), first: 1, last: 0, bytes: 0, touched: this.now() }, roomKey(ns, room));
+    this.cache.set(log.ck, log);
+    this.writeLog(log, () => this.saveMeta(log)).catch(noop);
     return log;
   }
 
   /** ts and size of the message at `offset`, in flight or on disk. */
   private info(log: DiskLog, offset: number): { ts: number; size: number } | undefined {
-    return log.unsynced.get(offset) ?? this.msgs.get([log.ns, log.room, offset]);
+    const u = log.unsynced.get(offset);
+    if (u) return u;
+    const text = this.msgs.get(offsetKey(log.key, offset));
+    if (text === undefined) return undefined;
+    const m = HEAD.exec(text);
+    return m ? { ts: Number(m[1]), size: Number(m[2]) } : undefined;
+  }
+
+  /** Whether the log still holds an unexpired message (checks the newest one). */
+  private held(log: DiskLog, r: Retention, now: number): boolean {
+    if (log.first > log.last) return false;
+    if (r.maxAgeMs <= 0) return true;
+    const m = this.info(log, log.last);
+    return m !== undefined && m.ts >= now - r.maxAgeMs;
   }
 
   /** The first copy of `key` if seen after `cutoff` (in flight, or committed). */
   private seen(log: DiskLog, key: string, cutoff: number): SeenPending | undefined {
     const pending = log.pendingKeys.get(key);
     if (pending) return pending.ts > cutoff ? pending : undefined;
-    const s = this.dedup.get([log.ns, log.room, key]);
+    const s = this.dedup.get(nameKey(log.key, key));
     return s && s.ts > cutoff ? { ...s, done: Promise.resolve() } : undefined;
   }
 
@@ -312,26 +506,31 @@ export class LmdbStore implements Store {
     }
     if (log.first === from) return;
     const to = log.first;
-    log.tail = this.write(() => {
-      for (let o = from; o < to; o++) this.msgs.remove([log.ns, log.room, o]);
+    this.writeLog(log, () => {
+      for (let o = from; o < to; o++) quiet(this.msgs.remove(offsetKey(log.key, o)));
       this.saveMeta(log);
-    });
-    log.tail.catch(noop);
+    }).catch(noop);
   }
 
   /** Remove a few expired dedup keys (called inside a write batch). A key re-appended in flight is kept. */
   private sweepKeys(now: number): void {
-    const range = { start: this.sweptTo, exclusiveStart: this.sweptTo !== undefined, end: [now], limit: SWEEP_PER_APPEND };
-    for (const { key: ix } of this.expiry.getRange(range)) {
+    const range = { start: this.sweptTo, exclusiveStart: this.sweptTo !== undefined, end: timeKey(now, Buffer.alloc(0)), limit: SWEEP_PER_APPEND };
+    for (const { key: ix, value } of this.expiry.getRange(range)) {
       this.sweptTo = ix;
-      const [, ns, room, key] = ix;
-      this.expiry.remove(ix);
-      const s = this.dedup.get([ns, room, key]);
+      quiet(this.expiry.remove(ix));
+      const [ns, room, key] = value;
+      const dk = ix.subarray(8);
+      const s = this.dedup.get(dk);
       if (!s || s.ts + this.retention(ns, room).dedupWindowMs > now) continue;
-      if (this.logs.get(compositeKey(ns, room))?.pendingKeys.has(key)) continue;
-      this.dedup.remove([ns, room, key]);
+      if ((this.busy.get(compositeKey(ns, room)) ?? this.cache.peek(compositeKey(ns, room)))?.pendingKeys.has(key)) continue;
+      quiet(this.dedup.remove(dk));
     }
   }
+}
+
+/** Handle an lmdb write's own promise: a failed commit rejects it too, and the batch's promise reports that. */
+function quiet(p: unknown): void {
+  if (p && typeof (p as Promise<unknown>).then === 'function') (p as Promise<unknown>).then(noop, noop);
 }
 
 /** Directories whose lock this process holds (real paths). */

@@ -3,8 +3,10 @@
  * MemoryStore is a new life, so every log it creates gets a fresh epoch.
  */
 import { nanoid } from 'nanoid';
+import { compositeKey } from './keys.js';
 import {
   QueueFullError,
+  type AppendExtra,
   type AppendResult,
   type ConsumerState,
   type LogPosition,
@@ -12,9 +14,12 @@ import {
   type Retention,
   type RetentionResolver,
   type Store,
+  type StoreHealth,
   type StoreOptions,
   type StoredMessage,
 } from './types.js';
+
+export { compositeKey } from './keys.js';
 
 /**
  * Size of a message for `maxBytes` retention: the JSON length (in UTF-16 code units) of `data`
@@ -23,13 +28,6 @@ import {
 export function messageSize(msg: NewMessage): number {
   const json = JSON.stringify(msg.data);
   return (json === undefined ? 0 : json.length) + msg.event.length;
-}
-
-/** An unambiguous map key for a list of strings (length-prefixed, so no separator can collide). */
-export function compositeKey(...parts: string[]): string {
-  let k = '';
-  for (const p of parts) k += `${p.length}:${p}`;
-  return k;
 }
 
 /** The part of a log that count and bytes retention look at. */
@@ -93,7 +91,17 @@ interface MemLog extends HeldRange {
   head: number;
   /** Keys in insertion order (so the oldest are swept first). */
   seen: Map<string, Seen>;
+  ns: string;
+  room: string;
+  /** Store clock at the last append (or creation). */
+  touched: number;
 }
+
+/** Defaults of the idle-room sweep (StoreOptions). */
+export const IDLE_ROOM_TTL_MS = 24 * 60 * 60 * 1000;
+export const IDLE_SWEEP_MS = 10_000;
+/** Rooms looked at per timed sweep. */
+export const SWEEP_CHUNK = 5000;
 
 /** Compact the arrays once the dead prefix is both large and more than half of them. */
 const COMPACT_AT = 1024;
@@ -106,13 +114,52 @@ export class MemoryStore implements Store {
   readonly durable = false;
   private readonly logs = new Map<string, MemLog>();
   private readonly consumers = new Map<string, ConsumerState>();
+  /** Consumer states per room key (a room with any is never idle). */
+  private readonly consumerRooms = new Map<string, number>();
   private readonly retention: RetentionResolver;
   private readonly now: () => number;
+  private readonly idleTtl: number;
+  private sweepAt: Iterator<[string, MemLog]> | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
 
   /** A new, empty store; `opts.now` replaces `Date.now` (tests). */
   constructor(opts: StoreOptions) {
     this.retention = opts.retention;
     this.now = opts.now ?? Date.now;
+    this.idleTtl = opts.idleRoomTtlMs ?? IDLE_ROOM_TTL_MS;
+    const every = opts.idleSweepMs ?? IDLE_SWEEP_MS;
+    if (this.idleTtl > 0 && every > 0) this.timer = setInterval(() => void this.sweepIdle(SWEEP_CHUNK), every).unref();
+  }
+
+  /** Always writable: memory does not fail like a disk. */
+  health(): StoreHealth {
+    return { writable: true };
+  }
+
+  /**
+   * Forget idle rooms: no message held (after age retention), no consumer state, no append
+   * for `idleRoomTtlMs`. Looks at up to `limit` rooms, continuing where the last sweep stopped.
+   */
+  async sweepIdle(limit = Infinity): Promise<number> {
+    if (this.idleTtl <= 0) return 0;
+    const now = this.now();
+    let removed = 0;
+    for (let seen = 0; seen < limit && seen < this.logs.size; seen++) {
+      this.sweepAt ??= this.logs.entries();
+      const next = this.sweepAt.next();
+      if (next.done) {
+        this.sweepAt = undefined;
+        if (seen === 0) break;
+        continue;
+      }
+      const [k, log] = next.value;
+      if (now - log.touched < this.idleTtl || this.consumerRooms.has(k)) continue;
+      this.expire(log, this.retention(log.ns, log.room));
+      if (log.first <= log.last) continue;
+      this.logs.delete(k);
+      removed++;
+    }
+    return removed;
   }
 
   /** The log's position, creating the log (and its epoch) if needed; expired messages are trimmed first. */
@@ -122,10 +169,15 @@ export class MemoryStore implements Store {
     return { epoch: log.epoch, first: log.first, last: log.last };
   }
 
-  /** Store a message at the next offset (assigned synchronously); rejects with QueueFullError when full under `reject`. */
-  append(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult> {
+  /**
+   * Store a message at the next offset (assigned synchronously); rejects with QueueFullError when
+   * full under `reject`. `extra.consumer` is saved in the same step (nothing can come between).
+   */
+  append(ns: string, room: string, msg: NewMessage, size?: number, extra?: AppendExtra): Promise<AppendResult> {
     try {
-      return Promise.resolve(this.appendNow(ns, room, msg, size));
+      const r = this.appendNow(ns, room, msg, size);
+      if (extra?.consumer) this.setConsumer(ns, extra.consumer.room, extra.consumer.name, extra.consumer.state);
+      return Promise.resolve(r);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -154,13 +206,24 @@ export class MemoryStore implements Store {
 
   /** Save (a copy of) the consumer's state. */
   async putConsumer(ns: string, room: string, name: string, state: ConsumerState): Promise<void> {
-    this.consumers.set(compositeKey(ns, room, name), copyConsumer(state));
+    this.setConsumer(ns, room, name, state);
   }
 
   /** Drop everything held. */
   async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     this.logs.clear();
     this.consumers.clear();
+    this.consumerRooms.clear();
+  }
+
+  private setConsumer(ns: string, room: string, name: string, state: ConsumerState): void {
+    const k = compositeKey(ns, room, name);
+    if (!this.consumers.has(k)) {
+      const rk = compositeKey(ns, room);
+      this.consumerRooms.set(rk, (this.consumerRooms.get(rk) ?? 0) + 1);
+    }
+    this.consumers.set(k, copyConsumer(state));
   }
 
   private appendNow(ns: string, room: string, msg: NewMessage, size?: number): AppendResult {
@@ -188,6 +251,7 @@ export class MemoryStore implements Store {
     log.items.push(stored);
     log.sizes.push(size);
     log.bytes += size;
+    log.touched = now;
     if (dedup) log.seen.set(msg.key!, { offset, ts: now });
     return { offset, epoch: log.epoch, duplicate: false };
   }
@@ -196,7 +260,7 @@ export class MemoryStore implements Store {
     const k = compositeKey(ns, room);
     let log = this.logs.get(k);
     if (!log) {
-      log = { epoch: nanoid(10), first: 1, last: 0, bytes: 0, items: [], sizes: [], head: 0, seen: new Map() };
+      log = { epoch: nanoid(10), first: 1, last: 0, bytes: 0, items: [], sizes: [], head: 0, seen: new Map(), ns, room, touched: this.now() };
       this.logs.set(k, log);
     }
     return log;

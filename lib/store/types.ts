@@ -74,11 +74,52 @@ export class QueueFullError extends Error {
   }
 }
 
+/**
+ * Thrown (as a rejection) by `append`, `putConsumer` and every other write when the store
+ * could not commit it: the disk is full or failing (LMDB "Commit failed", ENOSPC, EIO …).
+ * Nothing of that write was stored. The process goes on: reads and live delivery still work,
+ * and writes succeed again once the disk does (PROTOCOL.md: error `unavailable`).
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(readonly reason: string) {
+    super(`The store refused the write, so nothing was stored: ${reason}. Retry later; reads and live delivery go on.`);
+  }
+}
+
+/** Whether the store accepts writes now (for a readiness probe such as /readyz). */
+export interface StoreHealth {
+  writable: boolean;
+  /** Why not, when `writable` is false (the last failed commit's cause). */
+  reason?: string;
+}
+
+/** What else an append carries. */
+export interface AppendExtra {
+  /** `JSON.stringify(msg.data ?? null)`, when the caller already has it (the disk store keeps this text). */
+  json?: string;
+  /**
+   * Save this consumer state in the same atomic step as the message (dead-lettering: the copy
+   * in the dead room and the original marked done commit together or not at all).
+   */
+  consumer?: { room: string; name: string; state: ConsumerState };
+}
+
 /** Options every store takes. */
 export interface StoreOptions {
   retention: RetentionResolver;
   /** Clock for timestamps, age retention and dedup windows (injectable for tests). */
   now?: () => number;
+  /**
+   * A room whose log holds no message (all trimmed or expired), with no consumer state, and not
+   * written for this long is forgotten: its record, epoch and dedup keys leave the store
+   * (0 = never). Default 24 h. A later use starts a new log with a new epoch.
+   */
+  idleRoomTtlMs?: number;
+  /** How often the store sweeps for idle rooms, in ms (0 = only when `sweepIdle` is called). Default 10 s. */
+  idleSweepMs?: number;
+  /** Room records the disk store caches in memory (LRU; rooms with writes in flight are always kept). Default 10,000. */
+  cacheRooms?: number;
 }
 
 /**
@@ -90,7 +131,12 @@ export interface StoreOptions {
  *   first copy's commit;
  * - retention is applied on append (count and bytes, `drop-oldest` trims, `reject` throws
  *   QueueFullError) and on read and position (age);
- * - `read` returns messages with offset >= `from`, ascending, at most `limit`.
+ * - `read` returns messages with offset >= `from`, ascending, at most `limit`;
+ * - a read returns the same JSON as was appended (own `__proto__` keys and lone surrogates included);
+ * - keys built from several names never collide (length-prefixed, see keys.ts), and every name
+ *   the wire schema accepts is accepted;
+ * - a failed commit rejects with StoreUnavailableError and never ends the process; offsets it
+ *   had taken are never reused for another message once a later write committed (they stay gaps).
  */
 export interface Store {
   /** "memory" or "disk" (others later: "redis"). */
@@ -104,13 +150,20 @@ export interface Store {
    * (`JSON.stringify(data).length + event.length`) when the caller has already serialized
    * `data`, so the store need not serialize it again.
    */
-  append(ns: string, room: string, msg: NewMessage, size?: number): Promise<AppendResult>;
+  append(ns: string, room: string, msg: NewMessage, size?: number, extra?: AppendExtra): Promise<AppendResult>;
   /** Messages with offset >= from, ascending, at most `limit`, skipping trimmed and expired ones. */
   read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]>;
   /** A consumer's saved progress, or undefined. */
   getConsumer(ns: string, room: string, name: string): Promise<ConsumerState | undefined>;
   /** Save a consumer's progress; resolves once committed. */
   putConsumer(ns: string, room: string, name: string, state: ConsumerState): Promise<void>;
+  /** Whether writes are accepted now (false after a failed commit, until one succeeds again). */
+  health(): StoreHealth;
+  /**
+   * Forget up to `limit` idle rooms (see `StoreOptions.idleRoomTtlMs`); returns how many went.
+   * Stores also run it on their own timer.
+   */
+  sweepIdle(limit?: number): Promise<number>;
   /** Flush and release resources. */
   close(): Promise<void>;
 }

@@ -42,8 +42,8 @@ export class FakeClock {
 }
 
 /** Store options: `limits` for every room, `perRoom` overriding by room name. */
-export function options(clock: FakeClock, limits: Partial<Retention> = {}, perRoom: Record<string, Partial<Retention>> = {}): StoreOptions {
-  return { now: clock.now, retention: (_ns, room) => ({ ...UNLIMITED, ...limits, ...perRoom[room] }) };
+export function options(clock: FakeClock, limits: Partial<Retention> = {}, perRoom: Record<string, Partial<Retention>> = {}, more: Partial<StoreOptions> = {}): StoreOptions {
+  return { now: clock.now, retention: (_ns, room) => ({ ...UNLIMITED, ...limits, ...perRoom[room] }), idleSweepMs: 0, ...more };
 }
 
 /** A message stamped with the clock's time. */
@@ -58,11 +58,11 @@ export function msg(clock: FakeClock, data: unknown, extra: Partial<NewMessage> 
  */
 export function storeContract(t: Test, name: string, build: BuildStore): void {
   /** Build a store for one subtest and clean it up when the subtest ends. */
-  async function fresh(tt: Test, limits: Partial<Retention> = {}, perRoom: Record<string, Partial<Retention>> = {}) {
+  async function fresh(tt: Test, limits: Partial<Retention> = {}, perRoom: Record<string, Partial<Retention>> = {}, more: Partial<StoreOptions> = {}) {
     const clock = new FakeClock();
-    const built = await build(options(clock, limits, perRoom));
+    const built = await build(options(clock, limits, perRoom, more));
     tt.teardown(built.cleanup);
-    return { store: built.store, clock };
+    return { store: built.store, clock, built };
   }
   const datas = async (s: Store, room: string, from = 1, limit = 1000, ns = 'ns') =>
     (await s.read(ns, room, from, limit)).map((m) => m.data);
@@ -320,7 +320,99 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.same(await datas(store, 'small'), ['s2'], 'retention resolved per room');
     tt.same(await datas(store, 'a'), ['a1', 'a2'], 'trimming one room leaves the others');
   });
+
+  t.test(`${name}: D6 keys built from several names cannot collide`, async (tt) => {
+    const { store, clock } = await fresh(tt);
+    // I8 #7: a NUL (or any separator) inside a name must not move it into another room or consumer.
+    await store.putConsumer('ns', 'jobs\u0000group:x', 'group:y', { floor: 1, done: [], attempts: {} });
+    await store.putConsumer('ns', 'jobs', 'group:x\u0000group:y', { floor: 2, done: [], attempts: {} });
+    tt.same((await store.getConsumer('ns', 'jobs\u0000group:x', 'group:y'))?.floor, 1, 'room jobs\\0group:x + group y');
+    tt.same((await store.getConsumer('ns', 'jobs', 'group:x\u0000group:y'))?.floor, 2, 'room jobs + group x\\0group:y is another consumer');
+    tt.equal(await store.getConsumer('ns', 'jobs', 'group:x'), undefined);
+    await store.append('a\u0000b', 'c', msg(clock, 'ns a\\0b, room c', { key: 'k' }));
+    await store.append('a', 'b\u0000c', msg(clock, 'ns a, room b\\0c', { key: 'k' }));
+    await store.append('a', 'b', msg(clock, 'ns a, room b', { key: 'c' }));
+    tt.same(await datas(store, 'c', 1, 10, 'a\u0000b'), ['ns a\\0b, room c']);
+    tt.same(await datas(store, 'b\u0000c', 1, 10, 'a'), ['ns a, room b\\0c']);
+    tt.same(await datas(store, 'b', 1, 10, 'a'), ['ns a, room b'], 'a key that looks like the rest of a name is only a key');
+    tt.not((await store.position('a\u0000b', 'c')).epoch, (await store.position('a', 'b\u0000c')).epoch, 'two logs, two epochs');
+    await store.putConsumer('n:s', 'r', 'g', { floor: 3, done: [], attempts: {} });
+    tt.equal(await store.getConsumer('n', 's:r', 'g'), undefined, 'a separator-like character is not a separator either');
+  });
+
+  t.test(`${name}: D3 the longest non-ASCII names the schema accepts are stored, and their dead room too`, async (tt) => {
+    const { store, clock, built } = await fresh(tt);
+    const ns = '/' + '\u20ac'.repeat(85); // 1 + 255 = 256 UTF-8 bytes
+    const room = '\u{1d11e}'.repeat(64); // 256 UTF-8 bytes (128 UTF-16 units)
+    const dead = `$dead:${room}`; // 262 bytes: built by the server, never by a client
+    const group = `group:${'\u00e9'.repeat(128)}`;
+    tt.equal(Buffer.byteLength(ns), 256);
+    tt.equal(Buffer.byteLength(room), 256);
+    const key = '\u{1f600}'.repeat(200);
+    const a = await store.append(ns, room, msg(clock, 'x', { key }));
+    tt.same(await store.append(ns, room, msg(clock, 'x', { key })), { ...a, duplicate: true }, 'a long non-ASCII idempotency key deduplicates');
+    await store.append(ns, dead, msg(clock, 'gone'), undefined, { consumer: { room, name: group, state: { floor: 1, done: [], attempts: {} } } });
+    let s = store;
+    if (built.reopen) s = await built.reopen();
+    tt.same(await datas(s, room, 1, 10, ns), ['x']);
+    tt.same(await datas(s, dead, 1, 10, ns), ['gone'], 'the dead room of a 256-byte room works');
+    tt.same(await s.getConsumer(ns, room, group), { floor: 1, done: [], attempts: {} });
+  });
+
+  t.test(`${name}: an append with a consumer state commits both in one step (atomic dead-lettering)`, async (tt) => {
+    const { store, clock, built } = await fresh(tt);
+    await store.append('ns', 'jobs', msg(clock, 'job 1'));
+    await store.putConsumer('ns', 'jobs', 'group:w', { floor: 0, done: [], attempts: { '1': 5 } });
+    const p = store.append('ns', '$dead:jobs', msg(clock, 'job 1'), undefined, { consumer: { room: 'jobs', name: 'group:w', state: { floor: 1, done: [], attempts: {} } } });
+    tt.same(await store.getConsumer('ns', 'jobs', 'group:w'), { floor: 1, done: [], attempts: {} }, 'a read while the step is in flight sees the new state');
+    tt.equal((await p).offset, 1);
+    let s = store;
+    if (built.reopen) s = await built.reopen();
+    tt.same(await datas(s, '$dead:jobs'), ['job 1']);
+    tt.same(await s.getConsumer('ns', 'jobs', 'group:w'), { floor: 1, done: [], attempts: {} });
+  });
+
+  t.test(`${name}: reports itself writable while healthy`, async (tt) => {
+    const { store } = await fresh(tt);
+    tt.same(store.health(), { writable: true });
+  });
+
+  t.test(`${name}: I8.5 empty, idle rooms without consumer state are forgotten after idleRoomTtlMs`, async (tt) => {
+    const { store, clock } = await fresh(tt, {}, { aging: { maxAgeMs: 500 } }, { idleRoomTtlMs: 10_000 });
+    const joined = await store.position('ns', 'joined-only');
+    await store.append('ns', 'aging', msg(clock, 'expires'));
+    await store.append('ns', 'kept', msg(clock, 'stays'));
+    const withConsumer = await store.position('ns', 'consumed');
+    await store.putConsumer('ns', 'consumed', 'group:g', { floor: 0, done: [], attempts: {} });
+    clock.t += 5000;
+    tt.equal(await store.sweepIdle(), 0, 'nothing is idle for the whole TTL yet');
+    const fresh2 = await store.position('ns', 'recent');
+    clock.t += 6000;
+    await store.append('ns', 'touched', msg(clock, 1));
+    tt.equal(await store.sweepIdle(), 2, 'the joined-only and the expired room go');
+    tt.equal(await store.sweepIdle(), 0, 'a second sweep finds nothing more');
+    tt.not((await store.position('ns', 'joined-only')).epoch, joined.epoch, 'a forgotten room comes back as a new log');
+    const aging = await store.position('ns', 'aging');
+    tt.same([aging.first, aging.last], [1, 0], 'its offsets start again, under a new epoch');
+    tt.same(await datas(store, 'kept'), ['stays'], 'a room holding messages stays');
+    tt.equal((await store.position('ns', 'consumed')).epoch, withConsumer.epoch, 'a room with consumer state stays');
+    tt.equal((await store.position('ns', 'recent')).epoch, fresh2.epoch, 'a room used within the TTL stays');
+  });
+
+  t.test(`${name}: I8.5 the idle sweep works in chunks and leaves busy rooms alone`, async (tt) => {
+    const { store, clock } = await fresh(tt, {}, {}, { idleRoomTtlMs: 1000 });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.position('ns', `r${i}`)));
+    clock.t += 2000;
+    let gone = 0;
+    for (let i = 0; i < 10 && gone < 50; i++) gone += await store.sweepIdle(7);
+    tt.equal(gone, 50, 'every idle room went, 7 looked at per sweep');
+    const p = store.append('ns', 'r0', msg(clock, 'new'));
+    tt.equal(await store.sweepIdle(), 0, 'a room with an append in flight is not idle');
+    tt.equal((await p).offset, 1);
+    tt.same(await datas(store, 'r0'), ['new']);
+  });
 }
+
 
 /** The error an append is refused with (sync throw or rejected promise), or undefined if it succeeded. */
 async function refusal(f: () => Promise<unknown>): Promise<unknown> {

@@ -29,7 +29,7 @@ async function openIn(ctx: { dir: string; stores: LmdbStore[] }, opts: StoreOpti
 /** Entries in one sub-database of a closed store's directory. */
 async function countEntries(dir: string, name: string): Promise<number> {
   const env = open({ path: dir });
-  const n = env.openDB({ name }).getKeysCount();
+  const n = env.openDB({ name, keyEncoding: 'binary' }).getKeysCount();
   await env.close();
   return n;
 }
@@ -89,7 +89,7 @@ t.test('trimmed and expired messages are removed from disk', async (tt) => {
   clock.t += 2000;
   tt.same(await s.read('ns', 'age', 1, 10), []);
   await s.close();
-  tt.equal(await countEntries(ctx.dir, 'messages'), 2, 'only the two held messages remain');
+  tt.equal(await countEntries(ctx.dir, 'v2-messages'), 2, 'only the two held messages remain');
 });
 
 t.test('expired dedup keys are swept from disk', async (tt) => {
@@ -100,18 +100,38 @@ t.test('expired dedup keys are swept from disk', async (tt) => {
   clock.t += 2000;
   await s.append('ns', 'r', msg(clock, 'late', { key: 'late' }));
   await s.close();
-  tt.equal(await countEntries(ctx.dir, 'dedup'), 1, 'only the fresh key is left');
-  tt.equal(await countEntries(ctx.dir, 'dedup-expiry'), 1);
+  tt.equal(await countEntries(ctx.dir, 'v2-dedup'), 1, 'only the fresh key is left');
+  tt.equal(await countEntries(ctx.dir, 'v2-dedup-expiry'), 1);
 });
 
-t.test('an over-long key or an unencodable message is refused and leaves the log unchanged', async (tt) => {
+t.test('long names and keys are stored (hashed past the key limit); an unencodable message is refused and leaves the log unchanged', async (tt) => {
   const ctx = await tempDir(tt);
   const clock = new FakeClock();
   const s = await openIn(ctx, options(clock));
   await s.append('ns', 'r', msg(clock, 'a'));
-  await tt.rejects(s.append('ns', 'r', msg(clock, 'b', { key: 'k'.repeat(2000) })), RangeError);
-  await tt.rejects(s.append('ns', 'r', msg(clock, 1n << 70n)));
-  await tt.rejects(s.position('ns', 'r'.repeat(2000)), RangeError);
-  tt.equal((await s.append('ns', 'r', msg(clock, 'c'))).offset, 2, 'no offset was used');
-  tt.same((await s.read('ns', 'r', 1, 10)).map((m) => m.data), ['a', 'c']);
+  tt.equal((await s.append('ns', 'r', msg(clock, 'b', { key: 'k'.repeat(2000) }))).offset, 2, 'a 2,000-byte idempotency key is accepted');
+  tt.same((await s.append('ns', 'r', msg(clock, 'b', { key: 'k'.repeat(2000) }))).duplicate, true, 'and deduplicated');
+  await tt.rejects(s.append('ns', 'r', msg(clock, 1n << 70n)), TypeError);
+  tt.equal((await s.append('ns', 'r', msg(clock, 'c'))).offset, 3, 'no offset was used');
+  tt.same((await s.read('ns', 'r', 1, 10)).map((m) => m.data), ['a', 'b', 'c']);
+  const long = 'r'.repeat(2000);
+  tt.equal((await s.append('n'.repeat(2000), long, msg(clock, 'x'))).offset, 1, 'a 4,000-byte namespace + room is accepted');
+  await s.putConsumer('n'.repeat(2000), long, 'g'.repeat(2000), { floor: 1, done: [], attempts: {} });
+  await s.close();
+  const s2 = await openIn(ctx, options(clock));
+  tt.same((await s2.read('n'.repeat(2000), long, 1, 10)).map((m) => m.data), ['x'], 'and read back after a restart');
+  tt.same(await s2.getConsumer('n'.repeat(2000), long, 'g'.repeat(2000)), { floor: 1, done: [], attempts: {} });
+  tt.equal(await s2.getConsumer('n'.repeat(2000), long, 'g'.repeat(1999)), undefined);
+});
+
+t.test('a directory written by the format-1 store is refused with a sentence', async (tt) => {
+  const ctx = await tempDir(tt);
+  const env = open({ path: ctx.dir });
+  await env.openDB({ name: 'logs' }).put(['ns', 'r'], { epoch: 'e', first: 1, last: 0, bytes: 0 });
+  await env.openDB({ name: 'messages' }).put(['ns', 'r', 1], { event: 'e', data: 1, ts: 1, size: 2 });
+  await env.close();
+  const clock = new FakeClock();
+  await tt.rejects(LmdbStore.open(ctx.dir, options(clock)), { message: /written by an earlier wsq \(storage format 1\).*another --data-dir/ });
+  const s = await openIn(ctx, options(clock)).catch(() => undefined);
+  tt.equal(s, undefined, 'still refused (the refusal released its lock)');
 });
