@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { encodeFrame } from '../protocol/codec.js';
-import type { EventFrame, JoinFrame, PresenceFrame } from '../protocol/frames.js';
+import { DEAD_ROOM_PREFIX, deadLetterRoom, type EventFrame, type JoinFrame, type PresenceFrame } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection } from './connection.js';
@@ -15,7 +15,7 @@ import { RoomLog } from './log.js';
 import { reservedEventError } from './names.js';
 import type { WsqServer } from './server.js';
 import { Socket, SocketMember, type Subscription } from './socket.js';
-import type { AppendResult, Store } from './store/types.js';
+import type { AppendResult, Store, StoredMessage } from './store/types.js';
 
 /** A namespace middleware: call `next()` to accept, `next(err)` to refuse (or throw / reject). */
 export type Middleware = (socket: Socket, next: (err?: Error) => void) => unknown;
@@ -285,11 +285,11 @@ export class Namespace extends EventEmitter {
     } else {
       const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
       const key = `${f.room}\u0000${name}`;
-      let consumer = this.consumer(f.room, name, f.since, mode === 'group');
+      let consumer = this.consumer(f.room, name, f.since);
       await consumer.ready;
       // An idle consumer may have been retired while we waited: take the live one.
       while (this.consumers.get(key) !== consumer) {
-        consumer = this.consumer(f.room, name, f.since, mode === 'group');
+        consumer = this.consumer(f.room, name, f.since);
         await consumer.ready;
       }
       if (!quiet) {
@@ -330,16 +330,19 @@ export class Namespace extends EventEmitter {
     await Promise.all(all.map((c) => c.flushed()));
   }
 
-  private consumer(room: string, name: string, since: number | 'earliest' | undefined, group: boolean): Consumer {
+  private consumer(room: string, name: string, since: number | 'earliest' | undefined): Consumer {
     const key = `${room}\u0000${name}`;
     let c = this.consumers.get(key);
     if (!c) {
       const o = this.server.options;
       c = new Consumer(this.log(room), name, {
-        maxDeliver: group ? o.maxDeliver : Infinity,
+        // R5.4.9 (D7): durable subscriptions and personal rooms have bounded attempts too, as groups do (R5.5.4).
+        maxDeliver: o.maxDeliver,
         ackTimeoutMs: o.ackTimeoutMs,
         startAfter: typeof since === 'number' ? since : 0,
-        deadLetter: (m) => this.publish(`${room}.dead`, m.event, m.data, m.from ? { from: m.from } : {}),
+        // R5.5.4, R5.5.5 (D4): dead letters go to `$dead:<room>`. A dead-letter room's own consumers do not dead-letter
+        // again: a message they run out of attempts on counts as done and stays readable in that room's log.
+        ...(room.startsWith(DEAD_ROOM_PREFIX) ? {} : { deadLetter: (m: StoredMessage) => this.publish(deadLetterRoom(room), m.event, m.data, m.from ? { from: m.from } : {}) }),
         onIdle: () => this.retire(key, c!),
       });
       this.consumers.set(key, c);

@@ -48,7 +48,7 @@ export interface WsqServerOptions {
   retentionRules?: RetentionRule[];
   /** Group deliveries unacked this long are redelivered. Default 30 000 ms. */
   ackTimeoutMs?: number;
-  /** Group deliveries before a message goes to `<room>.dead`. Default 5. */
+  /** Deliveries (group, durable, personal room) before a message goes to `$dead:<room>`. Default 5. */
   maxDeliver?: number;
   /** Default unacked deliveries in flight per durable/group member. Default 100. */
   prefetch?: number;

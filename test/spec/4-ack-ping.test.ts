@@ -80,12 +80,12 @@ t.test('4.7 nack with requeue: false dead-letters at once', async (t) => {
   const { url } = await startServer(t);
   const worker = await rawClient(t, url);
   const watcher = await rawClient(t, url);
-  await watcher.request({ type: 'join', room: 'jobs.dead' });
+  await watcher.request({ type: 'join', room: '$dead:jobs' });
   await worker.request({ type: 'join', room: 'jobs', group: 'w' });
   await worker.request({ type: 'emit', room: 'jobs', event: 'job', data: 'poison' });
   const d = await worker.next('event');
   worker.send({ type: 'nack', id: d.id, requeue: false });
-  t.match(await watcher.next('event'), { room: 'jobs.dead', event: 'job', data: 'poison', from: worker.welcome.sid });
+  t.match(await watcher.next('event'), { room: '$dead:jobs', event: 'job', data: 'poison', from: worker.welcome.sid });
   await worker.sync();
   t.same(worker.seen((f) => f.type === 'event' && f.attempt === 2), [], 'not redelivered');
 });

@@ -208,3 +208,58 @@ t.test('5.4 with the disk store the cursor survives a server restart', async (t)
   await barrier(back);
   t.same(offsets(back.seen(eventIn('orders'))), [2, 4], 'only the unacked 2 and 4 come back, in order');
 });
+
+t.test('R5.4.9 a durable delivery nacked maxDeliver times goes to $dead:<room>, not forever', async (t) => {
+  const { url } = await startServer(t, { maxDeliver: 2 });
+  const watcher = await rawClient(t, url);
+  await watcher.request({ type: 'join', room: '$dead:orders' });
+  const bob = await rawClient(t, `${url}?client=bob`);
+  await bob.request(durable('orders'));
+  const pub = await rawClient(t, url);
+  await publish(pub, 'orders', 'poison', 'p');
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const ev = await bob.next((f) => f.type === 'event' && f.attempt === attempt);
+    bob.send({ type: 'nack', id: ev.id });
+  }
+  t.match(await watcher.next(eventIn('$dead:orders')), { event: 'poison', data: 'p', from: pub.welcome.sid, offset: 1 }, 'moved to the dead-letter room');
+  await bob.sync();
+  t.equal(bob.seen(eventIn('orders')).length, 2, 'two attempts, no third');
+  await publish(pub, 'orders', 'next', 2);
+  t.match(await bob.next((f) => f.event === 'next'), { offset: 2, attempt: 1 }, 'the subscription goes on with the next message');
+});
+
+t.test('R5.4.9 a personal-room message nobody handles ends in $dead:@X after maxDeliver attempts; only X may join it', async (t) => {
+  const { server, url } = await startServer(t, { maxDeliver: 3 });
+  const x = await rawClient(t, `${url}?client=x`);
+  await x.sync();
+  t.match(await x.request({ type: 'join', room: '$dead:@x' }), { type: 'joined', room: '$dead:@x', offset: 0 }, 'x may join its own dead letters');
+  await server.publish('@x', 'dm', 'hello');
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const ev = await x.next((f) => f.type === 'event' && f.room === '@x' && f.attempt === attempt);
+    x.send({ type: 'nack', id: ev.id }); // what an SDK with no handler for "dm" does
+  }
+  t.match(await x.next(eventIn('$dead:@x')), { event: 'dm', data: 'hello', offset: 1 });
+  await x.sync();
+  t.equal(x.seen(eventIn('@x')).length, 3, 'three attempts, then no more');
+  const other = await rawClient(t, `${url}?client=y`);
+  t.match(await other.request({ type: 'join', room: '$dead:@x', id: 1 }), { type: 'error', code: 'forbidden', id: 1 }, 'another client may not read x\'s dead letters');
+  const anon = await rawClient(t, url);
+  t.match(await anon.request({ type: 'join', room: '$dead:@x', durable: false, id: 2 }), { code: 'forbidden', id: 2 });
+});
+
+t.test('R4.3.11 R5.5.5 $dead:R may be joined live, durable or as a group; other $ rooms are forbidden; nobody emits into $ rooms', async (t) => {
+  const { server, url } = await startServer(t);
+  await server.publish('$dead:jobs', 'job', 1);
+  const c = await rawClient(t, `${url}?client=ops`);
+  t.match(await c.request({ type: 'join', room: '$dead:jobs', since: 0 }), { type: 'joined', recovered: true, replay: { count: 1 } }, 'live, with replay');
+  t.match(await c.request({ type: 'join', room: '$dead:jobs', durable: true }), { type: 'joined', durable: true }, 'durable');
+  const w = await rawClient(t, url);
+  t.match(await w.request({ type: 'join', room: '$dead:jobs', group: 'ops' }), { type: 'joined', group: 'ops' }, 'a group');
+  t.match(await w.next(eventIn('$dead:jobs')), { event: 'job', id: Number, attempt: 1 });
+  for (const room of ['$other', '$', '$dead:$dead:jobs', '$presence:x']) {
+    t.match(await c.request({ type: 'join', room, id: room }), { type: 'error', code: 'forbidden', id: room }, `join ${room}: forbidden`);
+  }
+  const err = await c.request({ type: 'emit', room: '$dead:jobs', event: 'forged', id: 'e' });
+  t.match(err, { type: 'error', id: 'e' }, 'an emit into a $ room is refused');
+  t.match(await server.publish('$dead:jobs', 'probe'), { offset: 2 }, 'nothing was stored by the refused emit');
+});

@@ -1,7 +1,7 @@
 /**
  * PROTOCOL.md §5.5 Consumer groups and dead letters, over real sockets: each message to
  * exactly one member, attempts and redelivery (ack timeout, nack, nack with delay, a member
- * leaving or dropping), maxDeliver and `<room>.dead`, and fan-out between groups.
+ * leaving or dropping), maxDeliver and `$dead:<room>`, and fan-out between groups.
  */
 import t from 'tap';
 import type { Frame, RawClient } from '../helpers/raw-client.js';
@@ -82,18 +82,18 @@ t.test('5.5 nack redelivers at once; nack with delayMs redelivers later', async 
   t.same(w.seen((f) => f.type === 'error'), []);
 });
 
-t.test('5.5 nack with requeue false dead-letters at once to <room>.dead', async (t) => {
+t.test('5.5 nack with requeue false dead-letters at once to $dead:<room>', async (t) => {
   const { url } = await startServer(t);
   const w = await rawClient(t, url);
   await w.request(group('jobs', 'workers'));
   const watcher = await rawClient(t, url);
-  await watcher.request({ type: 'join', room: 'jobs.dead' });
+  await watcher.request({ type: 'join', room: '$dead:jobs' });
   const pub = await rawClient(t, url);
   await publish(pub, 'jobs', 'job', { n: 1 });
   await publish(pub, 'jobs', 'job', { n: 2 });
   const d1 = await deliveryOf(w, 'jobs', 1, 1);
   w.send({ type: 'nack', id: d1.id, requeue: false });
-  const dead = await watcher.next(eventIn('jobs.dead'));
+  const dead = await watcher.next(eventIn('$dead:jobs'));
   t.equal(dead.event, 'job', 'same event');
   t.same(dead.data, { n: 1 }, 'same data');
   t.equal(dead.from, pub.welcome.sid, 'same sender');
@@ -136,12 +136,12 @@ t.test('5.5 a member leaving or dropping hands its unacked deliveries to another
   t.equal(a.seen(eventIn('jobs')).length, 1, 'nothing more goes to the member that left');
 });
 
-t.test('5.5 after maxDeliver attempts a message moves to <room>.dead, readable with since 0', async (t) => {
+t.test('5.5 after maxDeliver attempts a message moves to $dead:<room>, readable with since 0', async (t) => {
   const { url } = await startServer(t, { ackTimeoutMs: 100, maxDeliver: 3 });
   const w = await rawClient(t, url);
   await w.request(group('jobs', 'workers'));
   const watcher = await rawClient(t, url);
-  await watcher.request({ type: 'join', room: 'jobs.dead' });
+  await watcher.request({ type: 'join', room: '$dead:jobs' });
   const pub = await rawClient(t, url);
   await publish(pub, 'jobs', 'resize', { img: 7 });
   await publish(pub, 'jobs', 'resize', { img: 8 });
@@ -152,15 +152,15 @@ t.test('5.5 after maxDeliver attempts a message moves to <room>.dead, readable w
     w.send({ type: 'nack', id: d.id });
     await deliveryOf(w, 'jobs', 1, i, 2000);
   }
-  await waitFrames(watcher, eventIn('jobs.dead'), 2); // both ran out of attempts
+  await waitFrames(watcher, eventIn('$dead:jobs'), 2); // both ran out of attempts
   await barrier(w);
   const attempts = (o: number): number[] => w.seen((f) => eventIn('jobs')(f) && f.offset === o).map((e) => e.attempt);
   t.same(attempts(1), [1, 2, 3], 'offset 1: attempts 1..3 on ack timeouts, then no more');
   t.same(attempts(2), [1, 2, 3], 'offset 2: attempts 1..3 on nacks, then no more');
   const reader = await rawClient(t, url);
-  const joined = await reader.request({ type: 'join', room: 'jobs.dead', since: 0 });
+  const joined = await reader.request({ type: 'join', room: '$dead:jobs', since: 0 });
   t.same(joined.replay, { from: 1, to: 2, count: 2 }, 'the dead-letter room is a log like any other');
-  const dead = await waitFrames(reader, eventIn('jobs.dead'), 2);
+  const dead = await waitFrames(reader, eventIn('$dead:jobs'), 2);
   t.ok(dead.every((e) => e.replay === true));
   t.same(sorted(dead.map((e) => e.data.img)), [7, 8], 'both messages are in the dead-letter room');
   t.same(offsets(dead), [1, 2], 'with offsets of their own');

@@ -29,7 +29,7 @@ t.test('2.1 a request target that is not a URL gets 400, and the server keeps se
 });
 
 t.test('5.5 dead-lettering into a full "reject" dead room keeps the message and the server up', async (t) => {
-  const { url } = await startServer(t, { retentionRules: [{ room: '*.dead', overflow: 'reject', maxMessages: 1 }] });
+  const { url } = await startServer(t, { retentionRules: [{ room: '$dead:*', overflow: 'reject', maxMessages: 1 }] });
   const w = await rawClient(t, url);
   const p = await rawClient(t, url);
   await w.request({ type: 'join', room: 'jobs', group: 'g' });
@@ -38,8 +38,8 @@ t.test('5.5 dead-lettering into a full "reject" dead room keeps the message and 
   w.send({ type: 'nack', id: a!.id, requeue: false });
   w.send({ type: 'nack', id: b!.id, requeue: false }); // the dead room is full now: this one cannot move
   const dead = await rawClient(t, url);
-  await dead.request({ type: 'join', room: 'jobs.dead', since: 0 });
-  t.same(offsets(await waitFrames(dead, eventIn('jobs.dead'), 1)), [1], 'the first went to the dead room');
+  await dead.request({ type: 'join', room: '$dead:jobs', since: 0 });
+  t.same(offsets(await waitFrames(dead, eventIn('$dead:jobs'), 1)), [1], 'the first went to the dead room');
   t.equal((await p.request({ type: 'ping' })).type, 'pong', 'the server is still up');
 });
 
