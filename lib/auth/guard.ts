@@ -30,6 +30,8 @@ export type Admission =
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_TIMER = 2 ** 31 - 1;
 const no = (status: number, reason: string): Admission => ({ ok: false, status, reason });
+/** The credentials the upgrade put on the connection's handshake (undefined when no `auth` is configured). */
+const credentialsOf = (conn: Connection): Credentials | undefined => (conn.handshake as { credentials?: Credentials }).credentials;
 
 /** One server's checks and counters. */
 export class Guard {
@@ -172,7 +174,7 @@ export class Guard {
 
   /** `connect` to a namespace: permission, then namespaces per connection. */
   connect(conn: Connection, ns: string): Refusal | undefined {
-    const r = this.check(conn.sockets.get('/'), conn.handshake.credentials, ['connect'], ns);
+    const r = this.check(conn.sockets.get('/'), credentialsOf(conn), ['connect'], ns);
     if (r) return r;
     const max = this.o.limits.maxNamespacesPerConnection;
     if (max > 0 && conn.sockets.size >= max) return { code: 'forbidden', message: `This connection is in ${conn.sockets.size} namespaces, the most allowed (limits.maxNamespacesPerConnection); disconnect one first.`, details: { limit: 'maxNamespacesPerConnection', max } };
@@ -182,7 +184,7 @@ export class Guard {
   /** `join`: the actions it needs (join + history for `since`, durable, group, dead for `$dead:` rooms), then prefetch, rooms and names limits. */
   join(conn: Connection, socket: Socket, f: JoinFrame): Refusal | undefined {
     const actions: Action[] = f.room.startsWith('$dead:') ? ['dead'] : f.durable ? ['durable'] : f.group !== undefined ? ['group'] : f.since !== undefined ? ['join', 'history'] : ['join'];
-    const r = this.check(socket, conn.handshake.credentials, actions, socket.nsp.name, f.room);
+    const r = this.check(socket, credentialsOf(conn), actions, socket.nsp.name, f.room);
     if (r) return r;
     const { maxPrefetch, maxRoomsPerConnection } = this.o.limits;
     if (f.prefetch !== undefined && f.prefetch > maxPrefetch) return { code: 'forbidden', message: `join: prefetch ${f.prefetch} is above this server's cap of ${maxPrefetch} (limits.maxPrefetch); ask for ${maxPrefetch} or fewer.`, details: { limit: 'maxPrefetch', max: maxPrefetch } };
@@ -197,7 +199,7 @@ export class Guard {
   /** A room `emit`: permission, names per identity, then the room's publish rate. */
   emit(conn: Connection, socket: Socket, room: string): Refusal | undefined {
     const ns = socket.nsp.name;
-    const r = this.check(socket, conn.handshake.credentials, ['emit'], ns, room) ?? this.newName(conn, ns, room);
+    const r = this.check(socket, credentialsOf(conn), ['emit'], ns, room) ?? this.newName(conn, ns, room);
     if (r) return r;
     const { perSecond, burst } = this.o.limits.publishRatePerRoom;
     const wait = this.roomBuckets.take(`${ns.length}:${ns}${room}`, this.now(), perSecond, burst);
