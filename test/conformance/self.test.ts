@@ -1,15 +1,16 @@
 /**
- * `wsq conformance` against the project's own server (in-process, memory store, short
+ * `wsq conformance` against the project's own server (in-process, on each store, short
  * heartbeat, ack timeout and bad-frame limit so that those checks can run): every
  * numbered requirement must be PASS, N/A (an optional 1.x part absent), NOT TESTABLE or
  * NOT COVERED; each requirement is its own test, named after it.
  */
 import t from 'tap';
 import { formatResult, formatSummary, REQUIREMENTS, runConformance } from '../../lib/conformance/index.js';
+import { STORES, storeOptions } from '../helpers/logs.js';
 import { startServer } from '../helpers/server.js';
 
-t.test('wsq conformance passes against the reference server', async (t) => {
-  const { url } = await startServer(t, { heartbeatMs: 1000, ackTimeoutMs: 1000, badFrameLimit: 20 });
+for (const kind of STORES) t.test(`wsq conformance passes against the reference server (${kind} store)`, async (t) => {
+  const { url } = await startServer(t, { ...(await storeOptions(t, kind)), heartbeatMs: 1000, ackTimeoutMs: 1000, badFrameLimit: 20 });
   const results = await runConformance(url, { waitMs: 1500 });
   t.equal(results.length, REQUIREMENTS.length, 'one result per numbered requirement');
   t.same(results.filter((r) => r.status === 'fail').map(formatResult), [], 'no requirement fails');

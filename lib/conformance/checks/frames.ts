@@ -212,10 +212,10 @@ export const frameChecks: Check[] = [
     await p.request({ type: 'emit', room, event: 'cf', volatile: true, echo: true });
     let evs = await eventsAfter(p, mark, room);
     expect(evs.length === 0, `a non-member got ${evs.length} echoes`);
-    await join(p, room, { durable: true });
+    await join(p, room, { durable: true, since: 1 });
     mark = p.frames.length;
     await p.request({ type: 'emit', room, event: 'cf', volatile: true, echo: true });
-    evs = await eventsAfter(p, mark, room);
+    evs = (await eventsAfter(p, mark, room)).filter((f) => f.offset === undefined);
     expect(evs.length === 0, `a durable member got a volatile echo: ${short(evs)}`);
     await p.request({ type: 'leave', room });
     await join(p, room);
