@@ -46,6 +46,8 @@ function insertSorted(a: number[], v: number): void {
 /** One consumer (durable or group) of one room's log. `ready` resolves once its saved state is loaded. */
 export class Consumer implements LogListener {
   readonly ready: Promise<void>;
+  /** True when no saved state was found (this consumer started at `startAfter`), until the namespace has reported it (R5.4.10). */
+  fresh = false;
   private floor = 0;
   private next = 1;
   private readonly acked = new Set<number>();
@@ -76,6 +78,7 @@ export class Consumer implements LogListener {
       for (const o of s.done) this.acked.add(o);
       for (const [o, n] of Object.entries(s.attempts)) this.attempts.set(Number(o), n);
     } else {
+      this.fresh = true;
       this.floor = this.opts.startAfter;
       this.save();
     }

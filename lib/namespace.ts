@@ -12,10 +12,12 @@ import type { Connection } from './connection.js';
 import { Consumer } from './consumer.js';
 import { WsqError } from './errors.js';
 import { RoomLog } from './log.js';
+import { consumerStart, planConsumerJoin } from './replay.js';
 import { reservedEventError } from './names.js';
 import type { WsqServer } from './server.js';
 import { Socket, SocketMember, type Subscription } from './socket.js';
-import type { AppendResult, Store, StoredMessage } from './store/types.js';
+import { compositeKey } from './store/keys.js';
+import type { AppendResult, ConsumerState, Store, StoredMessage } from './store/types.js';
 
 /** A namespace middleware: call `next()` to accept, `next(err)` to refuse (or throw / reject). */
 export type Middleware = (socket: Socket, next: (err?: Error) => void) => unknown;
@@ -284,7 +286,8 @@ export class Namespace extends EventEmitter {
       );
     } else {
       const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
-      const key = `${f.room}\u0000${name}`;
+      const key = compositeKey(f.room, name); // D6: length-prefixed, never a bare separator
+      await log.ready; // a new consumer's start is clamped to the log's end (R5.4.10)
       let consumer = this.consumer(f.room, name, f.since);
       await consumer.ready;
       // An idle consumer may have been retired while we waited: take the live one.
@@ -292,10 +295,16 @@ export class Namespace extends EventEmitter {
         consumer = this.consumer(f.room, name, f.since);
         await consumer.ready;
       }
+      const fresh = consumer.fresh; // made by this join (later joins find it existing)
+      consumer.fresh = false;
       if (!quiet) {
+        // R5.4.10: not `recovered` when retention removed messages this consumer never finished, or `since` is past the end.
+        const { first } = await this.store.position(this.name, f.room);
+        const state = consumer.state();
+        const plan = planConsumerJoin(f.since, { fresh, floor: state.floor, done: state.done }, { epoch: log.epoch, first, last: log.committed });
         // Answered even when a later frame already replaced this subscription: every request gets a reply.
         socket.conn.send({
-          type: 'joined', ns: this.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: true,
+          type: 'joined', ns: this.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: plan.recovered, ...(plan.gap ? { gap: plan.gap } : {}),
           ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}),
         });
       }
@@ -331,7 +340,7 @@ export class Namespace extends EventEmitter {
   }
 
   private consumer(room: string, name: string, since: number | 'earliest' | undefined): Consumer {
-    const key = `${room}\u0000${name}`;
+    const key = compositeKey(room, name); // D6
     let c = this.consumers.get(key);
     if (!c) {
       const o = this.server.options;
@@ -339,10 +348,17 @@ export class Namespace extends EventEmitter {
         // R5.4.9 (D7): durable subscriptions and personal rooms have bounded attempts too, as groups do (R5.5.4).
         maxDeliver: o.maxDeliver,
         ackTimeoutMs: o.ackTimeoutMs,
-        startAfter: typeof since === 'number' ? since : 0,
+        startAfter: consumerStart(since, { epoch: '', first: 0, last: this.log(room).committed }),
         // R5.5.4, R5.5.5 (D4): dead letters go to `$dead:<room>`. A dead-letter room's own consumers do not dead-letter
         // again: a message they run out of attempts on counts as done and stays readable in that room's log.
-        ...(room.startsWith(DEAD_ROOM_PREFIX) ? {} : { deadLetter: (m: StoredMessage) => this.publish(deadLetterRoom(room), m.event, m.data, m.from ? { from: m.from } : {}) }),
+        ...(room.startsWith(DEAD_ROOM_PREFIX) ? {} : {
+          // R5.5.x: the dead letter and the consumer's "done" commit in one store step (no duplicate after a crash).
+          deadLetter: async (m: StoredMessage, stateAfter: () => ConsumerState) => {
+            const dead = this.log(deadLetterRoom(room));
+            await dead.ready;
+            return dead.append({ event: m.event, data: m.data ?? null, ts: this.server.now(), ...(m.from ? { from: m.from } : {}) }, false, { consumer: { room, name, get state() { return stateAfter(); } } });
+          },
+        }),
         onIdle: () => this.retire(key, c!),
       });
       this.consumers.set(key, c);

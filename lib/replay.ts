@@ -52,3 +52,47 @@ function withRange(plan: RecoveryPlan, r: ReplayRange | undefined): RecoveryPlan
   if (r) plan.range = r;
   return plan;
 }
+
+/** A durable or group consumer as a join finds it (R5.4.10). */
+export interface ConsumerView {
+  /** True when this join created the consumer (no saved state). */
+  fresh: boolean;
+  /** Every offset up to `floor` is done. */
+  floor: number;
+  /** Offsets above `floor` that are done. */
+  done: readonly number[];
+}
+
+/**
+ * Where a new consumer starts (R5.4.2, R5.4.10): after an integer `since`, clamped to the
+ * log's end (a `since` past the end would otherwise skip every message up to it unseen);
+ * from the earliest held message without `since` or with "earliest".
+ * @example
+ * consumerStart(50, { epoch: 'e', first: 1, last: 5 }) // → 5
+ */
+export function consumerStart(since: number | 'earliest' | undefined, log: LogView): number {
+  return typeof since === 'number' ? Math.min(since, log.last) : 0;
+}
+
+/**
+ * Whether a durable or group join is `recovered` (R5.4.10, R6.3.1). A new consumer is not when
+ * its `since` is past the log's end, or older than what retention still holds; an existing one
+ * is not when retention removed messages it had not finished (between its `floor` and the log's
+ * `first`), or when the log is behind it (the log's epoch changed). `gap.requested` is the
+ * `since` of a new consumer, else the consumer's position (`floor`).
+ * @example
+ * planConsumerJoin(undefined, { fresh: false, floor: 2, done: [] }, { epoch: 'e', first: 6, last: 9 })
+ * // → { recovered: false, gap: { requested: 2, earliest: 6, latest: 9 } }
+ */
+export function planConsumerJoin(since: number | 'earliest' | undefined, c: ConsumerView, log: LogView): RecoveryPlan {
+  const first = Math.min(log.first, log.last + 1);
+  const gap = (requested: number): RecoveryPlan => ({ recovered: false, gap: { requested, earliest: first, latest: log.last } });
+  if (c.fresh) {
+    if (typeof since !== 'number') return { recovered: true };
+    return since > log.last || since + 1 < first ? gap(since) : { recovered: true };
+  }
+  if (c.floor > log.last) return gap(c.floor);
+  const trimmed = first - 1 - c.floor; // offsets floor+1 .. first-1 are gone from the log
+  if (trimmed > 0 && c.done.filter((o) => o < first).length < trimmed) return gap(c.floor);
+  return { recovered: true };
+}

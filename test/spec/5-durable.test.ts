@@ -263,3 +263,47 @@ t.test('R4.3.11 R5.5.5 $dead:R may be joined live, durable or as a group; other 
   t.match(err, { type: 'error', id: 'e' }, 'an emit into a $ room is refused');
   t.match(await server.publish('$dead:jobs', 'probe'), { offset: 2 }, 'nothing was stored by the refused emit');
 });
+
+t.test('R5.4.10 a new durable consumer whose since is past the log\'s end starts at the end: recovered false, nothing after skipped', async (t) => {
+  const { url } = await startServer(t);
+  const pub = await rawClient(t, url);
+  await publishMany(pub, 'orders', 3);
+  const bob = await rawClient(t, `${url}?client=bob`);
+  const joined = await bob.request(durable('orders', { since: 10 }));
+  t.match(joined, { type: 'joined', durable: true, recovered: false, gap: { requested: 10, earliest: 1, latest: 3 }, offset: 3 });
+  await publish(pub, 'orders', 'e', { i: 4 });
+  t.match(await bob.next(eventIn('orders')), { offset: 4, attempt: 1 }, 'offset 4 is delivered, not skipped up to 10');
+  await bob.sync();
+  t.same(offsets(bob.seen(eventIn('orders'))), [4], 'and nothing before it');
+});
+
+t.test('R5.4.10 a durable consumer that missed messages to retention answers recovered false with a gap', async (t) => {
+  const { server, url } = await startServer(t, { retention: { maxMessages: 3 } });
+  const pub = await rawClient(t, url);
+  const bob = await rawClient(t, `${url}?client=bob`);
+  t.match(await bob.request(durable('orders')), { recovered: true }, 'a new consumer without since: recovered');
+  await closeAndWait(server, bob);
+  await publishMany(pub, 'orders', 8); // offsets 1..5 are trimmed before bob saw them
+  const back = await rawClient(t, `${url}?client=bob`);
+  const joined = await back.request(durable('orders'));
+  t.match(joined, { recovered: false, gap: { requested: 0, earliest: 6, latest: 8 }, durable: true });
+  t.same(offsets(await waitFrames(back, eventIn('orders'), 3)), [6, 7, 8], 'what is held follows');
+  autoAck(back, 'orders');
+  await barrier(back); // the acks were handled
+  await closeAndWait(server, back);
+  const again = await rawClient(t, `${url}?client=bob`);
+  t.match(await again.request(durable('orders')), { recovered: true }, 'once caught up, a later join is recovered');
+  t.notOk('gap' in (again.frames.find((f) => f.type === 'joined') ?? {}), 'no gap');
+});
+
+t.test('R5.4.10 a new group whose since is older than what retention holds answers recovered false', async (t) => {
+  const { url } = await startServer(t, { retention: { maxMessages: 3 } });
+  const pub = await rawClient(t, url);
+  await publishMany(pub, 'jobs', 8);
+  const w = await rawClient(t, url);
+  t.match(await w.request({ type: 'join', room: 'jobs', group: 'g', since: 2 }), { recovered: false, gap: { requested: 2, earliest: 6, latest: 8 }, group: 'g' });
+  const v = await rawClient(t, url);
+  t.match(await v.request({ type: 'join', room: 'jobs', group: 'h', since: 5 }), { recovered: true, group: 'h' }, 'since just before the earliest held loses nothing');
+  const u = await rawClient(t, url);
+  t.match(await u.request({ type: 'join', room: 'jobs', group: 'k' }), { recovered: true }, 'no since: what is held, nothing missing');
+});

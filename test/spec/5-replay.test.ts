@@ -203,3 +203,24 @@ async function seam(t: Test, kind: StoreKind): Promise<void> {
 for (const kind of STORES) {
   t.test(`5.3 the seam: no gap and no duplicate between replay and live while publishers send (${kind} store)`, (t) => seam(t, kind));
 }
+
+t.test('R5.4.10 planConsumerJoin / consumerStart: the consumer replay rule as a pure function', async (t) => {
+  const { planConsumerJoin, consumerStart } = await import('../../lib/replay.js');
+  const log = { epoch: 'e', first: 6, last: 9 };
+  const fresh = { fresh: true, floor: 0, done: [] };
+  t.same(consumerStart(50, log), 9, 'a since past the end is clamped to the end');
+  t.same(consumerStart(7, log), 7);
+  t.same(consumerStart('earliest', log), 0);
+  t.same(consumerStart(undefined, log), 0);
+  t.same(planConsumerJoin(undefined, fresh, log), { recovered: true }, 'new, no since');
+  t.same(planConsumerJoin('earliest', fresh, log), { recovered: true }, 'new, earliest');
+  t.same(planConsumerJoin(5, fresh, log), { recovered: true }, 'new, since just before first');
+  t.same(planConsumerJoin(9, fresh, log), { recovered: true }, 'new, since at the end');
+  t.same(planConsumerJoin(10, fresh, log), { recovered: false, gap: { requested: 10, earliest: 6, latest: 9 } }, 'new, since past the end');
+  t.same(planConsumerJoin(2, fresh, log), { recovered: false, gap: { requested: 2, earliest: 6, latest: 9 } }, 'new, since trimmed');
+  t.same(planConsumerJoin(99, { fresh: false, floor: 5, done: [] }, log), { recovered: true }, 'existing: since ignored, nothing trimmed before it');
+  t.same(planConsumerJoin(undefined, { fresh: false, floor: 3, done: [4, 5] }, log), { recovered: true }, 'existing: what was trimmed was done');
+  t.same(planConsumerJoin(undefined, { fresh: false, floor: 3, done: [5] }, log), { recovered: false, gap: { requested: 3, earliest: 6, latest: 9 } }, 'existing: offset 4 was trimmed unfinished');
+  t.same(planConsumerJoin(undefined, { fresh: false, floor: 12, done: [] }, log), { recovered: false, gap: { requested: 12, earliest: 6, latest: 9 } }, 'existing: the log is behind the consumer');
+  t.same(planConsumerJoin(undefined, { fresh: false, floor: 0, done: [] }, { epoch: 'e', first: 1, last: 0 }), { recovered: true }, 'an empty log');
+});
