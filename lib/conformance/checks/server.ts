@@ -1,11 +1,35 @@
 /** Conformance checks of PROTOCOL.md §6 (server frames), §7 (errors) and §11 (security). */
 import { ERROR_CODE_LIST } from '../../../protocol/codes.js';
+import { ServerFrame } from '../../../protocol/frames.js';
 import { type Check, after, check, expect, join, na, nextEvent, publish, refused, refusedRaw } from '../check.js';
 import { short } from '../peer.js';
 
 const LIMIT_FIELDS: Record<string, number> = { timeoutMs: 0, ackTimeoutMs: 1, maxDeliver: 1, prefetch: 1, badFrameLimit: 0, badFrameWindowMs: 1, dedupWindowMs: 0, maxRooms: 1 };
 
 export const serverChecks: Check[] = [
+  check('R1.4', 'every server frame of a sample session has only defined fields, of the right types', async (ctx) => {
+    const room = ctx.room('shape');
+    const a = await ctx.open({ client: ctx.client('shape') });
+    const b = await ctx.open();
+    await publish(b, room, { n: 1 }, { key: 'k1' });
+    await publish(b, room, { n: 1 }, { key: 'k1' });
+    await join(a, room, { since: 0, presence: true });
+    await join(b, room, { presence: true });
+    await b.request({ type: 'emit', room, event: 'cf', volatile: true });
+    await join(a, `${room}-d`, { durable: true });
+    await publish(b, `${room}-d`, 2);
+    const d = await nextEvent(a, `${room}-d`);
+    a.send({ type: 'ack', id: d.id });
+    await refused(b, { type: 'join', rom: 1 }, 'bad_frame');
+    await b.request({ type: 'leave', room });
+    await a.sync();
+    for (const p of [a, b]) {
+      for (const f of p.frames) {
+        const r = ServerFrame.safeParse(f);
+        expect(r.success, `a ${f.type} frame does not match §6: ${short(f)} (${r.success ? '' : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+      }
+    }
+  }),
   check('R6.1.2', 'welcome: protocol 1, integer heartbeatMs and maxPayload, server name and version', async (ctx) => {
     const w = ctx.welcome;
     expect(w.protocol === 1, `protocol: ${short(w.protocol)}`);
