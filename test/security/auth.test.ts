@@ -105,3 +105,18 @@ t.test('R2.2.10 the verified credentials are on socket.handshake.credentials', a
   t.equal(creds?.claims?.role, 'admin', 'claims are exposed to middleware and handlers');
   t.ok(creds?.expiresAt && creds.expiresAt > Date.now(), 'expiry in ms');
 });
+
+t.test('R2.2.9 a client that resets while its credential is being checked does not take the server down', async (t) => {
+  const { url, server } = await authServer(t);
+  const { connect } = await import('node:net');
+  const token = await hs({ sub: 'alice' });
+  const forged = await hs({ sub: 'alice' }, { secret: 'another-secret-that-is-long-enough-000000' });
+  for (let i = 0; i < 40; i++) {
+    const s = connect(server.port, '127.0.0.1');
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${i % 2 ? forged : token}\r\n\r\n`);
+    s.resetAndDestroy(); // the 101 or the 401 is then written to a reset socket
+  }
+  const c = await rawClient(t, url, { headers: bearer(token) });
+  t.equal((await c.request({ type: 'ping', id: 1 })).type, 'pong', 'still serving');
+});
