@@ -257,3 +257,22 @@ t.test('5.5 with the disk store a group resumes after a server restart: acked do
   t.same(offsets(w.seen(eventIn('jobs'))), rest, 'exactly the unacked ones, in order');
   t.ok(evs.every((e) => e.attempt === 2), 'as second attempts');
 });
+
+t.test('R5.4.5 prefetch counts per subscription, not per connection', async (t) => {
+  const { url } = await startServer(t);
+  const pub = await rawClient(t, url);
+  const w = await rawClient(t, `${url}?client=w`);
+  await w.request({ type: 'join', room: 'a', group: 'g', prefetch: 1 });
+  await w.request({ type: 'join', room: 'b', group: 'g', prefetch: 1 });
+  await w.request({ type: 'join', room: 'c', durable: true, prefetch: 2 });
+  for (const room of ['a', 'b', 'c']) await publishMany(pub, room, 3);
+  const [a] = await waitFrames(w, eventIn('a'), 1);
+  await waitFrames(w, eventIn('b'), 1);
+  await waitFrames(w, eventIn('c'), 2);
+  await barrier(w);
+  t.same(['a', 'b', 'c'].map((r) => w.seen(eventIn(r)).length), [1, 1, 2], 'each subscription has its own prefetch in flight at once');
+  w.send({ type: 'ack', id: a!.id });
+  t.match(await w.next((f) => f.room === 'a' && f.offset === 2), { attempt: 1 }, 'an ack frees room in that subscription only');
+  await barrier(w);
+  t.same(['a', 'b', 'c'].map((r) => w.seen(eventIn(r)).length), [2, 1, 2]);
+});

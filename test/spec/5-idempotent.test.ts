@@ -97,6 +97,18 @@ for (const kind of STORES) {
     t.equal((await publish(pub, 'fast', 'e', 1, { key: 'k' })).offset, 2, 'the short window ended');
     t.equal((await publish(pub, 'slow', 'e', 1, { key: 'k' })).duplicate, true, 'the default window did not');
   });
+
+  t.test(`R5.7.7 dedupWindowMs 0 turns idempotency keys off: every emit is stored (${kind} store)`, async (t) => {
+    const { url, pub } = await setup(t, kind, { retentionRules: [{ room: 'nodedup', dedupWindowMs: 0 }] });
+    const member = await rawClient(t, url);
+    await member.request({ type: 'join', room: 'nodedup' });
+    const a = await publish(pub, 'nodedup', 'e', 1, { key: 'same' });
+    const b = await publish(pub, 'nodedup', 'e', 2, { key: 'same' });
+    t.same([a.offset, b.offset, a.duplicate, b.duplicate], [1, 2, undefined, undefined], 'both stored, neither a duplicate');
+    t.same(offsets(await waitFrames(member, eventIn('nodedup'), 2)), [1, 2], 'both delivered');
+    t.equal((await publish(pub, 'other', 'e', 1, { key: 'same' })).offset, 1);
+    t.equal((await publish(pub, 'other', 'e', 1, { key: 'same' })).duplicate, true, 'rooms with the default window still dedup');
+  });
 }
 
 t.test('5.8 disk store: an acked emit is readable from a fresh store on the same directory after close', async (t) => {
