@@ -6,13 +6,14 @@
 import type { WebSocket } from 'ws';
 import { decodeClientFrame, encodeFrame, errorFrame } from '../protocol/codec.js';
 import { CLOSE_CODES, type ErrorCode } from '../protocol/codes.js';
-import type { ClientFrame, RequestId } from '../protocol/frames.js';
+import type { ClientFrame, RequestId, ServerFrame } from '../protocol/frames.js';
+import type { Credentials } from './auth/permissions.js';
 import type { Consumer } from './consumer.js';
 import type { Socket } from './socket.js';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
-  readonly limits: { maxPayload: number; badFrameLimit: number; badFrameWindowMs: number; volatileHighWater: number };
+  readonly limits: { maxPayload: number; badFrameLimit: number; badFrameWindowMs: number; volatileHighWater: number; maxBufferedBytes: number };
   now(): number;
   dispatch(conn: Connection, frame: ClientFrame): void | Promise<void>;
   onClose(conn: Connection): void;
@@ -25,6 +26,8 @@ export interface HandshakeInfo {
   client?: string;
   /** Credentials from `Authorization: Bearer` or `?token=`. */
   token?: string;
+  /** What the verified credential proved: identity, JWT claims, permissions (set by lib/auth at the upgrade; absent when no `auth` is configured). */
+  credentials?: Credentials;
   /** Query parameters of the upgrade URL. */
   query: Record<string, string>;
   /** Remote address. */
@@ -40,7 +43,12 @@ export type Waiter =
 
 const TEXT = { binary: false } as const;
 const TEXT_PLAIN = { binary: false, compress: false } as const;
+/** Over this many bytes queued, replay and consumer deliveries wait for the socket to drain (R2.4.x backpressure). */
 const DRAIN_HIGH_WATER = 1 << 20;
+/** After a 4002 close, the TCP connection is dropped this long later if the peer never read the close frame. */
+const SLOW_CLOSE_GRACE_MS = 5000;
+/** Within one tick, the outgoing buffer's cap is checked every this many frames (a power of 2). */
+const CHECK_EVERY = 16;
 /** Frames held while the main namespace's middleware runs; more are refused with rate_limited. */
 const MAX_EARLY_FRAMES = 1000;
 /** Bytes held while the main namespace's middleware runs (at least one maxPayload). */
@@ -59,6 +67,7 @@ function endTick(): void {
 /** One client connection. */
 export class Connection {
   readonly sockets = new Map<string, Socket>();
+  /** Last pong (proof that the peer read everything sent before the ping): R2.4.x. */
   lastSeen: number;
   private readonly waiting = new Map<RequestId, Waiter>();
   private nextId = 1;
@@ -66,9 +75,15 @@ export class Connection {
   private badWindowStart = 0;
   /** 0: nothing sent this tick; 1: one frame sent; 2: corked for the rest of the tick. */
   private tick: 0 | 1 | 2 = 0;
+  /** Frames written this tick (the cap is checked every CHECK_EVERY of them, and at the end of the tick). */
+  private frames = 0;
   private queue: [Buffer, boolean][] | undefined = [];
   private queuedBytes = 0;
   private closed = false;
+  /** Set once the outgoing buffer passed its cap and the 4002 close was started. */
+  private overflowed = false;
+  /** Callbacks waiting for the send buffer to drain below DRAIN_HIGH_WATER (consumer members). */
+  private drainWaiters: (() => void)[] | undefined;
 
   constructor(
     readonly host: ConnectionHost,
@@ -100,8 +115,8 @@ export class Connection {
     if (q) for (const [b, bin] of q) this.onMessage(b, bin);
   }
 
-  /** Send a frame object. */
-  send(frame: object): void {
+  /** Send a server frame (typed: only frames of wsq/1 §6 can be sent). */
+  send(frame: ServerFrame): void {
     this.sendText(encodeFrame(frame));
   }
 
@@ -125,6 +140,27 @@ export class Connection {
     this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
   }
 
+  /** True while more than the drain high-water mark is queued (or the socket is closing): deliveries wait (R2.4.x). */
+  backedUp(): boolean {
+    return !this.open || this.ws.bufferedAmount >= DRAIN_HIGH_WATER;
+  }
+
+  /** Call `fn` once the send buffer has drained below the high-water mark (or the socket closed). One wait per connection, shared. */
+  whenDrained(fn: () => void): void {
+    if (this.drainWaiters) {
+      this.drainWaiters.push(fn);
+      return;
+    }
+    this.drainWaiters = [fn];
+    const run = (): void => {
+      if (this.open && this.ws.bufferedAmount >= DRAIN_HIGH_WATER) return void this.drain().then(run);
+      const list = this.drainWaiters ?? [];
+      this.drainWaiters = undefined;
+      for (const f of list) f();
+    };
+    void this.drain().then(run);
+  }
+
   /** Resolves once the socket's send buffer is below the high-water mark (replay backpressure). */
   drain(): Promise<void> {
     const raw = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
@@ -138,6 +174,15 @@ export class Connection {
       raw.on('drain', done);
       raw.on('close', done);
     });
+  }
+
+  /**
+   * True when `id` is one this connection issued (an integer below the next id): an ack of it
+   * that finds no waiter is late (the request timed out, the delivery was taken back), not a
+   * mistake of the client (R4.6.x).
+   */
+  issued(id: RequestId): boolean {
+    return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id < this.nextId;
   }
 
   /** Register something waiting for the client's ack; returns the id to send. */
@@ -170,10 +215,26 @@ export class Connection {
     this.ws.terminate();
   }
 
-  /** @internal End of the tick: flush a corked socket. */
+  /** @internal End of the tick: flush a corked socket, then check the outgoing buffer's cap (once per tick, not per write). */
   endTick(): void {
     if (this.tick === 2) (this.ws as unknown as { _socket?: import('node:net').Socket })._socket?.uncork();
     this.tick = 0;
+    this.frames = 0;
+    this.checkBuffer();
+  }
+
+  /**
+   * R2.5.x: past `maxBufferedBytes` queued the connection is closed with 4002 slow_consumer
+   * (nothing more is queued for it; the client resumes with since/durable). The close frame
+   * waits behind the queued bytes; a peer that never reads them is dropped a little later.
+   */
+  checkBuffer(): void {
+    const cap = this.host.limits.maxBufferedBytes; // 0 (or absent): no cap
+    if (!cap || this.overflowed || !this.open || this.ws.bufferedAmount <= cap) return;
+    this.overflowed = true;
+    this.host.log('warn', `socket ${this.sid}: more than ${cap} bytes queued; closing with 4002 slow_consumer`);
+    this.ws.close(CLOSE_CODES.slow_consumer, 'slow_consumer: outgoing buffer over its cap; reconnect and resume');
+    setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
 
   /** Called before every write: counts frames this tick and corks from the second on. */
@@ -183,7 +244,11 @@ export class Connection {
       if (touched.push(this) === 1) process.nextTick(endTick);
       return;
     }
-    if (this.tick === 2) return;
+    if (this.tick === 2) {
+      // A burst within one tick (e.g. a long replay page or a server-side publish loop) is checked as it goes.
+      if ((++this.frames & (CHECK_EVERY - 1)) === 0) this.checkBuffer();
+      return;
+    }
     const raw = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
     if (!raw) return;
     this.tick = 2;
@@ -206,7 +271,7 @@ export class Connection {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!this.open) return; // closing (e.g. after 1008): frames still in flight are not handled
-    this.lastSeen = this.host.now();
+    // Frames do not refresh lastSeen: only a pong proves the peer reads what it is sent (R2.4.x).
     if (isBinary) return this.bad('unsupported_frame');
     const max = this.host.limits.maxPayload;
     if (data.length > max) {
@@ -221,22 +286,26 @@ export class Connection {
       }
       return;
     }
-    const decoded = decodeClientFrame(data.toString());
-    if (!decoded.ok) return this.bad(decoded.error.code, decoded.error.message, decoded.error.id, decoded.error.details);
+    let frame: ClientFrame | undefined;
     try {
-      const r = this.host.dispatch(this, decoded.frame);
-      if (r) r.catch((err) => this.failed(decoded.frame, err));
+      // R3.0.x: decoding sits inside the try too: no exception from a frame ever escapes the connection.
+      const decoded = decodeClientFrame(data.toString());
+      if (!decoded.ok) return this.bad(decoded.error.code, decoded.error.message, decoded.error.id, decoded.error.details);
+      const f = (frame = decoded.frame);
+      const r = this.host.dispatch(this, f);
+      if (r) r.catch((err) => this.failed(f, err));
     } catch (err) {
-      this.failed(decoded.frame, err);
+      this.failed(frame, err);
     }
   }
 
-  private failed(frame: ClientFrame, err: unknown): void {
-    const id = 'id' in frame ? frame.id : undefined;
+  private failed(frame: ClientFrame | undefined, err: unknown): void {
+    const id = frame && 'id' in frame ? frame.id : undefined;
+    const type = frame?.type ?? 'frame';
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
-      return this.bad('bad_frame', `${frame.type}: the frame's JSON is nested too deeply to handle. Flatten "data" (a few hundred levels at most).`, id);
+      return this.bad('bad_frame', `${type}: the frame's JSON is nested too deeply to handle. Flatten "data" (a few hundred levels at most).`, id);
     }
-    this.host.log('error', `handling ${frame.type} from ${this.sid} failed`, err);
+    this.host.log('error', `handling ${type} from ${this.sid} failed`, err);
     this.sendError('internal', undefined, id);
   }
 

@@ -15,6 +15,11 @@ export interface ConsumerMember {
   deliver(frame: string, consumer: Consumer, offset: number, attempt: number): RequestId;
   /** Forget a delivery id (acked elsewhere, redelivered, or the member left). */
   forget(id: RequestId): void;
+  /**
+   * False while the member's socket is backed up (its outgoing buffer over the drain mark):
+   * it gets nothing, new or redelivered, until it drained; then it calls `wake` (R2.5.x).
+   */
+  ready?(wake: () => void): boolean;
 }
 
 /** Policy of a consumer. */
@@ -26,7 +31,12 @@ export interface ConsumerOptions {
   /** Where a new consumer starts: after this offset (0 = from the earliest held message). */
   startAfter: number;
   /** Where dead letters go: called with the message that ran out of attempts. */
-  deadLetter?: (msg: StoredMessage) => Promise<unknown>;
+  /**
+   * Where dead letters go: called with the message that ran out of attempts and a function
+   * giving this consumer's state with that message done. The callee commits the dead letter
+   * and that state in ONE store step (R5.5.x), calling `stateAfter` just as it queues it.
+   */
+  deadLetter?: (msg: StoredMessage, stateAfter: () => ConsumerState) => Promise<unknown>;
   /** Called when the last member left and nothing is in flight (the namespace may drop it). */
   onIdle?: () => void;
 }
@@ -34,13 +44,65 @@ export interface ConsumerOptions {
 interface Pending {
   member: ConsumerMember;
   id: RequestId;
-  timer: NodeJS.Timeout;
+  /** When the ack timeout passes (ms, Date.now()). Pending entries are kept in deadline order. */
+  deadline: number;
 }
 
-function insertSorted(a: number[], v: number): void {
-  let i = a.length;
-  while (i > 0 && a[i - 1]! > v) i--;
-  if (a[i - 1] !== v) a.splice(i, 0, v);
+/**
+ * Work done in one go before the loop yields to I/O (setImmediate), so that one consumer with
+ * thousands of deliveries due (a stuck member, prefetch 10 000) cannot hold up other clients.
+ */
+const BATCH = 256;
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Offsets waiting for redelivery: a binary min-heap with a membership set (O(log n) push and pop, no duplicates). */
+class OffsetQueue {
+  private readonly heap: number[] = [];
+  private readonly members = new Set<number>();
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  has(o: number): boolean {
+    return this.members.has(o);
+  }
+
+  push(o: number): void {
+    if (this.members.has(o)) return;
+    this.members.add(o);
+    const h = this.heap;
+    let i = h.push(o) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]! <= o) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = o;
+  }
+
+  pop(): number | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    this.members.delete(top);
+    if (h.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && h[r]! < h[l]! ? r : l;
+      if (h[c]! >= last) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+    return top;
+  }
 }
 
 /** One consumer (durable or group) of one room's log. `ready` resolves once its saved state is loaded. */
@@ -52,9 +114,16 @@ export class Consumer implements LogListener {
   private next = 1;
   private readonly acked = new Set<number>();
   private readonly attempts = new Map<number, number>();
+  /** Offsets being dead-lettered (saves wait meanwhile), and those whose store step is queued (counted done in `state()`). */
+  private readonly dying = new Set<number>();
+  private readonly dead = new Set<number>();
+  /** Deliveries waiting for an ack, in deadline order (one ack timeout for all, so insertion order). */
   private readonly pending = new Map<number, Pending>();
   private readonly inflight = new Map<ConsumerMember, number>();
-  private due: number[] = [];
+  private readonly due = new OffsetQueue();
+  /** One timer for every pending delivery: set for the earliest deadline. */
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly wake = (): void => this.notify();
   private readonly delayed = new Map<number, NodeJS.Timeout>();
   private members: ConsumerMember[] = [];
   private rr = 0;
@@ -107,10 +176,9 @@ export class Consumer implements LogListener {
     this.inflight.delete(member);
     for (const [offset, p] of this.pending) {
       if (p.member !== member) continue;
-      clearTimeout(p.timer);
       member.forget(p.id);
       this.pending.delete(offset);
-      insertSorted(this.due, offset);
+      this.due.push(offset);
     }
     if (this.members.length === 0 && this.pending.size === 0) this.opts.onIdle?.();
     this.notify();
@@ -151,7 +219,8 @@ export class Consumer implements LogListener {
   close(): void {
     this.closed = true;
     this.log.listeners.delete(this);
-    for (const p of this.pending.values()) clearTimeout(p.timer);
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
     for (const t of this.delayed.values()) clearTimeout(t);
   }
 
@@ -164,13 +233,14 @@ export class Consumer implements LogListener {
   state(): ConsumerState {
     const attempts: Record<string, number> = {};
     for (const [o, n] of this.attempts) if (o > this.floor) attempts[o] = n;
-    return { floor: this.floor, done: [...this.acked].filter((o) => o > this.floor).sort((a, b) => a - b), attempts };
+    for (const o of this.dead) delete attempts[o];
+    const done = this.dead.size ? [...this.acked, ...this.dead] : [...this.acked];
+    return { floor: this.floor, done: done.filter((o) => o > this.floor).sort((a, b) => a - b), attempts };
   }
 
   private take(offset: number): Pending | undefined {
     const p = this.pending.get(offset);
     if (!p) return undefined;
-    clearTimeout(p.timer);
     p.member.forget(p.id);
     this.pending.delete(offset);
     const n = this.inflight.get(p.member);
@@ -182,11 +252,11 @@ export class Consumer implements LogListener {
     if (delayMs > 0) {
       this.delayed.set(offset, setTimeout(() => {
         this.delayed.delete(offset);
-        insertSorted(this.due, offset);
+        this.due.push(offset);
         this.notify();
       }, delayMs).unref());
     } else {
-      insertSorted(this.due, offset);
+      this.due.push(offset);
     }
     this.notify();
   }
@@ -197,9 +267,26 @@ export class Consumer implements LogListener {
     if (!this.closed) this.requeue(offset, Math.min(this.opts.ackTimeoutMs, 5000));
   }
 
-  private async kill(offset: number): Promise<void> {
-    const [msg] = await this.log.readFrom(offset, 1);
-    if (msg && msg.offset === offset && this.opts.deadLetter) await this.opts.deadLetter(msg);
+  private async kill(offset: number, known?: StoredMessage): Promise<void> {
+    const msg = known?.offset === offset ? known : (await this.log.readFrom(offset, 1))[0];
+    if (msg && msg.offset === offset && this.opts.deadLetter) {
+      // R5.5.x: the dead letter and "done" commit in one store step, so a crash cannot duplicate or lose it;
+      // no other save of this consumer may come between (one computed before would undo "done").
+      this.dying.add(offset);
+      try {
+        await this.opts.deadLetter(msg, () => {
+          this.dead.add(offset);
+          return this.state();
+        });
+      } finally {
+        this.dying.delete(offset);
+        this.dead.delete(offset);
+        if (this.dying.size === 0 && this.dirty && !this.saving) {
+          this.dirty = false;
+          this.save();
+        }
+      }
+    }
     this.attempts.delete(offset);
     this.acked.add(offset);
     this.advanceFloor();
@@ -207,21 +294,31 @@ export class Consumer implements LogListener {
     this.notify();
   }
 
+  /**
+   * Move the floor (every offset at or below it is done) up to the first offset still
+   * outstanding. Every delivered, not yet done offset has an `attempts` entry (pending, due,
+   * delayed or being dead-lettered), so the walk only asks that map: amortized O(1) per
+   * message, since the floor never moves back (a scan of every pending delivery on each
+   * ack made a stuck member with prefetch 10 000 quadratic: I8 row 6).
+   */
   private advanceFloor(): void {
-    let low = this.next;
-    for (const o of this.pending.keys()) if (o < low) low = o;
-    for (const o of this.delayed.keys()) if (o < low) low = o;
-    if (this.due.length && this.due[0]! < low) low = this.due[0]!;
-    for (const o of this.attempts.keys()) if (o < low && !this.acked.has(o)) low = o;
-    if (low - 1 > this.floor) {
-      this.floor = low - 1;
-      for (const o of this.acked) if (o <= this.floor) this.acked.delete(o);
+    const limit = this.next - 1;
+    if (this.floor >= limit) return;
+    if (this.attempts.size === 0 && this.acked.size === 0) {
+      this.floor = limit;
+      return;
     }
+    let f = this.floor;
+    while (f < limit && (!this.attempts.has(f + 1) || this.acked.has(f + 1))) {
+      f++;
+      this.acked.delete(f);
+    }
+    this.floor = f;
   }
 
-  /** The member holds fewer unacked deliveries than its prefetch. */
+  /** The member holds fewer unacked deliveries than its prefetch, and its socket is not backed up (R2.5.x). */
   private hasRoom(m: ConsumerMember): boolean {
-    return (this.inflight.get(m) ?? 0) < m.prefetch;
+    return (this.inflight.get(m) ?? 0) < m.prefetch && (m.ready?.(this.wake) ?? true);
   }
 
   private pickMember(): ConsumerMember | undefined {
@@ -238,12 +335,10 @@ export class Consumer implements LogListener {
 
   /** The next message to deliver: a due redelivery first, else the next new one. */
   private async nextMessage(): Promise<StoredMessage | undefined> {
-    while (this.due.length > 0) {
-      // Leave it in `due` while it is read, so an ack meanwhile cannot move the floor past it.
-      const offset = this.due[0]!;
+    while (this.due.size > 0) {
+      // Its `attempts` entry stays while it is read, so an ack meanwhile cannot move the floor past it.
+      const offset = this.due.pop()!;
       const [msg] = await this.log.readFrom(offset, 1);
-      const at = this.due.indexOf(offset);
-      if (at >= 0) this.due.splice(at, 1);
       if (msg?.offset === offset) return msg;
       this.attempts.delete(offset); // trimmed by retention while waiting: nothing left to deliver
       this.advanceFloor();
@@ -269,30 +364,40 @@ export class Consumer implements LogListener {
   private async pump(): Promise<void> {
     this.pumping = true;
     let changed = false;
+    let work = 0;
     try {
       do {
         this.again = false;
         await this.ready;
         while (!this.closed && this.pickMemberPeek()) {
+          // I8 row 6: bounded work per turn of the event loop, then let I/O (other clients) in.
+          if (++work % BATCH === 0) await tick();
           const msg = await this.nextMessage();
           if (!msg) break;
           const attempt = (this.attempts.get(msg.offset) ?? 0) + 1;
           if (attempt > this.opts.maxDeliver) {
-            await this.kill(msg.offset).catch((err) => this.failed(msg.offset, err));
+            // Dead letters go out without waiting for each commit (they share store batches: I8 row 6), at most 256 at once.
+            const killed = this.kill(msg.offset, msg).catch((err) => this.failed(msg.offset, err));
+            if (this.dying.size >= 256) await killed;
             changed = true;
             continue;
           }
           const member = this.pickMember();
           if (!member) {
-            insertSorted(this.due, msg.offset);
+            // Capacity went while the message was read: put it back where it came from.
+            if (this.attempts.has(msg.offset)) this.due.push(msg.offset);
+            else {
+              this.ahead.unshift(msg);
+              this.next = msg.offset;
+            }
             break;
           }
           this.attempts.set(msg.offset, attempt);
           changed = true;
           const id = member.deliver(this.log.frameOf(msg), this, msg.offset, attempt);
-          const timer = setTimeout(() => this.expire(msg.offset), this.opts.ackTimeoutMs).unref();
-          this.pending.set(msg.offset, { member, id, timer });
+          this.pending.set(msg.offset, { member, id, deadline: Date.now() + this.opts.ackTimeoutMs });
           this.inflight.set(member, (this.inflight.get(member) ?? 0) + 1);
+          this.armExpiry();
         }
       } while (this.again && !this.closed);
     } finally {
@@ -305,13 +410,36 @@ export class Consumer implements LogListener {
     return this.members.some((m) => this.hasRoom(m));
   }
 
-  private expire(offset: number): void {
-    if (this.take(offset)) this.requeue(offset, 0);
+  /** Set the one expiry timer for the earliest pending deadline (if not set). */
+  private armExpiry(): void {
+    if (this.expiryTimer || this.closed) return;
+    const first = this.pending.values().next();
+    if (first.done) return;
+    this.expiryTimer = setTimeout(() => this.expireDue(), Math.max(0, first.value.deadline - Date.now())).unref();
+  }
+
+  /** Take back deliveries whose ack timeout passed, BATCH at a time (then yield to I/O), and redeliver them. */
+  private expireDue(): void {
+    this.expiryTimer = undefined;
+    if (this.closed) return;
+    const now = Date.now();
+    let n = 0;
+    for (const [offset, p] of this.pending) {
+      if (p.deadline > now) break;
+      if (++n > BATCH) {
+        this.expiryTimer = setTimeout(() => this.expireDue(), 0).unref();
+        this.notify();
+        return;
+      }
+      if (this.take(offset)) this.due.push(offset);
+    }
+    if (n > 0) this.notify();
+    this.armExpiry();
   }
 
   /** Persist state; at most one write in flight, coalescing changes made meanwhile. */
   private save(): void {
-    if (this.saving) {
+    if (this.saving || this.dying.size > 0) {
       this.dirty = true;
       return;
     }

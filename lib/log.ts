@@ -8,7 +8,7 @@ import { encodeFrame, encodeStoredEvent } from '../protocol/codec.js';
 import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import { planRecovery, type RecoveryRequest } from './replay.js';
-import type { AppendResult, NewMessage, Store, StoredMessage } from './store/types.js';
+import type { AppendExtra, AppendResult, NewMessage, Store, StoredMessage } from './store/types.js';
 
 /** What a log needs from its namespace. */
 export interface LogHost {
@@ -38,8 +38,16 @@ const RECENT = 4096;
 /** Most bytes of encoded frames the recent cache holds per room. */
 const RECENT_BYTES = 4 * 1024 * 1024;
 const PAGE = 1000;
+/** The first replay page is small; later pages hold about PAGE_BYTES of frames (large messages: fewer per page). */
+const FIRST_PAGE = 100;
+const PAGE_BYTES = 1 << 20;
+/** A replay waits for the socket to drain after about this many bytes (so a paused reader holds ~1 MiB, not a page: I8 row 4). */
+const DRAIN_EVERY = 256 * 1024;
+/** Live frames buffered for one joiner during its replay; past this the buffer is dropped and the replay reads them from the store. */
+const JOINER_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Commits held behind a hole at most; past this the oldest are delivered even though an earlier append is still unsettled. */
+const HELD_MAX = 10_000;
 const EMPTY: ReadonlySet<string> = new Set();
-const HOLD_MS = 1000;
 
 interface Recent {
   msg: StoredMessage;
@@ -50,6 +58,16 @@ interface Held {
   msg: StoredMessage;
   echo: boolean;
   json: string;
+  /** Sequence number of the append that committed it. */
+  seq: number;
+}
+
+interface Joiner {
+  sid: string;
+  buffer: string[];
+  bytes: number;
+  /** The buffer passed JOINER_BUFFER_BYTES and was dropped: the replay reads on from the store. */
+  overflow: boolean;
 }
 
 /** One room's log. Built by the namespace on first use; `ready` resolves once its position is loaded. */
@@ -62,8 +80,10 @@ export class RoomLog {
   private loaded = false;
   private readonly roomSet: ReadonlySet<string>;
   private readonly held = new Map<number, Held>();
-  private holdTimer: NodeJS.Timeout | undefined;
-  private readonly joiners = new Set<{ sid: string; buffer: string[] }>();
+  /** Appends started (each gets the next number) and those not settled yet, in start order. */
+  private seq = 0;
+  private readonly unsettled = new Set<number>();
+  private readonly joiners = new Set<Joiner>();
   /** Recent committed messages with their encoded frames, a ring indexed by offset; grows from 16 to RECENT slots. */
   private recent: (Recent | undefined)[] = [];
   private recentBytes = 0;
@@ -88,8 +108,8 @@ export class RoomLog {
    * Store a message and, once committed, deliver it live. Resolves with the store's result
    * (after the commit). `echo` also delivers it to the sender.
    */
-  append(msg: NewMessage, echo = false): Promise<AppendResult> {
-    return this.busyWith(() => this.appendNow(msg, echo));
+  append(msg: NewMessage, echo = false, extra?: AppendExtra): Promise<AppendResult> {
+    return this.busyWith(() => this.appendNow(msg, echo, extra));
   }
 
   /** Count work under way (an idle log may be dropped by its namespace only when there is none). */
@@ -102,12 +122,25 @@ export class RoomLog {
     }
   }
 
-  private async appendNow(msg: NewMessage, echo: boolean): Promise<AppendResult> {
+  private async appendNow(msg: NewMessage, echo: boolean, extra?: AppendExtra): Promise<AppendResult> {
     if (!this.loaded) await this.ready;
     const json = JSON.stringify(msg.data ?? null); // once: for the store's size and for the frame
-    const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length);
-    if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo, json);
-    return r;
+    const seq = ++this.seq;
+    this.unsettled.add(seq);
+    try {
+      // The store keeps this JSON text as it is (a replay is the same JSON as the live copy); `extra` may carry a consumer state to commit with it.
+      const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length, { ...extra, json });
+      if (r.epoch !== this.epoch) {
+        // The store forgot this room while it was idle (StoreOptions.idleRoomTtlMs) and began a new log: follow it.
+        this.epoch = r.epoch;
+        this.committed = r.offset - 1;
+      }
+      if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo, json, seq);
+      return r;
+    } finally {
+      this.unsettled.delete(seq);
+      if (this.held.size > 0) this.releaseSettled();
+    }
   }
 
   /** The encoded live `event` frame of a message (cached for recent offsets). */
@@ -168,17 +201,39 @@ export class RoomLog {
     // A socket already in the live room (e.g. `socket.join` by the application) would get live
     // frames twice, and ahead of the replay: take it out until the replay is done.
     this.host.adapter.del(target.id, this.room);
-    const joiner = { sid: target.id, buffer: [] as string[] };
+    const joiner: Joiner = { sid: target.id, buffer: [], bytes: 0, overflow: false };
     this.joiners.add(joiner);
     try {
       let from = plan.range.from;
-      const to = plan.range.to;
-      while (from <= to && target.current()) {
-        const page = await this.host.store.read(this.host.name, this.room, from, Math.min(PAGE, to - from + 1));
-        if (page.length === 0 || !target.current()) break;
-        for (const m of page) if (m.offset <= to) target.sendText(this.encode(m, true));
-        from = page[page.length - 1]!.offset + 1;
-        await target.drain();
+      let to = plan.range.to;
+      let limit = FIRST_PAGE;
+      for (;;) {
+        while (from <= to && target.current()) {
+          const page = await this.host.store.read(this.host.name, this.room, from, Math.min(limit, to - from + 1));
+          if (page.length === 0 || !target.current()) break;
+          // R2.5.x: bounded by bytes, not by page: a paused reader stops the replay after ~DRAIN_EVERY queued.
+          let bytes = 0;
+          let sent = 0;
+          for (const m of page) {
+            if (m.offset > to) break;
+            const f = this.encode(m, true);
+            target.sendText(f);
+            bytes += f.length;
+            if ((sent += f.length) >= DRAIN_EVERY) {
+              sent = 0;
+              await target.drain();
+              if (!target.current()) return;
+            }
+          }
+          from = page[page.length - 1]!.offset + 1;
+          limit = Math.max(1, Math.min(PAGE, Math.floor((PAGE_BYTES * page.length) / Math.max(1, bytes))));
+          await target.drain();
+        }
+        if (!target.current() || !joiner.overflow) break;
+        // The live frames committed meanwhile overflowed the joiner's buffer: read them from the store instead.
+        joiner.overflow = false;
+        from = Math.max(from, to + 1);
+        to = this.committed;
       }
       if (!target.current()) return;
       for (const f of joiner.buffer) target.sendText(f);
@@ -216,12 +271,14 @@ export class RoomLog {
     this.recent[slot] = r;
   }
 
-  private onCommitted(msg: StoredMessage, echo: boolean, json: string): void {
+  private onCommitted(msg: StoredMessage, echo: boolean, json: string, seq: number): void {
     if (msg.offset <= this.committed) return;
     if (msg.offset !== this.committed + 1) {
-      // An earlier append has not resolved yet: hold this one (bounded wait, then accept the hole).
-      this.held.set(msg.offset, { msg, echo, json });
-      this.holdTimer ??= setTimeout(() => this.releaseHeld(), HOLD_MS).unref();
+      // R5.2.x (I7 #14): an earlier append has not resolved yet. Hold this one until every append
+      // started before it has settled (it may fill the hole), however long that takes: a timed
+      // release delivered past the hole and then dropped the late commit from live delivery.
+      this.held.set(msg.offset, { msg, echo, json, seq });
+      if (this.held.size > HELD_MAX) this.releaseSettled(true);
       return;
     }
     this.deliver(msg, echo, json);
@@ -234,19 +291,26 @@ export class RoomLog {
       this.held.delete(this.committed + 1);
       this.deliver(h.msg, h.echo, h.json);
     }
-    if (this.held.size === 0 && this.holdTimer) {
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
-    }
   }
 
-  private releaseHeld(): void {
-    this.holdTimer = undefined;
-    const offsets = [...this.held.keys()].sort((a, b) => a - b);
-    for (const o of offsets) {
+  /**
+   * Deliver held commits past a hole that can no longer be filled: every append started before
+   * the held one has settled (the missing offset's append failed, or it was a duplicate). With
+   * `force` (too many held), the oldest goes anyway.
+   */
+  private releaseSettled(force = false): void {
+    this.drainHeld();
+    while (this.held.size > 0) {
+      let o = Infinity;
+      for (const k of this.held.keys()) if (k < o) o = k;
       const h = this.held.get(o)!;
+      const [oldest] = this.unsettled;
+      if (!force && oldest !== undefined && oldest < h.seq) return;
+      if (force) this.host.report('warn', `room "${this.room}": ${this.held.size} commits held behind offset ${this.committed + 1}, which has not committed; delivering past it`);
+      force = false;
       this.held.delete(o);
-      if (o > this.committed) this.deliver(h.msg, h.echo, h.json);
+      this.deliver(h.msg, h.echo, h.json);
+      this.drainHeld();
     }
   }
 
@@ -255,7 +319,14 @@ export class RoomLog {
     const frame = this.encode(msg, false, json);
     this.remember({ msg, frame });
     const skip = echo || msg.from === undefined ? undefined : msg.from;
-    for (const j of this.joiners) if (j.sid !== skip) j.buffer.push(frame);
+    for (const j of this.joiners) {
+      if (j.sid === skip || j.overflow) continue;
+      if ((j.bytes += frame.length) > JOINER_BUFFER_BYTES) {
+        j.overflow = true;
+        j.buffer = [];
+        j.bytes = 0;
+      } else j.buffer.push(frame);
+    }
     this.host.adapter.broadcast(frame, { rooms: this.roomSet, except: skip === undefined ? EMPTY : new Set([skip]), flags: {} });
     for (const l of this.listeners) l.notify();
   }

@@ -49,6 +49,20 @@ export class SocketMember implements ConsumerMember {
   forget(id: RequestId): void {
     this.socket.conn.untrack(id);
   }
+  private waking = false;
+  /** R2.5.x: nothing more (new or redelivered) while the socket is backed up; `wake` once it drained. */
+  ready(wake: () => void): boolean {
+    const conn = this.socket.conn;
+    if (!conn.backedUp()) return true;
+    if (!this.waking && conn.open) {
+      this.waking = true;
+      conn.whenDrained(() => {
+        this.waking = false;
+        wake();
+      });
+    }
+    return false;
+  }
 }
 
 /**
