@@ -1,14 +1,5 @@
-/** Errors the server library raises, each with a wire code from protocol/codes.ts. */
-import type { ErrorCode } from '../protocol/codes.js';
-
 /**
- * An error with a wsq/1 code. Thrown by middleware to refuse a connection
- * (`new WsqError('forbidden', 'only admins may join /admin')`), and raised by
- * `emitWithAck` on timeout (`code: 'timeout'`).
+ * Errors the server library raises, each with a wire code from protocol/codes.ts. The class
+ * is the protocol's one `WsqError` (protocol/errors.ts), which the client SDK's extends.
  */
-export class WsqError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly details?: unknown) {
-    super(message);
-    this.name = 'WsqError';
-  }
-}
+export { WsqError } from '../protocol/errors.js';

@@ -2,3 +2,4 @@
 export * from './frames.js';
 export * from './codes.js';
 export * from './codec.js';
+export * from './errors.js';

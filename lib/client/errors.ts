@@ -3,6 +3,7 @@
  * protocol's codes (from a server `error` frame) or the client's own codes below.
  */
 import type { ErrorCode } from '../../protocol/codes.js';
+import { WsqError as ProtocolWsqError } from '../../protocol/errors.js';
 
 /** Codes the client itself raises (never sent by a server). */
 export type ClientErrorCode =
@@ -34,16 +35,10 @@ export type WsqErrorCode = ErrorCode | ClientErrorCode;
  *   if (e instanceof WsqError && e.code === 'forbidden') console.log('not allowed:', e.message);
  * }
  */
-export class WsqError extends Error {
-  override readonly name: string = 'WsqError';
-  /** The stable code: see PROTOCOL.md for the server's codes, `ClientErrorCode` for the client's. */
-  readonly code: WsqErrorCode;
-  /** Extra detail from the server (e.g. zod issues), when it sent any. */
-  readonly details?: unknown;
+export class WsqError extends ProtocolWsqError<WsqErrorCode> {
+  // One WsqError (Deliver 3): this extends the protocol's (protocol/errors.ts), which the server library throws too.
   constructor(code: WsqErrorCode, message: string, options?: { details?: unknown; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    if (options?.details !== undefined) this.details = options.details;
+    super(code, message, options?.details, options?.cause === undefined ? undefined : { cause: options.cause });
   }
 }
 
