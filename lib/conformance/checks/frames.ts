@@ -2,6 +2,7 @@
 import { type Check, after, check, enter, eventsAfter, expect, isError, join, na, nextEvent, publish, refused } from '../check.js';
 import { short } from '../peer.js';
 
+/** Checks of §4 (client frames). */
 export const frameChecks: Check[] = [
   check('R4.1.1', 'connect is answered with connected', async (ctx) => {
     const p = await ctx.open();

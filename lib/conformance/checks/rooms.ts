@@ -12,6 +12,7 @@ async function filled(ctx: Parameters<Check['run']>[0], tag: string, n: number):
   return { room, acks, s };
 }
 
+/** Checks of §4.6–§4.7 and §5. */
 export const roomChecks: Check[] = [
   check(['R4.6.1', 'R4.7.1', 'R5.4.3'], 'deliveries carry id and attempt; ack and nack get no reply', async (ctx) => {
     const { room } = await filled(ctx, 'ack', 2);

@@ -6,6 +6,7 @@ import { short } from '../peer.js';
 
 const LIMIT_FIELDS: Record<string, number> = { timeoutMs: 0, ackTimeoutMs: 1, maxDeliver: 1, prefetch: 1, badFrameLimit: 0, badFrameWindowMs: 1, dedupWindowMs: 0, maxRooms: 1 };
 
+/** Checks of §6, §7 and §11. */
 export const serverChecks: Check[] = [
   check('R1.4', 'every server frame of a sample session has only defined fields, of the right types', async (ctx) => {
     const room = ctx.room('shape');

@@ -14,6 +14,7 @@ async function refusedUpgrade(url: string, waitMs: number, protocols: string[], 
   throw new Error('expected an HTTP refusal, the upgrade was accepted');
 }
 
+/** Checks of §1–§3. */
 export const transportChecks: Check[] = [
   check('R1.2', 'server frames are JSON objects in text messages', async (ctx) => {
     const p = await ctx.open();
