@@ -4,8 +4,21 @@ import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
 import type { WsqServer } from '../server.js';
 
+/**
+ * An ack or nack that found nothing waiting. Per D5 the error carries no `id` (the id is the
+ * server's, not a request of the client's): it says `details.delivery` instead.
+ * R4.6.x (I7 #7): an id this connection did issue is a late answer (the request timed out, the
+ * delivery was taken back after the ack timeout or went to another member): a correct client
+ * meets this, so it is answered but not counted toward the bad-frame limit. Only an id the
+ * server never sent on this connection is the client's mistake and counts.
+ */
 function unknownId(conn: Connection, id: AckFrame['id'], what: string): void {
-  conn.bad('unknown_id', `No delivery or request with id ${JSON.stringify(id)} is waiting for ${what} on this connection (already acked, redelivered elsewhere after the ack timeout, or never sent).`, id);
+  const details = { delivery: id };
+  if (conn.issued(id)) {
+    conn.sendError('unknown_id', `${what}: delivery or request ${id} is no longer waiting (already answered, timed out, or taken back after the ack timeout); nothing was changed. This is not counted as a bad frame.`, undefined, details);
+    return;
+  }
+  conn.bad('unknown_id', `${what}: this connection was never sent a delivery or request with id ${JSON.stringify(id)}. Ack only the "id" of an event you received on this connection.`, undefined, details);
 }
 
 /** Answer what waits for this id: a consumer's delivery (ack or nack) or the application's request. */
@@ -20,10 +33,10 @@ function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; del
 
 /** PROTOCOL.md §4.6 */
 export function handleAck(_s: WsqServer, conn: Connection, f: AckFrame): void {
-  if (!settle(conn, f.id, undefined, f.data)) unknownId(conn, f.id, 'an ack');
+  if (!settle(conn, f.id, undefined, f.data)) unknownId(conn, f.id, 'ack');
 }
 
 /** PROTOCOL.md §4.7 */
 export function handleNack(_s: WsqServer, conn: Connection, f: NackFrame): void {
-  if (!settle(conn, f.id, { requeue: f.requeue, delayMs: f.delayMs })) unknownId(conn, f.id, 'a nack');
+  if (!settle(conn, f.id, { requeue: f.requeue, delayMs: f.delayMs })) unknownId(conn, f.id, 'nack');
 }

@@ -17,7 +17,8 @@ t.test('4.6 ack answers the server\'s emitWithAck with data', async (t) => {
   t.match(ev, { type: 'event', ns: '/', event: 'confirm?', data: { order: 42 }, id: Number });
   c.send({ type: 'ack', id: ev.id, data: { ok: true } });
   t.same(await answer, { ok: true });
-  t.match(await c.request({ type: 'ack', id: ev.id, data: 1 }), { type: 'error', code: 'unknown_id', id: ev.id }, 'a second ack of the same id → unknown_id');
+  c.send({ type: 'ack', id: ev.id, data: 1 });
+  t.match(await c.next('error'), { type: 'error', code: 'unknown_id', details: { delivery: ev.id } }, 'a second ack of the same id → unknown_id (D5: no id, details.delivery)');
   const bare = socket.emitWithAck('again');
   const ev2 = await c.next('event');
   t.notSame(ev2.id, ev.id, 'every request gets its own id');
@@ -29,9 +30,9 @@ t.test('4.6 ack of an unknown id → unknown_id', async (t) => {
   const { url } = await startServer(t);
   const c = await rawClient(t, url);
   c.send({ type: 'ack', id: 999 });
-  t.match(await c.next('error'), { type: 'error', code: 'unknown_id', id: 999 });
+  t.match(await c.next('error'), { type: 'error', code: 'unknown_id', details: { delivery: 999 } });
   c.send({ type: 'ack', id: 'nope' });
-  t.match(await c.next('error'), { code: 'unknown_id', id: 'nope' });
+  t.match(await c.next('error'), { code: 'unknown_id', details: { delivery: 'nope' } });
   t.same(await c.request({ type: 'ping', id: 1 }), { type: 'pong', id: 1 });
 });
 
@@ -46,7 +47,7 @@ t.test('4.6 an ack that comes after emitWithAck timed out → unknown_id', async
   t.ok(err instanceof WsqError);
   t.equal((err as WsqError).code, 'timeout');
   c.send({ type: 'ack', id: ev.id });
-  t.match(await c.next('error'), { code: 'unknown_id', id: ev.id });
+  t.match(await c.next('error'), { code: 'unknown_id', details: { delivery: ev.id } });
 });
 
 t.test('4.6 ack requires an id → bad_frame', async (t) => {
@@ -73,7 +74,7 @@ t.test('4.6 ack completes a group delivery; 4.7 nack redelivers it with the next
   await worker.sync();
   t.same(worker.seen((f) => f.type === 'error'), [], 'the ack is accepted silently');
   worker.send({ type: 'ack', id: again.id });
-  t.match(await worker.next('error'), { code: 'unknown_id', id: again.id }, 'an acked delivery is done');
+  t.match(await worker.next('error'), { code: 'unknown_id', details: { delivery: again.id } }, 'an acked delivery is done');
 });
 
 t.test('4.7 nack with requeue: false dead-letters at once', async (t) => {
@@ -102,14 +103,14 @@ t.test('4.7 nack of a request refuses it: emitWithAck rejects with WsqError forb
   t.ok(err instanceof WsqError);
   t.equal((err as WsqError).code, 'forbidden');
   c.send({ type: 'ack', id: ev.id });
-  t.match(await c.next('error'), { code: 'unknown_id', id: ev.id }, 'the refused request is no longer waiting');
+  t.match(await c.next('error'), { code: 'unknown_id', details: { delivery: ev.id } }, 'the refused request is no longer waiting');
 });
 
 t.test('4.7 nack of an unknown id → unknown_id; bad fields → bad_frame', async (t) => {
   const { url } = await startServer(t);
   const c = await rawClient(t, url);
   c.send({ type: 'nack', id: 12 });
-  t.match(await c.next('error'), { type: 'error', code: 'unknown_id', id: 12 });
+  t.match(await c.next('error'), { type: 'error', code: 'unknown_id', details: { delivery: 12 } });
   c.send({ type: 'nack', id: 13, delayMs: -1 });
   t.match(await c.next('error'), { code: 'bad_frame', id: 13 });
   c.send({ type: 'nack', id: 14, requeue: 'no' });

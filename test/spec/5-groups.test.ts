@@ -49,7 +49,8 @@ t.test('5.5 unacked deliveries are redelivered after ackTimeoutMs with attempt +
   const d2 = await deliveryOf(w, 'jobs', 1, 2);
   t.ok(Date.now() - started >= 100, 'not before the ack timeout');
   t.not(d2.id, d1.id, 'under a new id');
-  const stale = await w.request({ type: 'ack', id: d1.id });
+  w.send({ type: 'ack', id: d1.id });
+  const stale = await w.next('error');
   t.equal(stale.code, 'unknown_id', 'the old id is gone');
   const d3 = await deliveryOf(w, 'jobs', 1, 3);
   w.send({ type: 'ack', id: d3.id });
