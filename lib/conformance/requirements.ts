@@ -193,6 +193,7 @@ const TABLE: readonly (readonly [string, string, string?])[] = [
   ['R5.7.4', 'keys are per room'],
   ['R5.7.5', 'key on an emit that is not stored is bad_frame'],
   ['R5.7.6', 'keys survive a restart with the log', STORE],
+  ['R5.7.7', 'a dedupWindowMs of 0 turns idempotency off', CONFIG],
   ['R5.8.1', 'what an ack means per route', STORE],
   ['R5.8.2', 'an ack does not mean anyone received it', DOC],
   ['R5.8.3', 'consumer acks are written before a clean shutdown', STORE],
