@@ -38,6 +38,7 @@ t.test('R2.2.14 connections in total (503) and per identity (429)', async (t) =>
 t.test('R2.2.15 namespaces and rooms per connection, and the prefetch cap, answer forbidden with details.limit', async (t) => {
   const { url } = await startServer(t, { limits: { maxNamespacesPerConnection: 2, maxRoomsPerConnection: 2, maxPrefetch: 50 } });
   const c = await rawClient(t, url);
+  t.equal(c.welcome.limits?.maxRooms, 2, 'the room cap is announced in welcome (R11.5)');
   t.equal((await c.request({ type: 'connect', ns: '/a', id: 1 })).type, 'connected');
   const ns = await c.request({ type: 'connect', ns: '/b', id: 2 });
   t.equal(ns.code, 'forbidden');
