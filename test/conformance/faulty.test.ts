@@ -5,7 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import { WebSocketServer } from 'ws';
 import { runConformance } from '../../lib/conformance/index.js';
 import { startServer } from '../helpers/server.js';
 import { startFaultyServer } from './faulty-server.js';
@@ -22,6 +24,17 @@ t.test('the runner names the requirements a faulty server breaks', async (t) => 
   t.ok(results.every((r) => ONLY.some((p) => r.id === p || r.id.startsWith(`${p}.`))), '--only keeps to the prefixes');
   const r32 = results.find((r) => r.id === 'R3.2')!;
   t.match(r32.detail, /pong|id/, `the failure says what was seen: ${r32.detail}`);
+});
+
+t.test('a server that never sends welcome is reported at once, not checked', async (t) => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  t.teardown(() => new Promise<void>((r) => {
+    for (const c of wss.clients) c.terminate();
+    wss.close(() => r());
+  }));
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  await t.rejects(runConformance(url, { waitMs: 200 }), /cannot open a wsq\/1 connection to .*nothing matching arrived within 200 ms/);
 });
 
 const cli = new URL('../../dist/lib/cli.js', import.meta.url);
