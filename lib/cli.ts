@@ -70,7 +70,9 @@ async function openStore(cfg: Config): Promise<Store> {
     mkdirSync(dir, { recursive: true });
     return await LmdbStore.open(dir, { retention });
   } catch (err) {
-    throw new Error(`cannot open the disk store at ${dir} (--data-dir, WSQ_DATA_DIR, store.dataDir): ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    if (msg.includes(dir)) throw err; // the store's own sentence already names the directory
+    throw new Error(`cannot open the disk store at ${dir} (--data-dir, WSQ_DATA_DIR, store.dataDir): ${msg}`);
   }
 }
 
