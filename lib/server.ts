@@ -65,6 +65,9 @@ export interface WsqServerOptions {
 /** Options with their defaults filled in. */
 export type ResolvedOptions = Required<Omit<WsqServerOptions, 'store' | 'retentionRules' | 'retention'>> & { retention: Partial<Retention>; retentionRules: RetentionRule[] };
 
+/** How long `close()` keeps listening (answering upgrades with 503) while the connections close. */
+const SHUTDOWN_DRAIN_MS = 1000;
+
 const CLIENT_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
 /** The request target as a URL, or undefined when it is not one (never throws: a bad target must not crash the server). */
@@ -116,6 +119,8 @@ export class WsqServer implements ConnectionHost {
   private readonly connections = new Set<Connection>();
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Called once the last connection closed while `close()` drains. */
+  private drained: (() => void) | undefined;
 
   constructor(options: WsqServerOptions = {}, httpServer?: HttpServer) {
     this.options = resolve(options);
@@ -278,6 +283,7 @@ export class WsqServer implements ConnectionHost {
   onClose(conn: Connection): void {
     this.connections.delete(conn);
     for (const socket of [...conn.sockets.values()]) socket.nsp.remove(socket, 'transport close');
+    if (this.connections.size === 0) this.drained?.();
   }
 
   /**
@@ -287,12 +293,24 @@ export class WsqServer implements ConnectionHost {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
       for (const c of this.connections) c.close(CLOSE_CODES.going_away, 'server shutting down');
+      // R2.1.5: the listener stays open while the connections close (at most SHUTDOWN_DRAIN_MS), so a
+      // new upgrade meanwhile is answered 503 "shutting down" instead of finding the port closed.
+      await new Promise<void>((r) => {
+        if (this.connections.size === 0 || !this.httpServer.listening) return r();
+        const timer = setTimeout(r, SHUTDOWN_DRAIN_MS);
+        this.drained = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+      this.drained = undefined;
+      // Peers that did not finish the close handshake in time are dropped now: the listener's close waits for every socket.
+      for (const c of this.connections) c.terminate();
       await new Promise<void>((r) => {
         if (!this.httpServer.listening) return r();
         this.httpServer.close(() => r());
         this.httpServer.closeAllConnections?.();
       });
-      for (const c of this.connections) c.terminate();
       this.wss.close();
       // Settle sockets now (their close events may come later) and commit consumer state before the store closes.
       for (const c of [...this.connections]) this.onClose(c);
@@ -312,7 +330,8 @@ export class WsqServer implements ConnectionHost {
   }
 
   private refuse(sock: Duplex, status: number, text: string): void {
-    sock.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\nConnection: close\r\n\r\n${text}\n`);
+    // Destroyed once written: a peer that never closes its side must not hold the listener's close() open.
+    sock.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\nConnection: close\r\n\r\n${text}\n`, () => sock.destroy());
   }
 
   private onUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
