@@ -44,6 +44,14 @@ export interface Namespace {
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+/** Typed listeners (I7 deliver 5): `socket` in `nsp.on('connection', …)` is a `Socket`, not `any`. */
+export interface Namespace {
+  on(event: 'connection', listener: (socket: Socket) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'connection', listener: (socket: Socket) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Namespace extends EventEmitter {
   readonly sockets = new Map<string, Socket>();
   readonly adapter: Adapter;
