@@ -16,6 +16,8 @@ export interface Ctx {
   headers?: Record<string, string>;
   /** The welcome of a probe connection. */
   welcome: Frame;
+  /** Credentials the server refuses (for R2.1.9, R2.2.5), when the operator gave some. */
+  refusedToken?: string;
   /** `welcome.limits`, when the server announces it. */
   limits?: Record<string, unknown>;
   /** Open a peer (closed after the check). */

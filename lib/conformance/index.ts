@@ -35,6 +35,8 @@ export interface ConformanceOptions {
   checkTimeoutMs?: number;
   /** A bearer token sent as `Authorization: Bearer <token>` on every connection. */
   token?: string;
+  /** A bearer token the server refuses, to check how a refused connection is told (R2.1.9, R2.2.5). */
+  refusedToken?: string;
   /** More upgrade headers for every connection. */
   headers?: Record<string, string>;
   /** Only requirements whose number starts with one of these (e.g. `['R4.5', 'R5.3']`). */
@@ -71,6 +73,7 @@ export async function runConformance(url: string, opts: ConformanceOptions = {})
       url,
       waitMs,
       headers,
+      ...(opts.refusedToken ? { refusedToken: opts.refusedToken } : {}),
       welcome,
       limits: typeof welcome.limits === 'object' && welcome.limits !== null ? welcome.limits : undefined,
       open: async (o: Partial<PeerOptions> = {}) => {

@@ -89,6 +89,31 @@ export const transportChecks: Check[] = [
     await p.request({ type: 'ping' });
     expect(p.seen((f) => f.type === 'welcome').length === 1, 'more than one welcome');
   }),
+  check(['R2.1.9', 'R2.5.5'], 'a refused connection gets one error and close 4001, no welcome', async (ctx) => {
+    if (!ctx.refusedToken) na('needs credentials the server refuses (--refused-token)');
+    let p: Peer;
+    try {
+      p = await ctx.open({ welcome: false, headers: { Authorization: `Bearer ${ctx.refusedToken}` } });
+    } catch (err) {
+      if (err instanceof UpgradeRefused && (err.status === 401 || err.status === 403)) na(`the server refuses these credentials at the upgrade (HTTP ${err.status}, R2.2.9)`);
+      throw err;
+    }
+    p.send({ type: 'ping', id: 'held' });
+    const code = await p.closeCode();
+    expect(code === 4001, `close code: ${code ?? 'none (still open)'}; frames: ${short(p.frames)}`);
+    expect(!p.frames.some((f) => f.type === 'welcome'), 'a refused connection got welcome');
+    const errs = p.frames.filter((f) => f.type === 'error');
+    expect(errs.length === 1 && (errs[0]!.code === 'unauthorized' || errs[0]!.code === 'forbidden'), `errors: ${short(errs)}`);
+    expect(!p.frames.some((f) => f.type === 'pong'), 'a frame held before the refusal was answered');
+  }),
+  check('R2.2.5', 'the Authorization header wins over ?token=', async (ctx) => {
+    if (!ctx.refusedToken || !ctx.headers?.Authorization) na('needs a token the server accepts (--token) and one it refuses (--refused-token)');
+    const url = withQuery(ctx.url, { token: ctx.refusedToken });
+    const ok = await Peer.open(url, { waitMs: ctx.waitMs, headers: ctx.headers }).catch((err: Error) => {
+      throw new Error(`refused with a good Authorization header and a refused ?token=: ${err.message}`);
+    });
+    await ok.close();
+  }),
   check('R2.1.10', 'frames sent before welcome are answered after it, in order', async (ctx) => {
     const p = await ctx.open({ welcome: false });
     p.send({ type: 'ping', id: 'early-1' });
