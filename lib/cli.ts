@@ -107,12 +107,13 @@ program
   .description('check a running wsq/1 server (any implementation) against the numbered requirements of PROTOCOL.md: one line per requirement, a summary, exit 1 on any FAIL')
   .option('--wait-ms <n>', 'bounded wait for one expected frame, in ms', '2000')
   .option('--token <token>', 'send "Authorization: Bearer <token>" on every connection')
+  .option('--refused-token <token>', 'a token the server refuses, to check how a refused connection is told (R2.1.9, R2.2.5)')
   .option('--only <prefixes>', 'only the requirements starting with these, comma-separated (e.g. R4.5,R5.3)')
-  .action(async (url: string, o: { waitMs: string; token?: string; only?: string }) => {
+  .action(async (url: string, o: { waitMs: string; token?: string; refusedToken?: string; only?: string }) => {
     const waitMs = Number(o.waitMs);
     if (!Number.isInteger(waitMs) || waitMs < 50) throw new Error(`--wait-ms must be a whole number of milliseconds ≥ 50; got "${o.waitMs}"`);
     const { formatResult, formatSummary, runConformance } = await import('./conformance/index.js');
-    const results = await runConformance(url, { waitMs, token: o.token, only: o.only?.split(',').map((s) => s.trim()).filter(Boolean) });
+    const results = await runConformance(url, { waitMs, token: o.token, refusedToken: o.refusedToken, only: o.only?.split(',').map((s) => s.trim()).filter(Boolean) });
     for (const r of results) console.log(formatResult(r));
     console.log(formatSummary(results, url));
     process.exitCode = results.some((r) => r.status === 'fail') ? 1 : 0;
