@@ -1,0 +1,149 @@
+/**
+ * Subscriptions: the room subscriptions of one namespace's sockets as the `join` frame asks
+ * for them — live (with replay, through the room log), durable and group (through consumers),
+ * presence watchers and the presence snapshot (R6.3.2). Split from namespace.ts by concern.
+ */
+import { DEAD_ROOM_PREFIX, deadLetterRoom, type JoinFrame, type JoinedFrame, type PresenceFrame } from '../protocol/frames.js';
+import { Consumer } from './consumer.js';
+import type { Namespace } from './namespace.js';
+import { consumerStart, planConsumerJoin } from './replay.js';
+import { SocketMember, type Socket, type Subscription } from './socket.js';
+import { compositeKey } from './store/keys.js';
+import type { ConsumerState, StoredMessage } from './store/types.js';
+
+/** Most members a presence snapshot lists (R6.3.2); past it, `membersTruncated: true`. */
+export const MAX_SNAPSHOT_MEMBERS = 1000;
+
+/** The subscriptions of one namespace. */
+export class Subscriptions {
+  private readonly consumers = new Map<string, Consumer>();
+  private readonly watchers = new Map<string, Set<Socket>>();
+
+  constructor(private readonly nsp: Namespace) {}
+
+  /** True when no consumer and no presence watcher is left (the namespace may be dropped). */
+  idle(): boolean {
+    return this.consumers.size === 0 && this.watchers.size === 0;
+  }
+
+  /**
+   * Subscribe a socket to a room as the `join` frame asks: live (with replay),
+   * durable (server-tracked cursor) or group (competing consumers).
+   */
+  async subscribe(socket: Socket, f: JoinFrame, quiet = false): Promise<void> {
+    if (socket.subs.has(f.room)) this.unsubscribe(socket, f.room);
+    const mode = f.group !== undefined ? 'group' : f.durable ? 'durable' : 'live';
+    const sub: Subscription = { mode, presence: f.presence ?? false, ...(quiet ? { auto: true } : {}) };
+    socket.subs.set(f.room, sub);
+    if (sub.presence) {
+      let w = this.watchers.get(f.room);
+      if (!w) this.watchers.set(f.room, (w = new Set()));
+      w.add(socket);
+    }
+    const log = this.nsp.log(f.room);
+    const current = (): boolean => socket.connected && socket.subs.get(f.room) === sub;
+    if (mode === 'live') {
+      await log.join(
+        { id: socket.id, sendText: (t) => socket.conn.sendText(t), drain: () => socket.conn.drain(), current },
+        { since: f.since, epoch: f.epoch },
+        f.id,
+      );
+    } else {
+      const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
+      const key = compositeKey(f.room, name); // D6: length-prefixed, never a bare separator
+      await log.ready; // a new consumer's start is clamped to the log's end (R5.4.10)
+      let consumer = this.consumer(f.room, name, f.since);
+      await consumer.ready;
+      // An idle consumer may have been retired while we waited: take the live one.
+      while (this.consumers.get(key) !== consumer) {
+        consumer = this.consumer(f.room, name, f.since);
+        await consumer.ready;
+      }
+      const fresh = consumer.fresh; // made by this join (later joins find it existing)
+      consumer.fresh = false;
+      if (!quiet) {
+        // R5.4.10: not `recovered` when retention removed messages this consumer never finished, or `since` is past the end.
+        const { first } = await this.nsp.store.position(this.nsp.name, f.room);
+        const state = consumer.state();
+        const plan = planConsumerJoin(f.since, { fresh, floor: state.floor, done: state.done }, { epoch: log.epoch, first, last: log.committed });
+        // Answered even when a later frame already replaced this subscription: every request gets a reply.
+        socket.conn.send({
+          type: 'joined', ns: this.nsp.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: plan.recovered, ...(plan.gap ? { gap: plan.gap } : {}),
+          ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}),
+        });
+      }
+      if (!current()) {
+        if (consumer.size === 0) this.retire(key, consumer);
+        return;
+      }
+      sub.consumer = consumer;
+      sub.member = new SocketMember(socket, f.prefetch ?? this.nsp.server.options.prefetch);
+      consumer.add(sub.member);
+    }
+    if (current()) this.presence(f.room, socket, 'join');
+  }
+
+  /** @internal End a socket's subscription to a room (no-op when it has none). Returns whether it had one. */
+  unsubscribe(socket: Socket, room: string): boolean {
+    const sub = socket.subs.get(room);
+    if (!sub) return false;
+    socket.subs.delete(room);
+    if (sub.consumer && sub.member) sub.consumer.remove(sub.member);
+    this.nsp.adapter.del(socket.id, room);
+    const w = this.watchers.get(room);
+    if (w?.delete(socket) && w.size === 0) this.watchers.delete(room);
+    this.presence(room, socket, 'leave');
+    return true;
+  }
+
+  /** @internal Server shutdown: stop every consumer and wait until its state is committed (before the store closes). */
+  async closeConsumers(): Promise<void> {
+    const all = [...this.consumers.values()];
+    for (const c of all) c.close();
+    await Promise.all(all.map((c) => c.flushed()));
+  }
+
+  private consumer(room: string, name: string, since: number | 'earliest' | undefined): Consumer {
+    const key = compositeKey(room, name); // D6
+    let c = this.consumers.get(key);
+    if (!c) {
+      const o = this.nsp.server.options;
+      c = new Consumer(this.nsp.log(room), name, {
+        // R5.4.9 (D7): durable subscriptions and personal rooms have bounded attempts too, as groups do (R5.5.4).
+        maxDeliver: o.maxDeliver,
+        ackTimeoutMs: o.ackTimeoutMs,
+        startAfter: consumerStart(since, { epoch: '', first: 0, last: this.nsp.log(room).committed }),
+        // R5.5.4, R5.5.5 (D4): dead letters go to `$dead:<room>`. A dead-letter room's own consumers do not dead-letter
+        // again: a message they run out of attempts on counts as done and stays readable in that room's log.
+        ...(room.startsWith(DEAD_ROOM_PREFIX) ? {} : {
+          // R5.5.9: the dead letter and the consumer's "done" commit in one store step (no duplicate after a crash).
+          deadLetter: async (m: StoredMessage, stateAfter: () => ConsumerState) => {
+            const dead = this.nsp.log(deadLetterRoom(room));
+            await dead.ready;
+            return dead.append({ event: m.event, data: m.data ?? null, ts: this.nsp.server.now(), ...(m.from ? { from: m.from } : {}) }, false, { consumer: { room, name, get state() { return stateAfter(); } } });
+          },
+        }),
+        onIdle: () => this.retire(key, c!),
+      });
+      this.consumers.set(key, c);
+    }
+    return c;
+  }
+
+  /** Drop an idle consumer, once its state is on disk, so a quick return reloads the latest state. */
+  private retire(key: string, c: Consumer): void {
+    void c.flushed().then(() => {
+      if (this.consumers.get(key) === c && c.size === 0) {
+        c.close();
+        this.consumers.delete(key);
+      }
+    });
+  }
+
+  private presence(room: string, socket: Socket, action: 'join' | 'leave'): void {
+    const w = this.watchers.get(room);
+    if (!w || w.size === 0) return;
+    const frame: PresenceFrame = { type: 'presence', ns: this.nsp.name, room, action, sid: socket.id, ...(socket.client ? { client: socket.client } : {}) };
+    for (const s of w) if (s !== socket) s.conn.send(frame);
+  }
+}
