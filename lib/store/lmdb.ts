@@ -99,7 +99,7 @@ const REASON_WAIT_MS = 200;
 /** Leading `{"t":<ts>,"s":<size>` of a message record: read without parsing the data. */
 const HEAD = /^\{"t":(-?[\d.eE+-]+),"s":(\d+)/;
 
-/** A message record as JSON text; `json` is the data's JSON, kept as it is. */
+/** A message record as JSON text; `json` is the data's JSON, kept as it is (R5.8.5: a replay is the same JSON as the live copy). */
 function encodeRecord(msg: NewMessage, size: number, json: string): string {
   const q = JSON.stringify;
   return `{"t":${q(msg.ts)},"s":${size},"e":${q(msg.event)}${msg.from === undefined ? '' : `,"f":${q(msg.from)}`}${msg.key === undefined ? '' : `,"k":${q(msg.key)}`},"d":${json}}`;
@@ -255,7 +255,7 @@ export class LmdbStore implements Store {
   }
 
   /**
-   * Forget idle rooms: no message held (after age retention), no consumer state, no write for
+   * R5.6.7: forget idle rooms: no message held (after age retention), no consumer state, no write for
    * `idleRoomTtlMs`, nothing in flight. Looks at up to `limit` room records, going on from where
    * the last sweep stopped; removes each room's record, leftover messages and dedup keys in one batch.
    */
@@ -417,7 +417,7 @@ export class LmdbStore implements Store {
     return done;
   }
 
-  /** A failed commit: mark the store unwritable and reject with why (waiting briefly for lmdb's detailed error). */
+  /** R5.8.4: a failed commit marks the store unwritable and rejects with why (waiting briefly for lmdb's detailed error). */
   private async refused(seq: number, err: unknown): Promise<never> {
     const e = err as { message?: string; commitError?: Promise<unknown> };
     let reason = `the disk commit failed (${e?.message ?? String(err)})`;

@@ -137,7 +137,7 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * Forget idle rooms: no message held (after age retention), no consumer state, no append
+   * R5.6.7: forget idle rooms: no message held (after age retention), no consumer state, no append
    * for `idleRoomTtlMs`. Looks at up to `limit` rooms, continuing where the last sweep stopped.
    */
   async sweepIdle(limit = Infinity): Promise<number> {

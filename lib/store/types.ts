@@ -78,7 +78,7 @@ export class QueueFullError extends Error {
  * Thrown (as a rejection) by `append`, `putConsumer` and every other write when the store
  * could not commit it: the disk is full or failing (LMDB "Commit failed", ENOSPC, EIO …).
  * Nothing of that write was stored. The process goes on: reads and live delivery still work,
- * and writes succeed again once the disk does (PROTOCOL.md: error `unavailable`).
+ * and writes succeed again once the disk does (R5.8.4: error `unavailable`).
  */
 export class StoreUnavailableError extends Error {
   readonly code = 'unavailable';

@@ -377,7 +377,7 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.same(store.health(), { writable: true });
   });
 
-  t.test(`${name}: I8.5 empty, idle rooms without consumer state are forgotten after idleRoomTtlMs`, async (tt) => {
+  t.test(`${name}: R5.6.7 empty, idle rooms without consumer state are forgotten after idleRoomTtlMs`, async (tt) => {
     const { store, clock } = await fresh(tt, {}, { aging: { maxAgeMs: 500 } }, { idleRoomTtlMs: 10_000 });
     const joined = await store.position('ns', 'joined-only');
     await store.append('ns', 'aging', msg(clock, 'expires'));
@@ -399,7 +399,7 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.equal((await store.position('ns', 'recent')).epoch, fresh2.epoch, 'a room used within the TTL stays');
   });
 
-  t.test(`${name}: I8.5 the idle sweep works in chunks and leaves busy rooms alone`, async (tt) => {
+  t.test(`${name}: R5.6.7 the idle sweep works in chunks and leaves busy rooms alone`, async (tt) => {
     const { store, clock } = await fresh(tt, {}, {}, { idleRoomTtlMs: 1000 });
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.position('ns', `r${i}`)));
     clock.t += 2000;

@@ -3,7 +3,7 @@
  * `--max-deliver 1`; a group member refuses every delivery (`nack`), so every message of
  * "jobs" runs out of attempts and moves to `$dead:jobs`; SIGKILL comes while that is going on. After the restart the member refuses
  * the rest. Each message must be in the dead room exactly once: the copy in `$dead:jobs` and
- * the original marked done commit in one store step (R5.5.x), so a crash keeps both or neither.
+ * the original marked done commit in one store step (R5.5.9), so a crash keeps both or neither.
  * Also prints the dead-lettering rate on disk (it was ~220 messages/s when each dead letter
  * waited for its own commit).
  *
@@ -61,7 +61,7 @@ async function watcher(tt: Test, url: string): Promise<{ c: RawClient; seen: num
   return { c, seen };
 }
 
-t.test('R5.5.x SIGKILL during dead-lettering: after a restart every message is in $dead:jobs exactly once', async (tt) => {
+t.test('R5.5.9 SIGKILL during dead-lettering: after a restart every message is in $dead:jobs exactly once', async (tt) => {
   if (!existsSync(CLI)) return tt.fail(`${CLI} is missing: run "npx tsc -p tsconfig.json" first`);
   const dir = await mkdtemp(join(tmpdir(), 'wsq-crash-dead-'));
   tt.teardown(() => rm(dir, { recursive: true, force: true }));

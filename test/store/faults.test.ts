@@ -69,7 +69,7 @@ function watchRejections(tt: Test): unknown[] {
   return seen;
 }
 
-t.test('R5.8.x a full disk: writes are refused with StoreUnavailableError, never an unhandled rejection, and resume when space is back', async (tt) => {
+t.test('R5.8.4 a full disk: writes are refused with StoreUnavailableError, never an unhandled rejection, and resume when space is back', async (tt) => {
   const disk = await smallDisk(tt);
   if (!disk) return tt.skip('cannot mount a tmpfs here (needs root); the disk-full path is not exercised');
   const rejections = watchRejections(tt);
@@ -107,7 +107,7 @@ t.test('R5.8.x a full disk: writes are refused with StoreUnavailableError, never
   tt.same(rejections, [], 'no unhandled rejection');
 });
 
-t.test('R5.8.x a full disk under a server: emit answers `unavailable`, live delivery and replay go on, acks fail quietly, emits work again after', async (tt) => {
+t.test('R5.8.4 a full disk under a server: emit answers `unavailable`, live delivery and replay go on, acks fail quietly, emits work again after', async (tt) => {
   const disk = await smallDisk(tt);
   if (!disk) return tt.skip('cannot mount a tmpfs here (needs root); the disk-full path is not exercised');
   const rejections = watchRejections(tt);

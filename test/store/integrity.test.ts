@@ -45,7 +45,7 @@ function shape(v: unknown): unknown {
 }
 
 function check(name: string, make: () => Promise<{ store: Store; reopen?: () => Promise<Store>; cleanup: () => Promise<void> }>): void {
-  t.test(`R5.2.x ${name}: a replayed message is the same JSON as the live one (__proto__ keys, lone surrogates)`, async (tt: Test) => {
+  t.test(`R5.8.5 ${name}: a replayed message is the same JSON as the live one (__proto__ keys, lone surrogates)`, async (tt: Test) => {
     const built = await make();
     tt.teardown(built.cleanup);
     let store = built.store;
@@ -99,7 +99,7 @@ check('LmdbStore', async () => {
   };
 });
 
-t.test('R5.2.x LmdbStore: a message appended without its JSON text is stored the same way', async (tt) => {
+t.test('R5.8.5 LmdbStore: a message appended without its JSON text is stored the same way', async (tt) => {
   const dir = await mkdtemp(join(tmpdir(), 'wsq-integrity-'));
   const store = await LmdbStore.open(dir, opts);
   tt.teardown(async () => {
