@@ -1,4 +1,5 @@
 /** Retention configuration: defaults, per-namespace and per-room-pattern overrides. */
+import { compositeKey } from './store/keys.js';
 import type { Retention, RetentionResolver } from './store/types.js';
 
 /** Defaults for every room (PROTOCOL.md §5.6). */
@@ -33,7 +34,7 @@ export function retentionResolver(base: Partial<Retention> = {}, rules: Retentio
   const compiled = rules.map((r) => ({ ns: matcher(r.ns), room: matcher(r.room), rule: r }));
   const cache = new Map<string, Retention>();
   return (ns, room) => {
-    const k = `${ns}\u0000${room}`;
+    const k = compositeKey(ns, room); // D6: length-prefixed, so no two (ns, room) pairs share a cache entry
     let r = cache.get(k);
     if (!r) {
       r = { ...DEFAULT_RETENTION, ...base };
