@@ -33,7 +33,7 @@ const SCHEMAS: ReadonlyMap<string, z.ZodObject> = new Map(Object.entries(CLIENT_
 function pickId(obj: Record<string, unknown>): RequestId | undefined {
   const id = own(obj, 'id');
   if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
-  // R3.2.2: a string id is echoed when it is a valid id (at most 64 UTF-8 bytes), measured as the schema measures it.
+  // R1.12: a string id is echoed when it is a valid id (at most 64 UTF-8 bytes), measured as the schema measures it.
   if (typeof id === 'string' && isRequestIdString(id)) return id;
   return undefined;
 }
@@ -70,9 +70,9 @@ function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: strin
   }
   const first = issues[0]!;
   const field = first.path.map(String).join('.');
-  // A cross-field rule names its fields itself (R4.3.x, R4.5.x).
+  // A cross-field rule names its fields itself (R4.3.5, R4.3.7, R4.5.2, R5.7.5).
   if (!field) return `${type}: ${first.message}.`.replace(/\.\.$/, '.');
-  // R7.x: the field's message says what was expected and what came ("must be a string; got the number 123").
+  // R7.4: the field's message says what was expected and what came ("must be a string; got the number 123").
   return `${type}: "${field}" ${first.message.charAt(0).toLowerCase()}${first.message.slice(1)}.`.replace(/\.\.$/, '.');
 }
 
@@ -98,7 +98,7 @@ export function decodeClientFrame(text: string): Decoded<ClientFrame> {
   if (typeof type !== 'string') {
     return { ok: false, error: errorFrame('bad_frame', 'The frame has no "type" string. Every frame needs one, e.g. {"type":"ping"}.', id) };
   }
-  // R3.2.4: nesting and non-finite numbers are checked before anything else reads the values.
+  // R1.13: nesting and non-finite numbers are checked before anything else reads the values.
   for (const key of Object.keys(obj)) {
     const problem = dataProblem(obj[key]);
     if (problem) return { ok: false, error: errorFrame('bad_frame', `${SCHEMAS.has(type) ? type : 'frame'}: "${key.length > 64 ? `${key.slice(0, 64)}…` : key}" ${problem}.`, id) };

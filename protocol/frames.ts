@@ -6,32 +6,32 @@
  * Objects are strict: an unknown field (a typo like "rom") is a `bad_frame`, never ignored.
  */
 // Named imports (not the `z` namespace) let a bundler drop the parts of zod the frames do not use.
-import { boolean, custom, discriminatedUnion, enum as zEnum, literal, number, strictObject, string, union, unknown } from 'zod';
+import { array, boolean, custom, discriminatedUnion, enum as zEnum, literal, number, strictObject, string, union, unknown } from 'zod';
 import type { z } from 'zod';
 import { ERROR_CODE_LIST, isReservedEvent } from './codes.js';
 
 // ---------------------------------------------------------------- names and limits (D3: defined once)
 
 /**
- * The limits of wsq/1 (R3.2.1–R3.2.4): strings are measured in UTF-8 bytes, the same way on
+ * The limits of wsq/1 (R1.6, R1.7, R1.12, R1.13): strings are measured in UTF-8 bytes, the same way on
  * the wire, in the codec and in every store. This table is the only place they are defined.
  */
 export const LIMITS = {
-  /** A room name; a dead-letter room `$dead:<room>` may be longer by its prefix (R3.2.1). */
+  /** A room name; a dead-letter room `$dead:<room>` may be longer by its prefix (R1.7). */
   roomBytes: 256,
-  /** A namespace name, its leading "/" included (R3.2.1). */
+  /** A namespace name, its leading "/" included (R1.7). */
   namespaceBytes: 256,
-  /** An event name (R3.2.1). */
+  /** An event name (R1.7). */
   eventBytes: 256,
-  /** A consumer group name (R3.2.1). */
+  /** A consumer group name (R1.12). */
   groupBytes: 128,
-  /** An idempotency key (R3.2.1). */
+  /** An idempotency key (R1.12). */
   keyBytes: 128,
-  /** An epoch (R3.2.1). */
+  /** An epoch (R1.12). */
   epochBytes: 64,
-  /** A string request id (R3.2.2). */
+  /** A string request id (R1.12). */
   idBytes: 64,
-  /** Levels of arrays and objects a `data` or `auth` value may nest (R3.2.4). */
+  /** Levels of arrays and objects a `data` or `auth` value may nest (R1.13). */
   depth: 64,
 } as const;
 
@@ -43,13 +43,13 @@ export function deadLetterRoom(room: string): string {
   return DEAD_ROOM_PREFIX + room;
 }
 
-/** True when `room` is in the server's reserved space (it starts with "$", R3.2.3). */
+/** True when `room` is in the server's reserved space (it starts with "$", R4.5.8). */
 export function isReservedRoom(room: string): boolean {
   return room.charCodeAt(0) === 0x24;
 }
 
 /**
- * The length of `s` in UTF-8 bytes, as the wire and every store count it (R3.2.1). A lone
+ * The length of `s` in UTF-8 bytes, as the wire and every store count it (R1.7). A lone
  * surrogate counts 3 bytes (it would be written as U+FFFD); names refuse them anyway.
  */
 export function utf8Bytes(s: string): number {
@@ -66,7 +66,7 @@ export function utf8Bytes(s: string): number {
   return n;
 }
 
-/** True when `s` is a valid string request id (R3.2.2): at most 64 UTF-8 bytes. The codec's id echo uses the same measure. */
+/** True when `s` is a valid string request id (R1.12): at most 64 UTF-8 bytes. The codec's id echo uses the same measure. */
 export function isRequestIdString(s: string): boolean {
   return s.length <= LIMITS.idBytes && utf8Bytes(s) <= LIMITS.idBytes;
 }
@@ -75,7 +75,7 @@ const hex = (c: number): string => `U+${c.toString(16).toUpperCase().padStart(4,
 
 /**
  * What is wrong with `s` as a name of 1..`maxBytes` UTF-8 bytes without control characters
- * (U+0000–U+001F, U+007F) or lone surrogates, as a phrase ("must …; got …"), or undefined (R3.2.1).
+ * (U+0000–U+001F, U+007F) or lone surrogates, as a phrase ("must …; got …"), or undefined (R1.7).
  */
 export function stringProblem(s: string, maxBytes: number): string | undefined {
   if (s.length === 0) return `must be 1 to ${maxBytes} UTF-8 bytes; got an empty string`;
@@ -92,14 +92,14 @@ export function stringProblem(s: string, maxBytes: number): string | undefined {
   return undefined;
 }
 
-/** The kinds of names wsq/1 defines (R3.2.1). */
+/** The kinds of names wsq/1 defines (R1.7). */
 export type NameKind = 'namespace' | 'room' | 'event' | 'group' | 'key' | 'epoch';
 
 /**
  * What is wrong with `value` as a name of this kind, as a phrase ("must …; got …"), or
- * undefined when it is valid (R3.2.1). Every path that takes a name — the codec, the stores,
+ * undefined when it is valid (R1.7). Every path that takes a name — the codec, the stores,
  * the library — uses this one check. A room may be a dead-letter room (`$dead:<room>`); whether
- * a client may use a `$` room is decided by the frame (R3.2.3) and the server (D4).
+ * a client may use a `$` room is decided by the frame (R4.5.8) and the server (D4).
  * @example
  * nameProblem('room', 'a'.repeat(300)); // 'must be at most 256 UTF-8 bytes; got more than 256 bytes'
  */
@@ -126,7 +126,7 @@ export function nameProblem(kind: NameKind, value: string): string | undefined {
 }
 
 /**
- * Throw a `RangeError` naming the problem when `value` is not a valid name of this kind (R3.2.1).
+ * Throw a `RangeError` naming the problem when `value` is not a valid name of this kind (R1.7).
  * For stores and library calls that take names from code rather than from the wire.
  */
 export function assertName(kind: NameKind, value: string): void {
@@ -153,7 +153,7 @@ export function describeValue(v: unknown): string {
 
 /**
  * What is wrong with a JSON value carried in a frame (`data`, `auth`), as a phrase, or
- * undefined (R3.2.4): it nests at most `LIMITS.depth` levels of arrays and objects, and holds no
+ * undefined (R1.13): it nests at most `LIMITS.depth` levels of arrays and objects, and holds no
  * number JSON cannot carry (JSON.parse turns 1e400 into Infinity, which JSON.stringify would
  * turn into null). Measured iteratively: no depth of input can overflow the stack here. The
  * codec applies it to every field of every client frame; the library's publish paths may
@@ -188,7 +188,7 @@ export function dataProblem(value: unknown, maxDepth: number = LIMITS.depth): st
 }
 const NON_FINITE = 'holds a number too large for a 64-bit float (such as 1e400, which would become Infinity, and JSON cannot carry it); send it as a string';
 
-/** A field's error: "is required: <what>" when it is missing, else "must be <what>; got <the value>" (R7.x). */
+/** A field's error: "is required: <what>" when it is missing, else "must be <what>; got <the value>" (R7.4). */
 function expecting(what: string): { error: (iss: { input?: unknown }) => string } {
   return { error: (iss) => (iss.input === undefined ? `is required: ${what}` : `must be ${what}; got ${describeValue(iss.input)}`) };
 }
@@ -203,37 +203,37 @@ function named(kind: NameKind, extra?: (s: string) => string | undefined): z.Zod
 
 const ID_WORDS = `an integer, or a string of at most ${LIMITS.idBytes} UTF-8 bytes`;
 const idError = expecting(ID_WORDS);
-/** A string request id: at most 64 UTF-8 bytes (R3.2.2). */
+/** A string request id: at most 64 UTF-8 bytes (R1.12). */
 export const RequestIdString = string(idError).superRefine((s, ctx) => {
   if (!isRequestIdString(s)) ctx.addIssue({ code: 'custom', message: `must be ${ID_WORDS}; got a string of ${utf8Bytes(s)} bytes`, input: s });
 });
-/** A request id: an integer or a string of at most 64 UTF-8 bytes (R3.2.2). Replies echo it. */
+/** A request id: an integer or a string of at most 64 UTF-8 bytes (R1.12). Replies echo it. */
 export const RequestId = union([number(idError).int(idError), RequestIdString], idError);
-/** A namespace name: starts with "/", e.g. "/" or "/chat"; at most 256 UTF-8 bytes (R3.2.1). */
+/** A namespace name: starts with "/", e.g. "/" or "/chat"; at most 256 UTF-8 bytes (R1.7). */
 export const Namespace = named('namespace');
-/** A room name as a client may join or leave it: at most 256 UTF-8 bytes, or a dead-letter room `$dead:<room>` (R3.2.1, D4). */
+/** A room name as a client may join or leave it: at most 256 UTF-8 bytes, or a dead-letter room `$dead:<room>` (R1.7, D4). */
 export const RoomName = named('room');
-/** A room a client may emit into: a room name not in the server's reserved `$` space (R3.2.3). */
+/** A room a client may emit into: a room name not in the server's reserved `$` space (R4.5.8). */
 export const EmitRoom = named('room', (s) =>
   isReservedRoom(s) ? `must not start with "$": rooms starting with "$" (such as dead-letter rooms "$dead:<room>") are written only by the server; got ${describeValue(s)}` : undefined,
 );
-/** An event name an application may use: at most 256 UTF-8 bytes, not reserved (R3.2.1, R4.5.x). */
+/** An event name an application may use: at most 256 UTF-8 bytes, not reserved (R1.7, R4.5.1). */
 export const EventName = named('event', (s) =>
   isReservedEvent(s)
     ? `must not be reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener); got ${describeValue(s)}`
     : undefined,
 );
-/** A consumer group name: at most 128 UTF-8 bytes (R3.2.1). */
+/** A consumer group name: at most 128 UTF-8 bytes (R1.12). */
 export const GroupName = named('group');
-/** An idempotency key: at most 128 UTF-8 bytes (R3.2.1). */
+/** An idempotency key: at most 128 UTF-8 bytes (R1.12). */
 export const IdempotencyKey = named('key');
-/** An epoch as a client sends it back: at most 64 UTF-8 bytes (R3.2.1). */
+/** An epoch as a client sends it back: at most 64 UTF-8 bytes (R1.12). */
 export const Epoch = named('epoch');
 const offsetError = expecting('a whole number ≥ 0');
 /** A room log position: offsets start at 1; 0 means "before the first message". */
 export const Offset = number(offsetError).int(offsetError).nonnegative(offsetError);
 const sinceError = expecting('a whole number ≥ 0 or "earliest"');
-/** Where a live join's replay starts (R5.3.x). */
+/** Where a live join's replay starts (§5.3). */
 export const Since = union([number(sinceError).int(sinceError).nonnegative(sinceError), literal('earliest', sinceError)], sinceError);
 const flag = (): z.ZodBoolean => boolean(expecting('true or false'));
 const whole = (min: number, max: number, what = 'a whole number'): z.ZodNumber => {
@@ -247,7 +247,7 @@ const Json = unknown();
 /**
  * A rule across fields of one frame, in one home: the zod check that enforces it and the
  * same rule as JSON Schema (draft 2020-12), which protocol/schema.ts puts into the published
- * document (R4.3.x, R4.5.x).
+ * document (R4.3.5, R4.3.7, R4.5.2, R5.7.5).
  */
 export interface CrossFieldRule<F> {
   /** The requirement (PROTOCOL.md) it states. */
@@ -272,13 +272,13 @@ const durableTrue = { required: ['durable'], properties: { durable: { const: tru
 /** The cross-field rules of `join`. */
 export const JOIN_RULES: readonly CrossFieldRule<{ durable?: boolean; group?: string; epoch?: string }>[] = [
   {
-    req: 'R4.3.x',
+    req: 'R4.3.5',
     broken: (f) => f.durable === true && f.group !== undefined,
     message: 'use either "durable" or "group", not both (a group already keeps its progress on the server)',
     json: { not: { required: ['durable', 'group'], properties: { durable: { const: true } } } },
   },
   {
-    req: 'R4.3.x',
+    req: 'R4.3.7',
     broken: (f) => (f.durable === true || f.group !== undefined) && f.epoch !== undefined,
     message: '"epoch" goes with a live join\'s "since"; durable and group subscriptions keep their position on the server, so drop "epoch"',
     json: { not: { required: ['epoch'], anyOf: [durableTrue, { required: ['group'] }] } },
@@ -288,13 +288,13 @@ export const JOIN_RULES: readonly CrossFieldRule<{ durable?: boolean; group?: st
 /** The cross-field rules of `emit`. */
 export const EMIT_RULES: readonly CrossFieldRule<{ room?: string; volatile?: boolean; echo?: boolean; key?: string }>[] = [
   {
-    req: 'R4.5.x',
+    req: 'R4.5.2',
     broken: (f) => f.room === undefined && (f.volatile === true || f.echo === true || f.key !== undefined),
     message: '"volatile", "echo" and "key" apply to room emits; add "room", or drop them',
     json: { if: { not: { required: ['room'] } }, then: { properties: { volatile: { const: false }, echo: { const: false } }, not: { required: ['key'] } } },
   },
   {
-    req: 'R4.5.x',
+    req: 'R5.7.5',
     broken: (f) => f.volatile === true && f.key !== undefined,
     message: '"key" makes sense only for stored emits; a volatile emit is never stored, so drop "key" or "volatile"',
     json: { not: { required: ['key', 'volatile'], properties: { volatile: { const: true } } } },
@@ -437,6 +437,10 @@ export const JoinedFrame = strictObject({
   gap: GapReport.optional(),
   durable: boolean().optional(),
   group: string().optional(),
+  /** With `presence: true`: the room's other subscribers when the join took effect (R6.3.2). */
+  members: array(strictObject({ sid: string(), client: string().optional() })).optional(),
+  /** `members` lists only the first of them (R6.3.2). */
+  membersTruncated: literal(true).optional(),
 });
 export const LeftFrame = strictObject({
   type: literal('left'),

@@ -55,14 +55,14 @@ export const SCHEMA_ID = 'https://wsq.dev/schema/wsq-v1.schema.json';
 
 /** Name (the `$defs` key) and description of every schema that gets its own definition. */
 const DEFS: [z.ZodType, string, string][] = [
-  [RequestId, 'RequestId', `A request id: an integer, or a string of at most ${LIMITS.idBytes} UTF-8 bytes. Every reply to a request echoes it (PROTOCOL.md R3.2.2).`],
-  [Namespace, 'Namespace', `A namespace name; it starts with "/", e.g. "/" or "/chat"; 1-${LIMITS.namespaceBytes} UTF-8 bytes, no control characters (PROTOCOL.md R3.2.1). maxLength bounds characters, a weaker bound: the limit is in bytes.`],
-  [RoomName, 'RoomName', `A room name: 1-${LIMITS.roomBytes} UTF-8 bytes, no control characters, well-formed Unicode; a dead-letter room "$dead:<room>" may be longer by its prefix (PROTOCOL.md R3.2.1). maxLength bounds characters, a weaker bound: the limit is in bytes.`],
-  [EmitRoom, 'EmitRoom', 'A room a client may emit into: a RoomName that does not start with "$" (the server\'s reserved space, PROTOCOL.md R3.2.3).'],
-  [EventName, 'EventName', `An application event name, 1-${LIMITS.eventBytes} UTF-8 bytes, no control characters. Names starting with "$" and the library lifecycle names are reserved (PROTOCOL.md R3.2.1, §4.5).`],
-  [GroupName, 'GroupName', `A consumer group name: 1-${LIMITS.groupBytes} UTF-8 bytes, no control characters (PROTOCOL.md R3.2.1).`],
-  [IdempotencyKey, 'IdempotencyKey', `An idempotency key: 1-${LIMITS.keyBytes} UTF-8 bytes, no control characters (PROTOCOL.md R3.2.1).`],
-  [Epoch, 'Epoch', `An epoch as a client sends it back: 1-${LIMITS.epochBytes} UTF-8 bytes, no control characters (PROTOCOL.md R3.2.1).`],
+  [RequestId, 'RequestId', `A request id: an integer, or a string of at most ${LIMITS.idBytes} UTF-8 bytes. Every reply to a request echoes it (PROTOCOL.md R1.12).`],
+  [Namespace, 'Namespace', `A namespace name; it starts with "/", e.g. "/" or "/chat"; 1-${LIMITS.namespaceBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.7). maxLength bounds characters, a weaker bound: the limit is in bytes.`],
+  [RoomName, 'RoomName', `A room name: 1-${LIMITS.roomBytes} UTF-8 bytes, no control characters, well-formed Unicode; a dead-letter room "$dead:<room>" may be longer by its prefix (PROTOCOL.md R1.7). maxLength bounds characters, a weaker bound: the limit is in bytes.`],
+  [EmitRoom, 'EmitRoom', 'A room a client may emit into: a RoomName that does not start with "$" (the server\'s reserved space, PROTOCOL.md R4.5.8).'],
+  [EventName, 'EventName', `An application event name, 1-${LIMITS.eventBytes} UTF-8 bytes, no control characters. Names starting with "$" and the library lifecycle names are reserved (PROTOCOL.md R1.7, §4.5).`],
+  [GroupName, 'GroupName', `A consumer group name: 1-${LIMITS.groupBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.12).`],
+  [IdempotencyKey, 'IdempotencyKey', `An idempotency key: 1-${LIMITS.keyBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.12).`],
+  [Epoch, 'Epoch', `An epoch as a client sends it back: 1-${LIMITS.epochBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.7).`],
   [Since, 'Since', 'Where a live join\'s replay starts: an offset, or "earliest" (PROTOCOL.md §5.3).'],
   [Offset, 'Offset', 'A position in a room log. Offsets start at 1; 0 means "before the first message" (PROTOCOL.md §5.2).'],
   [ReplayRange, 'ReplayRange', 'The offsets a join replays: from..to, count = to - from + 1 (PROTOCOL.md §5.3).'],
@@ -89,14 +89,14 @@ const DEFS: [z.ZodType, string, string][] = [
   [PongFrame, 'PongFrame', 'Server to client: the answer to ping (PROTOCOL.md §6.9).'],
 ];
 
-/** No control characters (U+0000–U+001F, U+007F): the name rule of R3.2.1 as a pattern. */
+/** No control characters (U+0000–U+001F, U+007F): the name rule of R1.7 as a pattern. */
 const TEXT = '[^\\u0000-\\u001f\\u007f]';
 /** A string of 1..max characters without control characters. Characters bound bytes from below, so maxLength is implied by the byte limit. */
 const name = (max: number, first = TEXT): Record<string, unknown> => ({ minLength: 1, maxLength: max, pattern: `^${first}${TEXT}*$` });
 
 /**
  * What JSON Schema can say of the rules that zod states as refinements (which
- * `z.toJSONSchema` drops): the name rules (R3.2.1, as a necessary pattern and length), the
+ * `z.toJSONSchema` drops): the name rules (R1.7, as a necessary pattern and length), the
  * reserved event names and rooms, and each frame's cross-field rules from `JOIN_RULES` and
  * `EMIT_RULES` (the same objects the zod refinements run).
  */

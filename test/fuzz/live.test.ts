@@ -19,7 +19,7 @@ const FRAMES = 2500;
 const BATCH = 250;
 
 for (const kind of STORES) {
-  t.test(`R3.0.1 a fuzzing client does not disturb others (${kind} store)`, async (t) => {
+  t.test(`R3.14 a fuzzing client does not disturb others (${kind} store)`, async (t) => {
     const started = Date.now();
     const { url } = await startServer(t, { ...(await storeOptions(t, kind)), badFrameLimit: 1_000_000 });
     const victim = await rawClient(t, url);

@@ -292,7 +292,7 @@ t.test('6.5 encodeStoredEvent writes the same text as encodeFrame of the same ev
   }
 });
 
-// ------------------------------------------------------------------ R7.x precise errors (I7 #20)
+// ------------------------------------------------------------------ R7.4 precise errors (I7 #20)
 
 /** Each mistake and the exact sentence it gets: what was expected and what came. */
 const precise: [string, unknown, string][] = [
@@ -315,7 +315,7 @@ const precise: [string, unknown, string][] = [
   ['a long string is cut', { type: 'join', room: 'r', since: 'y'.repeat(1000) }, `join: "since" must be a whole number ≥ 0 or "earliest"; got a string of 1000 characters starting "${'y'.repeat(32)}".`],
 ];
 
-t.test('R7.x every field error says what was expected and what came', async (t) => {
+t.test('R7.4 every field error says what was expected and what came', async (t) => {
   for (const [name, frame, message] of precise) {
     const r = decodeClientFrame(JSON.stringify(frame));
     t.notOk(r.ok, `${name}: refused`);
@@ -326,10 +326,10 @@ t.test('R7.x every field error says what was expected and what came', async (t) 
   }
 });
 
-// ------------------------------------------------------------------ R3.2.1 names (D3)
+// ------------------------------------------------------------------ R1.7 names (D3)
 
 const emoji = '😀'; // 2 UTF-16 units, 4 UTF-8 bytes
-t.test('R3.2.1 names are measured in UTF-8 bytes, without control characters', async (t) => {
+t.test('R1.7 R1.12 names are measured in UTF-8 bytes, without control characters or lone surrogates', async (t) => {
   const { LIMITS, utf8Bytes, nameProblem } = await import('../../protocol/frames.js');
   t.equal(utf8Bytes('abc'), 3);
   t.equal(utf8Bytes('é'), 2);
@@ -372,7 +372,7 @@ t.test('R3.2.1 names are measured in UTF-8 bytes, without control characters', a
   if (!ctl.ok) t.equal(ctl.error.message, 'join: "room" must not contain control characters (U+0000–U+001F, U+007F); got U+0000 at index 1.');
 });
 
-t.test('R3.2.2 a string request id is at most 64 UTF-8 bytes, and the codec echoes ids by the same measure', async (t) => {
+t.test('R1.12 a string request id is at most 64 UTF-8 bytes, and the codec echoes ids by the same measure', async (t) => {
   const ok = (f: unknown): boolean => decodeClientFrame(JSON.stringify(f)).ok;
   t.ok(ok({ type: 'ping', id: 'é'.repeat(32) }), '32 "é" (64 bytes) is a valid id');
   t.notOk(ok({ type: 'ping', id: 'é'.repeat(33) }), '33 "é" (66 bytes, 33 characters) is refused');
@@ -383,7 +383,7 @@ t.test('R3.2.2 a string request id is at most 64 UTF-8 bytes, and the codec echo
   t.equal(!notEchoed.ok && notEchoed.error.id, undefined, 'a 66-byte id of 33 characters is not echoed (the schema refuses it too)');
 });
 
-t.test('R3.2.3 rooms starting with "$" are the server\'s: emit refuses them, join of "$dead:<room>" passes the schema', async (t) => {
+t.test('R4.5.8 rooms starting with "$" are the server\'s: emit refuses them, join of "$dead:<room>" passes the schema', async (t) => {
   const e = decodeClientFrame(JSON.stringify({ type: 'emit', event: 'x', room: '$dead:jobs', id: 1 }));
   t.notOk(e.ok, 'emit into $dead:jobs is refused');
   if (!e.ok) {
@@ -413,7 +413,7 @@ function matches(schema: Record<string, any>, v: Record<string, unknown>): boole
   return true;
 }
 
-t.test('R4.3.x R4.5.x cross-field rules: the zod refinement and the published JSON Schema agree', async (t) => {
+t.test('R4.3.5 R4.3.7 R4.5.2 R5.7.5 cross-field rules: the zod refinement and the published JSON Schema agree', async (t) => {
   const { JOIN_RULES, EMIT_RULES } = await import('../../protocol/frames.js');
   const { buildJsonSchema } = await import('../../protocol/schema.js');
   const defs = (buildJsonSchema() as { $defs: Record<string, { allOf?: unknown[] }> }).$defs;
@@ -458,10 +458,10 @@ t.test('R4.3.x R4.5.x cross-field rules: the zod refinement and the published JS
   t.equal(msg({ type: 'join', room: 'r', durable: false, group: 'g' }), 'accepted', 'durable false with a group is allowed');
 });
 
-// ------------------------------------------------------------------ R3.2.4 nesting and numbers (I8 #10)
+// ------------------------------------------------------------------ R1.13 nesting and numbers (I8 #10)
 
 const nested = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
-t.test('R3.2.4 data and auth nest at most 64 levels, checked without recursion', async (t) => {
+t.test('R1.13 data and auth nest at most 64 levels, checked without recursion', async (t) => {
   const emitWith = (data: string): ReturnType<typeof decodeClientFrame> => decodeClientFrame(`{"type":"emit","event":"e","room":"r","id":3,"data":${data}}`);
   t.ok(emitWith(nested(64)).ok, '64 levels are accepted');
   const deep = emitWith(nested(65));
@@ -482,7 +482,7 @@ t.test('R3.2.4 data and auth nest at most 64 levels, checked without recursion',
   t.ok(emitWith(JSON.stringify(Array.from({ length: 10_000 }, () => ({ a: [1, { b: 2 }] })))).ok, 'wide data is fine');
 });
 
-t.test('R3.2.4 numbers JSON cannot carry are refused; -0 is accepted (sent on as 0)', async (t) => {
+t.test('R1.13 numbers JSON cannot carry are refused; -0 is accepted (sent on as 0)', async (t) => {
   for (const n of ['1e400', '-1e400', '1E+999', `${'9'.repeat(400)}`]) {
     const r = decodeClientFrame(`{"type":"emit","event":"e","room":"r","data":{"x":[${n}]}}`);
     t.notOk(r.ok, `${n.slice(0, 12)} in data is refused`);
@@ -494,7 +494,7 @@ t.test('R3.2.4 numbers JSON cannot carry are refused; -0 is accepted (sent on as
   t.ok(neg.ok && JSON.stringify((neg.frame as { data: unknown }).data) === '0', '-0 is sent on as 0 (what JSON.stringify writes)');
 });
 
-t.test('R3.0.1 every Object.prototype name as a type is unknown_type', async (t) => {
+t.test('R3.14 every Object.prototype name as a type is unknown_type', async (t) => {
   for (const name of Object.getOwnPropertyNames(Object.prototype)) {
     const r = decodeClientFrame(JSON.stringify({ type: name, id: 1 }));
     t.equal(!r.ok && r.error.code, 'unknown_type', `type ${JSON.stringify(name)}`);

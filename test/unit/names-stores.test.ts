@@ -3,7 +3,7 @@
  * each kind, in 4-byte and 2-byte characters (256 UTF-8 bytes are 64 emoji: 128 UTF-16
  * units), go through join, stored emit with a key, replay, a consumer group and its
  * dead-letter room `$dead:<room>` (longer than 256 bytes by its prefix), over a real socket
- * on the memory and the disk store (R3.2.1).
+ * on the memory and the disk store (R1.7).
  */
 import t from 'tap';
 import { LIMITS, nameProblem, utf8Bytes } from '../../protocol/frames.js';
@@ -32,7 +32,7 @@ t.test('the longest names are at their limits and valid', async (t) => {
 });
 
 for (const kind of STORES) {
-  t.test(`R3.2.1 the longest non-ASCII names work on the ${kind} store`, async (t) => {
+  t.test(`R1.7 the longest non-ASCII names work on the ${kind} store`, async (t) => {
     const { url } = await startServer(t, { ...(await storeOptions(t, kind)), maxDeliver: 1, ackTimeoutMs: 200 });
     const { ns, room, event, group, key } = longest;
     const a = await rawClient(t, url);

@@ -3,7 +3,7 @@
  * every string position of a frame — type, ns, room, event, key, id, group, a field name, a
  * key inside data — is answered with a documented code (or works as the name it is), over a
  * real socket on both stores; the process stays up, the connection stays usable and another
- * client's ordered stream is undisturbed. Frames are looked up with own properties only (R3.0.1).
+ * client's ordered stream is undisturbed. Frames are looked up with own properties only (R3.14).
  */
 import t from 'tap';
 import { ERROR_CODE_LIST } from '../../protocol/codes.js';
@@ -23,7 +23,7 @@ function ask(c: RawClient, frame: Frame, id: string): Promise<Frame> {
 t.test('every Object.prototype name is a documented code or a plain name, never a crash', async (t) => {
   t.ok(NAMES.includes('constructor') && NAMES.includes('__proto__') && NAMES.includes('toString'), 'the names include constructor, __proto__, toString');
   for (const kind of STORES) {
-    t.test(`R3.0.1 ${kind} store`, async (t) => {
+    t.test(`R3.14 ${kind} store`, async (t) => {
       const { url } = await startServer(t, { ...(await storeOptions(t, kind)), badFrameLimit: 100_000 });
       const victim = await rawClient(t, url);
       const sender = await rawClient(t, url);
