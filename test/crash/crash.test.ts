@@ -47,7 +47,7 @@ const PHASE2_MAX = 3000;
 const KILL_AFTER = 600;
 /** The consumers ack a delivery unless its offset is a multiple of this. */
 const SKIP_EVERY = 3;
-const PREFETCH = 10_000;
+const PREFETCH = 1000; // the default cap (limits.maxPrefetch)
 const WAIT_MS = 20_000;
 
 /** Wakes waiters whenever a frame has been handled. */
