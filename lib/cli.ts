@@ -71,7 +71,7 @@ async function openStore(cfg: Config): Promise<Store> {
     return await LmdbStore.open(dir, { retention });
   } catch (err) {
     const msg = (err as Error).message;
-    if (msg.includes(dir)) throw err; // the store's own sentence already names the directory
+    if (msg.includes(dir) && !(err as NodeJS.ErrnoException).syscall) throw err; // the store's own sentence (e.g. the lock) already names the directory
     throw new Error(`cannot open the disk store at ${dir} (--data-dir, WSQ_DATA_DIR, store.dataDir): ${msg}`);
   }
 }

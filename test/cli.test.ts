@@ -111,3 +111,20 @@ t.test('wsq config check validates examples/wsq.config.json', async (t) => {
   t.equal(cfg.limits.frameRate.perSecond, 200);
   t.match(cfg.auth.jwt.secretFile, /examples\/wsq-jwt-secret\.txt$/, 'auth file paths are relative to the config file');
 });
+
+t.test('R2.2.9 wsq serve --config with auth: the secret file is found beside the config, credentials are required, no warning', async (t) => {
+  const { hashKey } = await import('../lib/auth/keys.js');
+  const { upgrade } = await import('./security/setup.js');
+  const dir = tmp(t);
+  writeFileSync(join(dir, 'secret.txt'), 'a-secret-for-the-cli-test-that-is-long-enough\n');
+  const cfg = join(dir, 'wsq.json');
+  writeFileSync(cfg, JSON.stringify({ store: { kind: 'memory' }, auth: { jwt: { secretFile: 'secret.txt' }, keys: [{ client: 'svc', hash: hashKey('wsq_cli') }] } }));
+  const c = start(t, cli, ['serve', '--port', '0', '--config', cfg]);
+  const url = await c.waitFor((x) => /listening on (ws:\S+)/.exec(x.stdout)?.[1], 10_000, 'listening line');
+  t.equal((await upgrade(url)).status, 401, 'no credential: 401');
+  const ws = await rawClient(t, url, { headers: { authorization: 'Bearer wsq_cli' } });
+  t.equal(ws.welcome.client, 'svc', 'the key gives its identity');
+  t.notMatch(c.stderr, /unprotected/, 'no warning with auth configured');
+  c.kill('SIGTERM');
+  await c.exit(10_000);
+});
