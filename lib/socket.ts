@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { withDelivery } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
-import type { EmitFrame, RequestId } from '../protocol/frames.js';
+import type { EmitFrame, PresenceFrame, RequestId } from '../protocol/frames.js';
 import type { AdapterSocket } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection, HandshakeInfo } from './connection.js';
@@ -31,6 +31,10 @@ export interface Subscription {
   presence: boolean;
   /** Made by the server, not by a `join` frame (the personal room): ending it is not announced to the client. */
   auto?: boolean;
+  /** Its `presence` join went out (so a snapshot lists it and its leave is announced; R6.3.2). */
+  announced?: boolean;
+  /** Presence frames for this watcher held until its `joined` went out (R6.3.2, R3.13). */
+  heldPresence?: PresenceFrame[];
   consumer?: Consumer;
   member?: SocketMember;
 }

@@ -13,6 +13,8 @@ import type { ConsumerState, StoredMessage } from './store/types.js';
 
 /** Most members a presence snapshot lists (R6.3.2); past it, `membersTruncated: true`. */
 export const MAX_SNAPSHOT_MEMBERS = 1000;
+/** Most presence frames held for one watcher while its join is under way; past it they go out at once. */
+const MAX_HELD_PRESENCE = 10_000;
 
 /** The subscriptions of one namespace. */
 export class Subscriptions {
@@ -35,10 +37,17 @@ export class Subscriptions {
     const mode = f.group !== undefined ? 'group' : f.durable ? 'durable' : 'live';
     const sub: Subscription = { mode, presence: f.presence ?? false, ...(quiet ? { auto: true } : {}) };
     socket.subs.set(f.room, sub);
+    let snapshot: Partial<JoinedFrame> | undefined;
     if (sub.presence) {
       let w = this.watchers.get(f.room);
       if (!w) this.watchers.set(f.room, (w = new Set()));
       w.add(socket);
+      // R6.3.2: the snapshot is taken as the watcher registers, so no change slips between it and the
+      // presence frames; those are held until `joined` went out, so they follow it (R3.13).
+      if (!quiet) {
+        snapshot = this.snapshot(f.room, socket);
+        sub.heldPresence = [];
+      }
     }
     const log = this.nsp.log(f.room);
     const current = (): boolean => socket.connected && socket.subs.get(f.room) === sub;
@@ -47,6 +56,7 @@ export class Subscriptions {
         { id: socket.id, sendText: (t) => socket.conn.sendText(t), drain: () => socket.conn.drain(), current },
         { since: f.since, epoch: f.epoch },
         f.id,
+        snapshot,
       );
     } else {
       const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
@@ -69,7 +79,7 @@ export class Subscriptions {
         // Answered even when a later frame already replaced this subscription: every request gets a reply.
         socket.conn.send({
           type: 'joined', ns: this.nsp.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: plan.recovered, ...(plan.gap ? { gap: plan.gap } : {}),
-          ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}),
+          ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}), ...snapshot,
         });
       }
       if (!current()) {
@@ -80,7 +90,12 @@ export class Subscriptions {
       sub.member = new SocketMember(socket, f.prefetch ?? this.nsp.server.options.prefetch);
       consumer.add(sub.member);
     }
-    if (current()) this.presence(f.room, socket, 'join');
+    if (!current()) return;
+    const held = sub.heldPresence;
+    sub.heldPresence = undefined;
+    if (held) for (const frame of held) socket.conn.send(frame);
+    sub.announced = true;
+    this.presence(f.room, socket, 'join');
   }
 
   /** @internal End a socket's subscription to a room (no-op when it has none). Returns whether it had one. */
@@ -92,7 +107,7 @@ export class Subscriptions {
     this.nsp.adapter.del(socket.id, room);
     const w = this.watchers.get(room);
     if (w?.delete(socket) && w.size === 0) this.watchers.delete(room);
-    this.presence(room, socket, 'leave');
+    if (sub.announced) this.presence(room, socket, 'leave'); // a join never announced ends unannounced too
     return true;
   }
 
@@ -144,6 +159,26 @@ export class Subscriptions {
     const w = this.watchers.get(room);
     if (!w || w.size === 0) return;
     const frame: PresenceFrame = { type: 'presence', ns: this.nsp.name, room, action, sid: socket.id, ...(socket.client ? { client: socket.client } : {}) };
-    for (const s of w) if (s !== socket) s.conn.send(frame);
+    for (const s of w) {
+      if (s === socket) continue;
+      const held = s.subs.get(room)?.heldPresence;
+      if (held && held.length < MAX_HELD_PRESENCE) held.push(frame);
+      else s.conn.send(frame);
+    }
+  }
+
+  /**
+   * The presence snapshot of a room for a joiner (R6.3.2): every other socket of the namespace whose
+   * subscription to the room was announced, with its client identity; at most MAX_SNAPSHOT_MEMBERS,
+   * then `membersTruncated: true`. Visits the namespace's sockets once (presence joins only).
+   */
+  private snapshot(room: string, joiner: Socket): Partial<JoinedFrame> {
+    const members: { sid: string; client?: string }[] = [];
+    for (const s of this.nsp.sockets.values()) {
+      if (s === joiner || !s.subs.get(room)?.announced) continue;
+      if (members.length === MAX_SNAPSHOT_MEMBERS) return { members, membersTruncated: true };
+      members.push(s.client ? { sid: s.id, client: s.client } : { sid: s.id });
+    }
+    return { members };
   }
 }

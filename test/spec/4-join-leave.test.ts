@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { JoinedFrame, LeftFrame } from '../../protocol/frames.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
 t.test('4.3 join answers joined with ns, room, id, epoch, offset and recovered', async (t) => {
@@ -150,4 +151,51 @@ t.test('R6.4.1 a server-side socket.leave of a room the client joined sends left
   await c.request({ type: 'join', room: 'x' });
   server.sockets.in(socket.id).socketsLeave('x');
   t.same(await c.next('left'), { type: 'left', ns: '/', room: 'x', reason: 'server' }, 'socketsLeave tells the client too');
+});
+
+t.test('R6.3.2 a join with presence answers members: the other subscribers, then presence frames for the changes', async (t) => {
+  const { server, url } = await startServer(t);
+  const alice = await rawClient(t, `${url}?client=alice`);
+  await alice.request({ type: 'join', room: 'r' });
+  const anon = await rawClient(t, url);
+  await anon.request({ type: 'join', room: 'r', group: 'g' });
+  const carol = await rawClient(t, `${url}?client=carol`);
+  await carol.request({ type: 'join', room: 'r', durable: true });
+  const appOnly = await rawClient(t, url);
+  await appOnly.sync();
+  server.sockets.sockets.get(appOnly.welcome.sid)!.join('r'); // an application membership is not a subscription (R6.8.2)
+  const w = await rawClient(t, `${url}?client=watcher`);
+  const joined = await w.request({ type: 'join', room: 'r', presence: true });
+  t.ok(JoinedFrame.safeParse(joined).success, 'joined with members matches its schema');
+  t.same(
+    [...joined.members].sort((x: { sid: string }, y: { sid: string }) => x.sid.localeCompare(y.sid)),
+    [{ sid: alice.welcome.sid, client: 'alice' }, { sid: anon.welcome.sid }, { sid: carol.welcome.sid, client: 'carol' }].sort((x, y) => x.sid.localeCompare(y.sid)),
+    'live, group and durable subscribers; not the joiner, not socket.join',
+  );
+  t.notOk('membersTruncated' in joined);
+  const d = await rawClient(t, url);
+  await d.request({ type: 'join', room: 'r' });
+  t.same(await w.next('presence'), { type: 'presence', ns: '/', room: 'r', action: 'join', sid: d.welcome.sid });
+  await alice.request({ type: 'leave', room: 'r' });
+  t.same(await w.next('presence'), { type: 'presence', ns: '/', room: 'r', action: 'leave', sid: alice.welcome.sid, client: 'alice' });
+  const plain = await rawClient(t, url);
+  t.notOk('members' in (await plain.request({ type: 'join', room: 'r' })), 'no members without presence');
+  const x2 = await rawClient(t, `${url}?client=carol`);
+  const personal = await x2.request({ type: 'join', room: '@carol', presence: true });
+  t.same(personal.members, [{ sid: carol.welcome.sid, client: 'carol' }], 'a personal-room subscription counts');
+});
+
+t.test('R6.3.2 the snapshot is capped: at most 1,000 members, then membersTruncated', async (t) => {
+  const { url } = await startServer(t);
+  const clients: RawClient[] = [];
+  t.teardown(() => Promise.all(clients.map((c) => c.close()))); // all at once, not one by one
+  for (let batch = 0; batch < 11; batch++) {
+    const more = await Promise.all(Array.from({ length: batch < 10 ? 100 : 1 }, () => RawClient.connect(url)));
+    clients.push(...more);
+    await Promise.all(more.map((c) => c.request({ type: 'join', room: 'big' })));
+  }
+  const w = await rawClient(t, url);
+  const joined = await w.request({ type: 'join', room: 'big', presence: true }, 10_000);
+  t.equal(joined.members.length, 1000);
+  t.equal(joined.membersTruncated, true);
 });
