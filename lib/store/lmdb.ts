@@ -536,13 +536,21 @@ function quiet(p: unknown): void {
 /** Directories whose lock this process holds (real paths). */
 const heldDirs = new Set<string>();
 
-/** Whether a process with this PID exists (EPERM: it exists but belongs to another user). */
+/**
+ * Whether a process with this PID exists (EPERM: it exists but belongs to another user) and,
+ * where /proc tells, is a Node or wsq process: after a crash a PID may be reused by an
+ * unrelated process, which must not keep the directory locked.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /node|wsq/i.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc (or not readable): trust kill(pid, 0)
   }
 }
 

@@ -117,6 +117,16 @@ t.test('I7.1 a stale lock whose PID is not alive is taken over; close releases t
   tt.notOk(existsSync(join(dir, 'wsq.lock')), 'close removed the lock file');
 });
 
+t.test('I7.1 a lock naming a live process that is not node or wsq (a reused PID) is taken over', async (tt) => {
+  const dir = await tempDir(tt);
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  tt.teardown(() => void sleeper.kill('SIGKILL'));
+  writeFileSync(join(dir, 'wsq.lock'), `${sleeper.pid}\n`);
+  const s = await LmdbStore.open(dir, options(new FakeClock()));
+  tt.equal(readFileSync(join(dir, 'wsq.lock'), 'utf8').trim(), String(process.pid));
+  await s.close();
+});
+
 t.test('I7.1 the same directory cannot be opened twice in one process either', async (tt) => {
   const dir = await tempDir(tt);
   const clock = new FakeClock();
