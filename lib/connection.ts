@@ -6,7 +6,7 @@
 import type { WebSocket } from 'ws';
 import { decodeClientFrame, encodeFrame, errorFrame } from '../protocol/codec.js';
 import { CLOSE_CODES, type ErrorCode } from '../protocol/codes.js';
-import type { ClientFrame, RequestId, ServerFrame } from '../protocol/frames.js';
+import { LIMITS, type ClientFrame, type RequestId, type ServerFrame } from '../protocol/frames.js';
 import type { Credentials } from './auth/permissions.js';
 import type { Consumer } from './consumer.js';
 import type { Socket } from './socket.js';
@@ -288,7 +288,7 @@ export class Connection {
     }
     let frame: ClientFrame | undefined;
     try {
-      // R3.0.x: decoding sits inside the try too: no exception from a frame ever escapes the connection.
+      // R3.14: decoding sits inside the try too: no exception from a frame ever escapes the connection.
       const decoded = decodeClientFrame(data.toString());
       if (!decoded.ok) return this.bad(decoded.error.code, decoded.error.message, decoded.error.id, decoded.error.details);
       const f = (frame = decoded.frame);
@@ -303,7 +303,7 @@ export class Connection {
     const id = frame && 'id' in frame ? frame.id : undefined;
     const type = frame?.type ?? 'frame';
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
-      return this.bad('bad_frame', `${type}: the frame's JSON is nested too deeply to handle. Flatten "data" (a few hundred levels at most).`, id);
+      return this.bad('bad_frame', `${type}: the frame's JSON is nested too deeply to handle. Flatten "data" (at most ${LIMITS.depth} levels, R1.13).`, id);
     }
     this.host.log('error', `handling ${type} from ${this.sid} failed`, err);
     this.sendError('internal', undefined, id);

@@ -1,5 +1,5 @@
 /** `connect` and `disconnect`: enter and leave namespaces. */
-import type { ConnectFrame, DisconnectFrame } from '../../protocol/frames.js';
+import type { ConnectedFrame, ConnectFrame, DisconnectFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
 import type { WsqServer } from '../server.js';
@@ -9,7 +9,7 @@ const inFlight = new WeakMap<Connection, Map<string, Promise<void>>>();
 
 /** PROTOCOL.md §4.1 */
 export async function handleConnect(server: WsqServer, conn: Connection, f: ConnectFrame): Promise<void> {
-  const reply = f.id === undefined ? { type: 'connected', ns: f.ns } : { type: 'connected', ns: f.ns, id: f.id };
+  const reply: ConnectedFrame = f.id === undefined ? { type: 'connected', ns: f.ns } : { type: 'connected', ns: f.ns, id: f.id };
   let running = inFlight.get(conn);
   if (!running) inFlight.set(conn, (running = new Map()));
   // A second connect while the first is still in its middleware waits for it (one socket, one `connection` event).
@@ -25,7 +25,7 @@ export async function handleConnect(server: WsqServer, conn: Connection, f: Conn
   }
 }
 
-async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame, reply: object): Promise<void> {
+async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame, reply: ConnectedFrame): Promise<void> {
   const nsp = await server.resolveNamespace(f.ns, f.auth ?? {});
   if (!nsp) {
     return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);
