@@ -67,7 +67,7 @@ for (const kind of STORES) {
       const ack = await sender.request({ type: 'emit', event: 'seq', room: 'calm', data: ++seq });
       if (ack.type !== 'ack') throw new Error(`the sender's emit failed: ${JSON.stringify(ack)}`);
       await pinged(); // the server answered everything sent so far and is still up
-      if (Date.now() - started > 15_000) break;
+      if (Date.now() - started > 12_000) break;
     }
     t.ok(ws.readyState === WebSocket.OPEN, 'the fuzzing client is still connected');
     t.ok(sentBinary > 0, `${sentBinary} binary frames among ${texts.length}`);
