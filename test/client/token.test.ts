@@ -7,6 +7,8 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import type { CloseInfo, WebSocketConstructor, WsqError, WsqUpgradeError } from '../../lib/client/index.js';
+import { startServer } from '../helpers/server.js';
+import { hs, jwtConfig, keyFiles } from '../security/setup.js';
 import { startFixture } from './fixtures/refusal-server.js';
 import { client, next, within } from './util.js';
 
@@ -98,4 +100,34 @@ t.test('a token callback that never answers is bounded by connectTimeoutMs', asy
   t.match(first.reason, /no welcome from the server within 200 ms/);
   await within(c.ready(), 5000, 'ready() on the next attempt');
   t.equal(fx.upgrades[0]!.authorization, 'Bearer late');
+});
+
+t.test('against the real server (R2.2.9, R2.2.11): an expired token is a 401 with its reason; a token that expires while connected (4003) is replaced by the callback on reconnect', async (t) => {
+  const files = await keyFiles(t);
+  const { url } = await startServer(t, { auth: { jwt: { ...jwtConfig(files), clockToleranceSec: 0 } } });
+
+  const stale = client(t, url, { token: await hs({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) - 60 }) });
+  const err = (await within(stale.ready().catch((e: unknown) => e), 5000, 'ready() of the stale token')) as WsqUpgradeError;
+  t.equal(err.status, 401);
+  t.equal(err.code, 'unauthorized');
+  t.match(err.sentence, /expired/, "the server's reason");
+  t.equal(stale.state, 'closed', 'a static token that was refused is not retried');
+
+  const issued: string[] = [];
+  const c = client(t, url, {
+    token: async () => {
+      // The first token lives 2 s; the next ones an hour.
+      const token = await hs({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) + (issued.length === 0 ? 2 : 3600) });
+      issued.push(token);
+      return token;
+    },
+  });
+  t.equal((await within(c.ready(), 5000, 'ready()')).client, 'alice');
+  const closed = await next<CloseInfo>(c, 'close', 6000);
+  t.equal(closed.code, 4003, 'credentials_expired');
+  t.equal(closed.willReconnect, true);
+  const back = await next<{ client?: string }>(c, 'open', 5000);
+  t.equal(back.client, 'alice', 'back with a fresh token');
+  t.equal(issued.length, 2, 'the callback was asked again');
+  t.not(issued[0], issued[1]);
 });
