@@ -82,3 +82,34 @@ t.test('decoding a mix of every kind stays fast', async (t) => {
   const ms = Date.now() - started;
   t.ok(ms < 5000, `2,000 hostile frames decoded in ${ms} ms`);
 });
+
+t.test('R5.8.5 (codec side, I8 #8) data passes decode, encodeStoredEvent and decodeServerFrame unchanged: __proto__ keys, lone surrogates, numbers', async (t) => {
+  const { encodeStoredEvent } = await import('../../protocol/codec.js');
+  const { nastyValue } = await import('./frames.js');
+  const value = fc.oneof(nastyValue, fc.jsonValue({ maxDepth: 5, stringUnit: 'binary' }));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(value, (v) => {
+        const sent = JSON.stringify({ type: 'emit', event: 'e', room: 'r', data: v });
+        const r = decodeClientFrame(sent);
+        if (!r.ok) return r.error.code === 'bad_frame' && /64-bit float/.test(r.error.message); // only non-finite numbers are refused
+        const data = (r.frame as { data: unknown }).data;
+        const json = JSON.stringify(data);
+        // What the client sent, re-read: the codec handed on exactly that value (own "__proto__" keys and lone surrogates included).
+        if (json !== JSON.stringify(JSON.parse(sent).data)) throw new Error(`decode changed data: ${json.slice(0, 100)}`);
+        const out = decodeServerFrame(encodeStoredEvent({ ns: '/', room: 'r', event: 'e', offset: 1, epoch: 'E', ts: 1 }, json));
+        if (!out.ok) throw new Error(`the event frame does not parse: ${out.error.message}`);
+        if (JSON.stringify((out.frame as { data: unknown }).data) !== json) throw new Error('the event frame changed data');
+        return true;
+      }),
+      { numRuns: 1500, seed: 88 },
+    ),
+  );
+  const proto = decodeClientFrame('{"type":"emit","event":"e","room":"r","data":{"__proto__":{"x":1},"s":"\\ud800"}}');
+  t.ok(proto.ok, 'a __proto__ key and a lone surrogate in data are accepted');
+  if (proto.ok) {
+    const d = (proto.frame as { data: Record<string, unknown> }).data;
+    t.ok(Object.hasOwn(d, '__proto__'), '__proto__ stays an own key');
+    t.equal(JSON.stringify(d), '{"__proto__":{"x":1},"s":"\\ud800"}', 'and the JSON is the same, the lone surrogate as its escape');
+  }
+});
