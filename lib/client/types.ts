@@ -203,17 +203,27 @@ export interface CloseInfo {
 
 /** Lifecycle events of the client (`client.on(...)`). */
 export interface ClientEvents {
-  /** A connection is open and the server's `welcome` arrived. */
+  /**
+   * A connection is open and the server accepted it: its `welcome` arrived (D1: sent only
+   * once the main namespace's middleware accepted). A refused connection never fires it.
+   */
   open: (welcome: WelcomeFrame) => void;
-  /** The connection closed. */
+  /**
+   * The connection closed, or an attempt failed. `willReconnect` false: the client stopped
+   * (a terminal close code such as 4001, a refused upgrade that retrying cannot cure,
+   * `close()`); `error` then says what the server said, if anything.
+   */
   close: (info: CloseInfo) => void;
   /** A reconnect attempt is scheduled in `delayMs`. */
   reconnecting: (info: { attempt: number; delayMs: number }) => void;
   /** Back after a drop: every namespace reconnected and every room rejoined. */
   reconnected: (info: { attempts: number }) => void;
   /**
-   * Something failed that no promise reports: a server `error` frame answering no request
-   * (`unknown_id` always comes here), a malformed frame, a queued plain `emit` found too
+   * Something failed that no promise reports: the server refusing the connection (its
+   * `error` before close 4001; in Node a refused upgrade, as a `WsqUpgradeError` with the
+   * HTTP status — a browser's WebSocket hides the status, so there a refused upgrade is a
+   * close 1006, retried with backoff), a failing `token` callback (`token_failed`), a
+   * server `error` frame answering no request (`unknown_id` always comes here), a malformed frame, a queued plain `emit` found too
    * large when sent (`payload_too_large`), a handler that threw (`handler_failed`) or an
    * event that waits for an answer and has no handler (`no_handler`) (those two unless its
    * subscription or namespace has an `error` listener). Without a listener these errors are dropped.
