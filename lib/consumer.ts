@@ -34,7 +34,7 @@ export interface ConsumerOptions {
   /**
    * Where dead letters go: called with the message that ran out of attempts and a function
    * giving this consumer's state with that message done. The callee commits the dead letter
-   * and that state in ONE store step (R5.5.x), calling `stateAfter` just as it queues it.
+   * and that state in ONE store step (R5.5.9), calling `stateAfter` just as it queues it.
    */
   deadLetter?: (msg: StoredMessage, stateAfter: () => ConsumerState) => Promise<unknown>;
   /** Called when the last member left and nothing is in flight (the namespace may drop it). */
@@ -53,8 +53,36 @@ interface Pending {
  * thousands of deliveries due (a stuck member, prefetch 10 000) cannot hold up other clients.
  */
 const BATCH = 256;
+/**
+ * Time every consumer together may spend delivering before yielding to I/O (ms). The budget is
+ * shared (one slice per turn of the event loop for all consumers), so 20 busy consumers cannot
+ * each take a slice in the same turn; an expensive step (a dead letter that commits the
+ * consumer's state) counts by its time, not as one step.
+ */
+const SLICE_MS = 10;
+let sliceStart = 0;
 
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** True when the shared slice is used up (the caller yields with yieldSlice). */
+function sliceOver(): boolean {
+  return performance.now() - sliceStart > SLICE_MS;
+}
+
+let sliceQueued = false;
+
+/**
+ * Yield to I/O. The first consumer to yield queues the start of the next slice ahead of every
+ * consumer's resumption (immediates run in order), so all of them share that one slice.
+ */
+function yieldSlice(): Promise<void> {
+  if (!sliceQueued) {
+    sliceQueued = true;
+    setImmediate(() => {
+      sliceQueued = false;
+      sliceStart = performance.now();
+    });
+  }
+  return new Promise((r) => setImmediate(r));
+}
 
 /** Offsets waiting for redelivery: a binary min-heap with a membership set (O(log n) push and pop, no duplicates). */
 class OffsetQueue {
@@ -270,7 +298,7 @@ export class Consumer implements LogListener {
   private async kill(offset: number, known?: StoredMessage): Promise<void> {
     const msg = known?.offset === offset ? known : (await this.log.readFrom(offset, 1))[0];
     if (msg && msg.offset === offset && this.opts.deadLetter) {
-      // R5.5.x: the dead letter and "done" commit in one store step, so a crash cannot duplicate or lose it;
+      // R5.5.9: the dead letter and "done" commit in one store step, so a crash cannot duplicate or lose it;
       // no other save of this consumer may come between (one computed before would undo "done").
       this.dying.add(offset);
       try {
@@ -370,8 +398,8 @@ export class Consumer implements LogListener {
         this.again = false;
         await this.ready;
         while (!this.closed && this.pickMemberPeek()) {
-          // I8 row 6: bounded work per turn of the event loop, then let I/O (other clients) in.
-          if (++work % BATCH === 0) await tick();
+          // I8 row 6: bounded work per turn of the event loop (by count and by the shared time slice), then let I/O in.
+          if (++work % BATCH === 0 || sliceOver()) await yieldSlice();
           const msg = await this.nextMessage();
           if (!msg) break;
           const attempt = (this.attempts.get(msg.offset) ?? 0) + 1;
