@@ -322,6 +322,23 @@ export const roomChecks: Check[] = [
     expect(e.offset === 2, `the group's next member got offset ${e.offset} (expected 2)`);
     n.send({ type: 'ack', id: e.id });
   }),
+  check('R5.8.5', 'a replayed message is the same JSON value as the live one', async (ctx) => {
+    const room = ctx.room('same');
+    const a = await ctx.open();
+    const s = await ctx.open();
+    await join(a, room);
+    const data = '{"z":1,"a":"x\\ud800y","__proto__":{"p":[1,2]},"n":[0.1,1e21,-5,123456789012345680000,1.5e-7],"u":"\u00e9\ud83d\ude00"}';
+    s.sendRaw(`{"type":"emit","room":"${room}","event":"cf","data":${data},"id":"same"}`);
+    const ack = await s.next((f) => f.id === 'same');
+    expect(ack.type === 'ack', `emit: ${short(ack)}`);
+    const live = await nextEvent(a, room);
+    const b = await ctx.open();
+    await join(b, room, { since: 0 });
+    const replayed = await nextEvent(b, room);
+    const sent = JSON.stringify(JSON.parse(data));
+    expect(JSON.stringify(live.data) === sent, `live data ${short(live.data)} differs from what was sent ${sent}`);
+    expect(JSON.stringify(replayed.data) === sent, `replayed data ${short(replayed.data)} differs from what was sent ${sent}`);
+  }),
   check(['R5.7.1', 'R5.7.4'], 'a repeated key: duplicate with the first offset, not delivered; keys are per room', async (ctx) => {
     const p = await ctx.open();
     const s = await ctx.open();

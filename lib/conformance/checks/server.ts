@@ -136,6 +136,15 @@ export const serverChecks: Check[] = [
       expect(f.type === 'error' && f.code === code, `${what}: expected ${code}, got ${short(f)}`);
     }
   }),
+  check('R7.4', 'a bad_frame names the field, what it expects and what came', async (ctx) => {
+    const p = await ctx.open();
+    const a = await refused(p, { type: 'join', room: ctx.room('x'), since: 'latest' }, 'bad_frame', 'since: "latest"');
+    expect(/since/.test(a.message) && /latest/.test(a.message), `the message does not name "since" and what came: ${a.message}`);
+    const b = await refused(p, { type: 'emit', event: 'cf', room: 123 }, 'bad_frame', 'room: 123');
+    expect(/room/.test(b.message) && /123/.test(b.message) && /string/.test(b.message), `the message does not say "room" must be a string and 123 came: ${b.message}`);
+    const c = await refused(p, { type: 'emit', event: 'cf', room: 'x'.repeat(5000) }, 'bad_frame', 'a room of 5,000 bytes');
+    expect(c.message.length < 1000, `the message quotes too much: ${c.message.length} characters`);
+  }),
   check('R11.1', 'Object.prototype names and deep nesting do not break the server', async (ctx) => {
     const p = await ctx.open();
     for (const type of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) await refused(p, { type }, 'unknown_type', `type "${type}"`);

@@ -52,6 +52,30 @@ export const transportChecks: Check[] = [
     await refused(p, { type: 'join', room: `${base}\u0007` }, 'bad_frame', 'a room with U+0007');
     await refused(p, { type: 'emit', room: ctx.room('e'), event: 'a\u007fb' }, 'bad_frame', 'an event with U+007F');
   }),
+  check('R1.12', 'groups and keys 1-128 bytes, string ids 64; no lone surrogate in a name', async (ctx) => {
+    const p = await ctx.open();
+    await join(p, ctx.room('g'), { group: 'é'.repeat(64) });
+    await refused(p, { type: 'join', room: ctx.room('g'), group: `${'é'.repeat(64)}x` }, 'bad_frame', 'a group of 129 bytes');
+    await publish(p, ctx.room('k'), 1, { key: 'é'.repeat(64) });
+    await refused(p, { type: 'emit', room: ctx.room('k'), event: 'cf', key: `${'é'.repeat(64)}x` }, 'bad_frame', 'a key of 129 bytes');
+    const e = await refusedRaw(p, `{"type":"ping","id":"${'é'.repeat(33)}"}`, 'bad_frame', 'a string id of 66 bytes');
+    expect(!('id' in e), `the error echoes an id over 64 bytes: ${short(e)}`);
+    await refusedRaw(p, `{"type":"join","room":"${ctx.room('s')}\\ud800","id":"ls"}`, 'bad_frame', 'a room with a lone surrogate');
+  }),
+  check('R1.13', 'values nest at most 64 levels; numbers beyond a 64-bit float are bad_frame', async (ctx) => {
+    const p = await ctx.open();
+    const room = ctx.room('depth');
+    const nest = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
+    p.sendRaw(`{"type":"emit","room":"${room}","event":"cf","data":${nest(64)},"id":"d64"}`);
+    const ok = await p.next((f) => f.id === 'd64');
+    expect(ok.type === 'ack', `64 levels: ${short(ok)}`);
+    p.sendRaw(`{"type":"emit","room":"${room}","event":"cf","data":${nest(65)},"id":"d65"}`);
+    const bad = await p.next((f) => f.id === 'd65');
+    expect(bad.type === 'error' && bad.code === 'bad_frame' && /64/.test(bad.message), `65 levels: ${short(bad)}`);
+    p.sendRaw(`{"type":"emit","room":"${room}","event":"cf","data":{"n":1e400},"id":"inf"}`);
+    const inf = await p.next((f) => f.id === 'inf');
+    expect(inf.type === 'error' && inf.code === 'bad_frame', `1e400: ${short(inf)}`);
+  }),
   check(['R1.8', 'R6.7.3'], 'an ack/nack error carries details.delivery and no id', async (ctx) => {
     const p = await ctx.open();
     p.send({ type: 'ack', id: 987654 });
@@ -226,6 +250,14 @@ export const transportChecks: Check[] = [
     const p = await ctx.open();
     await refusedRaw(p, '{}', 'bad_frame', '{}');
     await refusedRaw(p, '{"type":5}', 'bad_frame', 'type: 5');
+  }),
+  check('R3.14', 'prototype names are unknown types, and ordinary strings elsewhere', async (ctx) => {
+    const p = await ctx.open();
+    for (const type of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) await refused(p, { type }, 'unknown_type', `type "${type}"`);
+    const j = await join(p, 'constructor');
+    expect(j.room === 'constructor', `joined: ${short(j)}`);
+    await publish(p, '__proto__', { toString: 1 }, { event: 'toString', key: 'hasOwnProperty' });
+    await p.request({ type: 'ping', id: 'constructor' });
   }),
   check('R3.2', 'replies carry the request id with its JSON type', async (ctx) => {
     const p = await ctx.open();
