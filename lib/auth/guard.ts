@@ -178,7 +178,7 @@ export class Guard {
     if (r) return r;
     const max = this.o.limits.maxNamespacesPerConnection;
     if (max > 0 && conn.sockets.size >= max) return { code: 'forbidden', message: `This connection is in ${conn.sockets.size} namespaces, the most allowed (limits.maxNamespacesPerConnection); disconnect one first.`, details: { limit: 'maxNamespacesPerConnection', max } };
-    return undefined;
+    return this.newName(conn, ns);
   }
 
   /** `join`: the actions it needs (join + history for `since`, durable, group, dead for `$dead:` rooms), then prefetch, rooms and names limits. */
@@ -207,11 +207,12 @@ export class Guard {
     return { code: 'rate_limited', message: `Room "${room}" takes at most ${perSecond} emits a second (limits.publishRatePerRoom); this emit was not stored or sent. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'publishRatePerRoom' } };
   }
 
-  private newName(conn: Connection, ns: string, room: string): Refusal | undefined {
+  /** Count a namespace or room name against the identity's (or, anonymous, the address's) names per minute. */
+  private newName(conn: Connection, ns: string, room?: string): Refusal | undefined {
     const per = this.o.limits.maxNewNamesPerMinute;
     const who = conn.client ?? `address:${conn.handshake.address}`;
-    const wait = this.names.use(who, `${ns.length}:${ns}${room}`, this.now(), per);
+    const wait = this.names.use(who, room === undefined ? ns : `${ns.length}:${ns}${room}`, this.now(), per);
     if (!wait) return undefined;
-    return { code: 'rate_limited', message: `This identity used ${per} different room names in the last minute (limits.maxNewNamesPerMinute); "${room}" was refused. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'maxNewNamesPerMinute' } };
+    return { code: 'rate_limited', message: `This identity used ${per} different names in the last minute (limits.maxNewNamesPerMinute); ${room === undefined ? `namespace "${ns}"` : `room "${room}"`} was refused. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'maxNewNamesPerMinute' } };
   }
 }

@@ -75,6 +75,9 @@ t.test('R2.2.15 room names per identity per minute and the publish rate per room
   t.equal(fourth.code, 'rate_limited', 'a fourth new name in the minute');
   t.ok(fourth.details.retryAfterMs > 0 && fourth.details.retryAfterMs <= 60_000);
   t.equal((await c.request({ type: 'join', room: 'n1', since: 0, id: 10 })).type, 'joined', 'a name already used this minute is fine');
+  const ns = await c.request({ type: 'connect', ns: '/made-up', id: 14 });
+  t.equal(ns.code, 'rate_limited', 'a new namespace name counts too');
+  t.match(ns.message, /namespace "\/made-up" was refused/);
   t.equal((await c.request({ type: 'emit', room: 'n1', event: 'e', id: 11 })).type, 'ack');
   t.equal((await c.request({ type: 'emit', room: 'n1', event: 'e', id: 12 })).type, 'ack');
   const third = await c.request({ type: 'emit', room: 'n1', event: 'e', id: 13 });
