@@ -260,7 +260,7 @@ t.test('R4.3.11 R5.5.5 $dead:R may be joined live, durable or as a group; other 
     t.match(await c.request({ type: 'join', room, id: room }), { type: 'error', code: 'forbidden', id: room }, `join ${room}: forbidden`);
   }
   const err = await c.request({ type: 'emit', room: '$dead:jobs', event: 'forged', id: 'e' });
-  t.match(err, { type: 'error', id: 'e' }, 'an emit into a $ room is refused');
+  t.match(err, { type: 'error', code: 'bad_frame', id: 'e' }, 'R4.5.8 an emit into a $ room is refused with bad_frame');
   t.match(await server.publish('$dead:jobs', 'probe'), { offset: 2 }, 'nothing was stored by the refused emit');
 });
 
