@@ -92,6 +92,8 @@ interface DiskLog extends LogMeta {
 /** Expired dedup keys swept per keyed append (amortised cleanup, in the same batch). */
 const SWEEP_PER_APPEND = 8;
 const CACHE_ROOMS = 10_000;
+/** Room records the idle sweep looks at before it commits or yields. */
+const IDLE_SLICE = 200;
 const noop = (): void => {};
 /** How long a refusal waits for lmdb's detailed commit error (it arrives just after). */
 const REASON_WAIT_MS = 200;
@@ -264,48 +266,54 @@ export class LmdbStore implements Store {
     this.sweeping = true;
     try {
       const now = this.now();
-      const victims: DiskLog[] = [];
+      const total = Math.min(limit, (this.metas.getStats() as { entryCount: number }).entryCount);
       let seen = 0;
-      let wrapped = false;
-      while (seen < limit) {
+      let removed = 0;
+      while (seen < total && !this.closed) {
+        // A slice at a time, committed (or yielded) before the next: the event loop is never held for long.
+        const victims: DiskLog[] = [];
         let got = 0;
-        const range = { start: this.idleFrom, exclusiveStart: this.idleFrom !== undefined, limit: Math.min(1000, limit - seen) };
+        const range = { start: this.idleFrom, exclusiveStart: this.idleFrom !== undefined, limit: Math.min(IDLE_SLICE, total - seen) };
         for (const { key, value } of this.metas.getRange(range)) {
           got++;
-          seen++;
           this.idleFrom = key;
           if (now - value.touched < this.idleTtl) continue;
           const ck = compositeKey(value.ns, value.room);
           if (this.busy.has(ck)) continue;
-          const log = this.cache.get(ck) ?? this.toLog(value, key);
+          const log = this.cache.peek(ck) ?? this.toLog(value, key);
           if (this.held(log, this.retention(value.ns, value.room), now)) continue;
-          const cons = this.consumers.getRange({ start: key, end: prefixEnd(key), limit: 1 });
-          let hasConsumer = false;
-          for (const _ of cons) hasConsumer = true;
-          if (hasConsumer || [...this.pendingConsumers.keys()].some((k) => k.startsWith(ck))) continue;
+          if (this.hasConsumer(key, ck)) continue;
           victims.push(log);
         }
-        if (got === 0) {
-          this.idleFrom = undefined;
-          if (wrapped) break;
-          wrapped = true;
+        seen += got;
+        if (got < range.limit) this.idleFrom = undefined; // reached the end: the next slice starts over
+        if (victims.length === 0) {
+          await new Promise((r) => setImmediate(r));
+          continue;
         }
-        if (got < 1000 && wrapped) break;
+        for (const log of victims) this.cache.delete(log.ck);
+        await this.write(() => {
+          for (const log of victims) {
+            quiet(this.metas.remove(log.key));
+            if (log.last === 0) continue; // never held a message or a key
+            const end = prefixEnd(log.key);
+            for (const k of this.msgs.getKeys({ start: log.key, end })) quiet(this.msgs.remove(k));
+            for (const k of this.dedup.getKeys({ start: log.key, end })) quiet(this.dedup.remove(k));
+          }
+        });
+        removed += victims.length;
       }
-      if (victims.length === 0) return 0;
-      for (const log of victims) this.cache.delete(log.ck);
-      await this.write(() => {
-        for (const log of victims) {
-          const end = prefixEnd(log.key);
-          quiet(this.metas.remove(log.key));
-          for (const k of this.msgs.getKeys({ start: log.key, end })) quiet(this.msgs.remove(k));
-          for (const k of this.dedup.getKeys({ start: log.key, end })) quiet(this.dedup.remove(k));
-        }
-      });
-      return victims.length;
+      return removed;
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /** Whether any consumer state (saved or being saved) exists for the room with this key. */
+  private hasConsumer(key: Buffer, ck: string): boolean {
+    for (const _ of this.consumers.getKeys({ start: key, end: prefixEnd(key), limit: 1 })) return true;
+    for (const k of this.pendingConsumers.keys()) if (k.startsWith(ck)) return true;
+    return false;
   }
 
   /** Wait for every write made so far to commit, then close the environment. */
