@@ -21,6 +21,8 @@ t.test('R2.2.9 a valid HS256 token, ES256 token (JWKS) or API key opens the sock
   t.equal(b.welcome.client, 'bob', 'ES256 from the JWKS, sent as ?token=');
   const k = await rawClient(t, url, { headers: bearer(KEY) });
   t.equal(k.welcome.client, 'svc', 'API key: identity from the key entry');
+  const lower = await rawClient(t, url, { headers: { authorization: `bearer ${KEY}` } });
+  t.equal(lower.welcome.client, 'svc', 'the Bearer scheme is case-insensitive');
 });
 
 t.test('R2.2.9 forged, expired, wrong-audience, wrong-issuer, unknown and missing credentials get 401 with a reason', async (t) => {
