@@ -30,6 +30,7 @@ export const PermissionRule = z.strictObject({
   room: glob.default('*'),
   actions: z.array(z.enum([...ACTIONS, '*'], { error: `must be one of ${[...ACTIONS, '*'].join(', ')}` })).min(1, { error: 'must list at least one action' }),
 });
+/** A permission rule with its defaults filled in. */
 export type PermissionRule = z.output<typeof PermissionRule>;
 
 const Rules = z.array(PermissionRule);
@@ -42,6 +43,7 @@ export const ApiKey = z.strictObject({
   hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be "sha256:" and 64 hex digits (print it with `wsq hash-key`)' }),
   permissions: Rules.optional(),
 });
+/** A configured API key entry. */
 export type ApiKey = z.output<typeof ApiKey>;
 
 /** How tokens and keys are checked at the upgrade (see docs/security.md). */
@@ -72,7 +74,9 @@ export const AuthSchema = z.strictObject({
     .optional(),
   keys: z.array(ApiKey).default([]),
 });
+/** The `auth` section with its defaults filled in. */
 export type AuthConfig = z.output<typeof AuthSchema>;
+/** The `auth` section as written. */
 export type AuthConfigInput = z.input<typeof AuthSchema>;
 
 const Rate = z.strictObject({ perSecond: whole('per second; 0 = no limit'), burst: whole('tokens; 0 = perSecond') });
@@ -88,7 +92,9 @@ export const LimitsSchema = z.strictObject({
   frameRate: Rate.default({ perSecond: 0, burst: 0 }),
   publishRatePerRoom: Rate.default({ perSecond: 0, burst: 0 }),
 });
+/** The `limits` section with its defaults filled in. */
 export type LimitsConfig = z.output<typeof LimitsSchema>;
+/** The `limits` section as written. */
 export type LimitsConfigInput = z.input<typeof LimitsSchema>;
 
 const RetentionSchema = z.strictObject({
@@ -137,7 +143,9 @@ export const ServerOptionsSchema = z.strictObject({
     () => (level: string, msg: string, err?: unknown) => console.error(`[wsq] ${level}: ${msg}${err ? ` — ${(err as Error).stack ?? err}` : ''}`),
   ),
 });
+/** `new WsqServer(options)` as written. */
 export type ServerOptionsInput = z.input<typeof ServerOptionsSchema>;
+/** The library's options with every default filled in. */
 export type ServerOptions = z.output<typeof ServerOptionsSchema>;
 
 /** The stand-alone service's configuration (`wsq serve`, `--config FILE`): the shared options plus where to listen and which store. */
@@ -148,7 +156,9 @@ export const ConfigSchema = z.strictObject({
   port: z.int({ error: 'must be a whole number' }).min(0, { error: 'must be 0-65535 (0 picks a free port)' }).max(65_535, { error: 'must be 0-65535' }).default(8080),
   store: z.strictObject({ kind: z.enum(['disk', 'memory'], { error: 'must be "disk" or "memory"' }).default('disk'), dataDir: z.string().min(1).default('./data') }).default({ kind: 'disk', dataDir: './data' }),
 });
+/** A service configuration as written (file, variables, flags). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
+/** A service configuration with every default filled in. */
 export type Config = z.output<typeof ConfigSchema>;
 
 /** A configuration mistake: `issues` lists each as "key: what is allowed". */

@@ -70,9 +70,11 @@ export class NameBudget {
 /** Open connections per identity (a count; an identity at 0 is forgotten). */
 export class Counter {
   private readonly map = new Map<string, number>();
+  /** Connections open for `key`. */
   get(key: string): number {
     return this.map.get(key) ?? 0;
   }
+  /** Count one connection opened (1) or closed (-1). */
   add(key: string, n: 1 | -1): void {
     const v = this.get(key) + n;
     if (v <= 0) this.map.delete(key);
