@@ -5,12 +5,14 @@
  *
  * - `compositeKey(...)`: a string key for in-memory maps (length in UTF-16 units, then the text).
  * - `roomKey`, `nameKey`, `offsetKey`: binary LMDB keys. A room's key is the length-prefixed
- *   UTF-8 namespace and room (4-byte big-endian byte counts); when it would pass
+ *   UTF-8 namespace and room (4-byte big-endian byte counts; UTF-16LE, flagged in the count,
+ *   for a name with a lone surrogate); when it would pass
  *   `MAX_ROOM_KEY` bytes it is replaced by 0xFF + its SHA-256, and a name part (consumer name,
  *   idempotency key) longer than `MAX_NAME_PART` likewise. A plain encoding starts with 0x00
- *   (no name reaches 16 MiB), a hashed one with 0xFF, so both stay prefix-free: the keys of
- *   one room are exactly the keys starting with its room key. The longest key, room key +
- *   name part, is 1,033 + 8 bytes at most: far under LMDB's 1,978-byte limit for any names.
+ *   or 0x80 (no name reaches 16 MiB), a hashed one with 0xFF, so all stay prefix-free: the keys of
+ *   one room are exactly the keys starting with its room key. The longest key (an expiry
+ *   entry: 8-byte time + room key + name part) is 8 + 1,024 + 512 bytes: under LMDB's
+ *   1,978-byte limit for any names.
  */
 import { createHash } from 'node:crypto';
 
@@ -27,11 +29,20 @@ export const MAX_ROOM_KEY = 1024;
 export const MAX_NAME_PART = 512;
 const HASHED = 0xff;
 
-/** 4-byte big-endian UTF-8 byte length, then the bytes. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Set in the length of a name written as UTF-16LE (it has a lone surrogate, which UTF-8 cannot hold). */
+const UTF16 = 0x8000_0000;
+
+/**
+ * 4-byte big-endian byte length, then the bytes: UTF-8, or UTF-16LE (top bit of the length
+ * set) for a string with a lone surrogate, since UTF-8 would turn every lone surrogate into
+ * the same U+FFFD and make `"\ud800"` and `"\ud801"` one key.
+ */
 function lengthPrefixed(s: string): Buffer {
-  const body = Buffer.from(s, 'utf8');
+  const wide = LONE_SURROGATE.test(s);
+  const body = Buffer.from(s, wide ? 'utf16le' : 'utf8');
   const b = Buffer.allocUnsafe(4 + body.length);
-  b.writeUInt32BE(body.length, 0);
+  b.writeUInt32BE((body.length | (wide ? UTF16 : 0)) >>> 0, 0);
   body.copy(b, 4);
   return b;
 }

@@ -336,7 +336,13 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.same(await datas(store, 'b\u0000c', 1, 10, 'a'), ['ns a, room b\\0c']);
     tt.same(await datas(store, 'b', 1, 10, 'a'), ['ns a, room b'], 'a key that looks like the rest of a name is only a key');
     tt.not((await store.position('a\u0000b', 'c')).epoch, (await store.position('a', 'b\u0000c')).epoch, 'two logs, two epochs');
-    await store.putConsumer('n:s', 'r', 'g', { floor: 3, done: [], attempts: {} });
+    await store.append('ns', '\ud800', msg(clock, 'lone high', { key: '\udc00' }));
+    await store.append('ns', '\ud801', msg(clock, 'another lone high', { key: '\udc01' }));
+    tt.same(await datas(store, '\ud800'), ['lone high'], 'names with different lone surrogates are different rooms');
+    tt.same(await datas(store, '\ud801'), ['another lone high']);
+    tt.equal((await store.append('ns', '\ud800', msg(clock, 'x', { key: '\udc01' }))).duplicate, false, 'and different idempotency keys');
+    tt.equal((await store.append('ns', '\ufffd', msg(clock, 'replacement char'))).offset, 1, 'U+FFFD itself is yet another room');
+        await store.putConsumer('n:s', 'r', 'g', { floor: 3, done: [], attempts: {} });
     tt.equal(await store.getConsumer('n', 's:r', 'g'), undefined, 'a separator-like character is not a separator either');
   });
 
