@@ -20,3 +20,7 @@ export { QueueFullError, type Store, type StoreOptions, type Retention, type Ret
 export { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
 export { planRecovery, type RecoveryPlan, type RecoveryRequest, type LogView } from './replay.js';
 export { VERSION } from './version.js';
+export { ConfigError, ConfigSchema, ServerOptionsSchema, parseConfig, parseServerOptions, ACTIONS, type Action, type PermissionRule, type ApiKey, type AuthConfigInput, type LimitsConfigInput, type Config, type ConfigInput } from './config.js';
+export { authorize, type Credentials, type Refusal } from './auth/permissions.js';
+export type { AuthorizeHook } from './auth/guard.js';
+export { hashKey, newKey } from './auth/keys.js';
