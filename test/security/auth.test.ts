@@ -122,3 +122,26 @@ t.test('R2.2.9 a client that resets while its credential is being checked does n
   const c = await rawClient(t, url, { headers: bearer(token) });
   t.equal((await c.request({ type: 'ping', id: 1 })).type, 'pong', 'still serving');
 });
+
+t.test('R2.2.10 another identity cannot take a durable cursor: it gets its own, and the owner resumes where it was', async (t) => {
+  const { url, server } = await authServer(t);
+  const aliceToken = await hs({ sub: 'alice' });
+  const a1 = await rawClient(t, url, { headers: bearer(aliceToken) });
+  t.equal((await a1.request({ type: 'join', room: 'feed', durable: true, id: 1 })).type, 'joined');
+  await server.publish('feed', 'm', { n: 1 });
+  const d1 = await a1.next((f) => f.type === 'event' && f.room === 'feed');
+  a1.send({ type: 'ack', id: d1.id });
+  await a1.sync();
+  await a1.close();
+  await a1.closed;
+  await server.publish('feed', 'm', { n: 2 });
+  t.equal((await upgrade(`${url}?client=alice`, bearer(await hs({ sub: 'mallory' })))).status, 403, "mallory cannot open alice's cursor");
+  const m = await rawClient(t, url, { headers: bearer(await hs({ sub: 'mallory' })) });
+  t.equal((await m.request({ type: 'join', room: 'feed', durable: true, id: 1 })).type, 'joined');
+  const got = await m.collect((f) => f.type === 'event' && f.room === 'feed', 2);
+  t.same(got.map((f) => f.data.n), [1, 2], "mallory's durable join is mallory's own cursor (from the earliest message)");
+  const a2 = await rawClient(t, url, { headers: bearer(aliceToken) });
+  t.equal((await a2.request({ type: 'join', room: 'feed', durable: true, id: 1 })).type, 'joined');
+  const next = await a2.next((f) => f.type === 'event' && f.room === 'feed');
+  t.equal(next.data.n, 2, 'alice resumes after what she acked; mallory took nothing of hers');
+});
