@@ -164,6 +164,8 @@ export class Consumer implements LogListener {
   private closed = false;
 
   constructor(readonly log: RoomLog, readonly name: string, readonly opts: ConsumerOptions) {
+    // Listening from the start (not once loaded): a log with a listener is not idle, so it cannot be dropped meanwhile.
+    this.log.listeners.add(this);
     this.ready = this.load();
   }
 
@@ -180,7 +182,6 @@ export class Consumer implements LogListener {
       this.save();
     }
     this.next = this.floor + 1;
-    this.log.listeners.add(this);
   }
 
   /** Number of members. */

@@ -47,6 +47,9 @@ const DRAIN_EVERY = 256 * 1024;
 const JOINER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Commits held behind a hole at most; past this the oldest are delivered even though an earlier append is still unsettled. */
 const HELD_MAX = 10_000;
+/** Bytes the recent caches of all rooms together hold at most (a room over it starts its cache afresh): I8 row 5. */
+const CACHE_BUDGET = 64 * 1024 * 1024;
+let cachedBytes = 0;
 const EMPTY: ReadonlySet<string> = new Set();
 
 interface Recent {
@@ -182,6 +185,13 @@ export class RoomLog {
     return this.busy === 0 && this.listeners.size === 0 && this.held.size === 0 && !this.host.adapter.roomMembers(this.room)?.size;
   }
 
+  /** The namespace dropped this (idle) log: give its cached frames back to the shared budget. */
+  dispose(): void {
+    cachedBytes -= this.recentBytes;
+    this.recentBytes = 0;
+    this.recent = [];
+  }
+
   private async joinNow(target: ReplayTarget, req: RecoveryRequest, id: RequestId | undefined, extra?: Partial<JoinedFrame>): Promise<void> {
     if (!this.loaded) await this.ready;
     const first = req.since === undefined ? 1 : (await this.host.store.position(this.host.name, this.room)).first;
@@ -255,7 +265,9 @@ export class RoomLog {
   private remember(r: Recent): void {
     // Bounded by bytes too: large messages must not pin hundreds of MiB that retention already let go.
     this.recentBytes += r.frame.length;
-    if (this.recentBytes > RECENT_BYTES) {
+    cachedBytes += r.frame.length;
+    if (this.recentBytes > RECENT_BYTES || cachedBytes > CACHE_BUDGET) {
+      cachedBytes -= this.recentBytes - r.frame.length;
       this.recent = [];
       this.recentBytes = r.frame.length;
     }
@@ -267,7 +279,10 @@ export class RoomLog {
     }
     const slot = r.msg.offset % this.recent.length;
     const old = this.recent[slot];
-    if (old) this.recentBytes -= old.frame.length;
+    if (old) {
+      this.recentBytes -= old.frame.length;
+      cachedBytes -= old.frame.length;
+    }
     this.recent[slot] = r;
   }
 

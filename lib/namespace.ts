@@ -38,6 +38,9 @@ export interface Namespace {
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
+/** Room logs kept in memory per namespace before idle ones are dropped at once (memory side of I8 row 5). */
+const MAX_LOGS = 10_000;
+
 /**
  * A namespace.
  * @example
@@ -163,7 +166,10 @@ export class Namespace extends EventEmitter {
     for (const [room, log] of this.logs) {
       if (!log.idle()) log.idleSince = 0;
       else if (log.idleSince === 0) log.idleSince = now;
-      else if (now - log.idleSince >= idleMs) this.logs.delete(room);
+      else if (now - log.idleSince >= idleMs) {
+        this.logs.delete(room);
+        log.dispose();
+      }
     }
   }
 
@@ -175,8 +181,26 @@ export class Namespace extends EventEmitter {
   /** The log of a room (created on first use). */
   log(room: string): RoomLog {
     let log = this.logs.get(room);
-    if (!log) this.logs.set(room, (log = new RoomLog(this, room)));
+    if (!log) {
+      if (this.logs.size >= MAX_LOGS) this.evictIdleLogs();
+      this.logs.set(room, (log = new RoomLog(this, room)));
+    }
     return log;
+  }
+
+  /**
+   * I8 row 5 (R5.6.x): past MAX_LOGS room logs, idle ones go at once (oldest first) instead of
+   * waiting for the heartbeat's sweep, so a client naming a million rooms between two sweeps does
+   * not hold a million logs. Looks at a few per call; busy ones move to the back.
+   */
+  private evictIdleLogs(): void {
+    let looked = 0;
+    for (const [room, log] of this.logs) {
+      if (++looked > 64 || this.logs.size < MAX_LOGS) break;
+      this.logs.delete(room);
+      if (log.idle()) log.dispose();
+      else this.logs.set(room, log);
+    }
   }
 
   /**
