@@ -45,6 +45,10 @@ export const FLAGS: Flag[] = [
   { flag: 'max-connections', key: 'limits.maxConnections', kind: 'int', help: 'connections in total (0 = no limit)' },
   { flag: 'max-connections-per-client', key: 'limits.maxConnectionsPerClient', kind: 'int', help: 'connections per identity (0 = no limit)' },
   { flag: 'origins', key: 'origins', kind: 'list', help: 'browser origins allowed, comma-separated globs ("*" = any; default: the same host)' },
+  { flag: 'jwt-secret-file', key: 'auth.jwt.secretFile', kind: 'string', help: 'verify HS256 tokens with the secret in this file (turns auth on)' },
+  { flag: 'jwks-file', key: 'auth.jwt.jwksFile', kind: 'string', help: 'verify RS256/ES256 tokens with the public keys of this JWKS file (turns auth on)' },
+  { flag: 'jwt-issuer', key: 'auth.jwt.issuer', kind: 'string', help: 'the "iss" tokens must carry' },
+  { flag: 'jwt-audience', key: 'auth.jwt.audience', kind: 'string', help: 'the "aud" tokens must carry' },
   { flag: 'anonymous', key: 'auth.anonymous', kind: 'bool', value: true, help: 'with auth configured, also let in connections without credentials' },
 ];
 

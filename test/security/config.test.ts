@@ -65,6 +65,8 @@ t.test('flags override WSQ_* variables, which override the file', async (t) => {
   t.equal(cfg.limits.maxPrefetch, 1000, 'nested default filled in beside it');
   t.equal(loadConfig({ flags: { memory: true } }).store.kind, 'memory', '--memory');
   t.same(loadConfig({ env: { WSQ_ORIGINS: 'https://a.example, https://b.example' } }).origins, ['https://a.example', 'https://b.example'], 'a list variable');
+  const jwt = loadConfig({ env: { WSQ_JWT_SECRET_FILE: '/run/secrets/wsq' }, flags: { 'jwt-audience': 'wsq' } }).auth;
+  t.same([jwt?.jwt?.secretFile, jwt?.jwt?.audience, jwt?.anonymous], ['/run/secrets/wsq', 'wsq', false], 'auth from variables and flags alone, strict by default');
   t.throws(() => loadConfig({ env: { WSQ_PORT: 'eighty' } }), /port \(--port, WSQ_PORT\): WSQ_PORT must be a whole number, not "eighty"/);
   t.throws(() => loadConfig({ file: f, flags: { 'max-payload': '10' } }), /maxPayload \(--max-payload, WSQ_MAX_PAYLOAD\): must be at least 1024/);
 });
