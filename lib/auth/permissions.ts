@@ -61,7 +61,15 @@ export function authorize(credentials: Credentials | undefined, action: Action, 
   if (action === 'connect' && ns === '/') return undefined; // admitted at the upgrade = connected to "/"
   let target = room;
   if (room?.startsWith(DEAD)) target = room.slice(DEAD.length);
-  if (credentials.client && room === `@${credentials.client}` && (action === 'join' || action === 'durable')) return undefined;
+  if (target?.startsWith('@') && action !== 'emit') {
+    // A personal room @X and its dead letters $dead:@X are X's own: always X's, never anyone else's.
+    if (credentials.client && target === `@${credentials.client}`) return undefined;
+    return {
+      code: 'forbidden',
+      message: `"${room}" belongs to client "${target.slice(1)}"; only a connection holding that identity may ${action === 'dead' ? 'read its dead letters' : 'join it'}.`,
+      details: { action, ns, room, permission: `personal ${target}` },
+    };
+  }
   if (grantingRule(credentials.permissions, action, ns, target)) return undefined;
   const who = credentials.client ? `client "${credentials.client}"` : 'an anonymous connection';
   const where = room === undefined ? `namespace "${ns}"` : `room "${target}" of namespace "${ns}"`;

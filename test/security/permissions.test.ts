@@ -33,6 +33,10 @@ t.test('R2.2.12 authorize() grants by namespace and room glob, and names the mis
   t.ok(authorize(creds, 'join', '/', 'chatter'), 'the glob is anchored');
   t.equal(authorize(creds, 'durable', '/', '@alice'), undefined, 'the personal room @alice is always alice\'s');
   t.ok(authorize(creds, 'join', '/', '@bob'), 'but not @bob');
+  const everything = { ...creds, permissions: [{ ns: '*', room: '*', actions: ['*' as const] }] };
+  t.match(authorize(everything, 'dead', '/', '$dead:@bob')?.message, /belongs to client "bob"/, "bob's personal dead letters are bob's, whatever the rules");
+  t.equal(authorize(everything, 'dead', '/', '$dead:@alice'), undefined, 'alice reads her own');
+  t.equal(authorize(everything, 'emit', '/', '@bob'), undefined, 'emitting to @bob is a matter of rules');
   t.equal(authorize({ ...creds, permissions: [{ ns: '/', room: 'jobs', actions: ['dead'] }] }, 'dead', '/', '$dead:jobs'), undefined, '$dead:R is governed by "dead" on R');
   t.equal(authorize(undefined, 'emit', '/', 'x'), undefined, 'no auth configured: everything is allowed');
 });
