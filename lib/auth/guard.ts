@@ -29,6 +29,7 @@ export type Admission =
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_TIMER = 2 ** 31 - 1;
+const EMIT: Action[] = ['emit'];
 const no = (status: number, reason: string): Admission => ({ ok: false, status, reason });
 /** The credentials the upgrade put on the connection's handshake (undefined when no `auth` is configured). */
 const credentialsOf = (conn: Connection): Credentials | undefined => (conn.handshake as { credentials?: Credentials }).credentials;
@@ -199,9 +200,10 @@ export class Guard {
   /** A room `emit`: permission, names per identity, then the room's publish rate. */
   emit(conn: Connection, socket: Socket, room: string): Refusal | undefined {
     const ns = socket.nsp.name;
-    const r = this.check(socket, credentialsOf(conn), ['emit'], ns, room) ?? this.newName(conn, ns, room);
+    const r = this.check(socket, credentialsOf(conn), EMIT, ns, room) ?? this.newName(conn, ns, room);
     if (r) return r;
     const { perSecond, burst } = this.o.limits.publishRatePerRoom;
+    if (perSecond <= 0) return undefined;
     const wait = this.roomBuckets.take(`${ns.length}:${ns}${room}`, this.now(), perSecond, burst);
     if (!wait) return undefined;
     return { code: 'rate_limited', message: `Room "${room}" takes at most ${perSecond} emits a second (limits.publishRatePerRoom); this emit was not stored or sent. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'publishRatePerRoom' } };
@@ -210,6 +212,7 @@ export class Guard {
   /** Count a namespace or room name against the identity's (or, anonymous, the address's) names per minute. */
   private newName(conn: Connection, ns: string, room?: string): Refusal | undefined {
     const per = this.o.limits.maxNewNamesPerMinute;
+    if (per <= 0) return undefined;
     const who = conn.client ?? `address:${conn.handshake.address}`;
     const wait = this.names.use(who, room === undefined ? ns : `${ns.length}:${ns}${room}`, this.now(), per);
     if (!wait) return undefined;
