@@ -262,6 +262,7 @@ export class Namespace extends EventEmitter {
 
   /** @internal Announce a socket after `connected` was sent, and subscribe its personal room. */
   announce(socket: Socket): void {
+    socket.accepted(); // emits from a middleware follow `welcome`/`connected` (R2.1.8)
     // The parent's `connection` and `connect` listeners (a dynamic child's) run first, then this namespace's.
     for (const nsp of this.parent ? [this.parent, this] : [this]) {
       for (const event of ['connection', 'connect']) {

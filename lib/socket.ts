@@ -14,6 +14,9 @@ import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
 import { assertEventName, reservedEventError } from './names.js';
 
+/** Most emits a middleware may make to a socket before its namespace accepted it (held until then, R2.1.8). */
+const MAX_EARLY_EMITS = 100;
+
 /** An event handler: `data` from the client and, when the client asked for an ack, `reply`. */
 export type EventHandler = (data: unknown, reply: (answer?: unknown) => void) => unknown;
 /** A catch-all listener for every incoming emit. */
@@ -89,6 +92,8 @@ export class Socket extends EventEmitter implements AdapterSocket {
   readonly subs = new Map<string, Subscription>();
   private readonly anyHandlers: AnyHandler[] = [];
   private nextCompress: boolean | undefined;
+  /** Frames emitted before acceptance (from a middleware), held until `accepted()`. */
+  private early: string[] | undefined = [];
 
   constructor(
     readonly nsp: Namespace,
@@ -121,10 +126,25 @@ export class Socket extends EventEmitter implements AdapterSocket {
     if (typeof event === 'symbol' || event === 'newListener' || event === 'removeListener') return super.emit(event, ...args);
     assertEventName(event); // R4.5.1: reserved names never reach a client
     const text = this.nsp.encodeEvent(event, args[0]);
-    if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(text), false, false);
+    if (this.early) this.hold(text);
+    else if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(text), false, false);
     else this.conn.sendText(text);
     this.nextCompress = undefined;
     return true;
+  }
+
+  /** An emit from a middleware, before acceptance: it goes out after `welcome`/`connected` (R2.1.8), or never if refused. */
+  private hold(text: string): void {
+    if (this.ended) return;
+    if (this.early!.length >= MAX_EARLY_EMITS) throw new RangeError(`more than ${MAX_EARLY_EMITS} emits to socket ${this.id} before its namespace accepted it`);
+    this.early!.push(text);
+  }
+
+  /** @internal The namespace accepted this socket and told the client: send what its middleware emitted. */
+  accepted(): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const text of early) this.conn.sendText(text);
   }
 
   /**
@@ -152,7 +172,8 @@ export class Socket extends EventEmitter implements AdapterSocket {
   /** @internal Send an encoded event that the client must ack: adds a fresh id, returns it. */
   request(encodedEvent: string, settle: (err: Error | undefined, answer?: unknown) => void): RequestId {
     const id = this.conn.track({ kind: 'request', settle });
-    this.conn.sendText(withDelivery(encodedEvent, id));
+    if (this.early) this.hold(withDelivery(encodedEvent, id));
+    else this.conn.sendText(withDelivery(encodedEvent, id));
     return id;
   }
 
