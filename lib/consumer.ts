@@ -24,7 +24,7 @@ export interface ConsumerMember {
 
 /** Policy of a consumer. */
 export interface ConsumerOptions {
-  /** Deliveries before a message goes to `<room>.dead` (Infinity for durable subscriptions). */
+  /** Deliveries before a message goes to `$dead:<room>` (R5.4.9, R5.5.4: groups, durable subscriptions and personal rooms alike). */
   maxDeliver: number;
   /** Unacked deliveries are redelivered after this long. */
   ackTimeoutMs: number;
