@@ -176,3 +176,21 @@ t.test('4.1 a namespace made on demand is dropped once unused, and comes back wi
   t.equal((await c.request({ type: 'join', ns: '/tmp-room', room: 'r', since: 0 })).replay?.count, 1, 'its room log is still in the store');
   t.equal((await c.request({ type: 'emit', ns: '/tmp-room', room: 'r', event: 'e' })).offset, 2, 'offsets continue');
 });
+
+t.test('R4.1.1 an emit a namespace middleware makes arrives after connected; a refused socket\'s never arrives', async (t) => {
+  const { server, url } = await startServer(t, { namespaces: 'declared' });
+  for (const ns of ['/ok', '/no']) {
+    server.of(ns).use((socket, next) => {
+      socket.emit('early', ns);
+      next(ns === '/no' ? new Error('refused') : undefined);
+    });
+  }
+  const c = await rawClient(t, url);
+  t.match(await c.request({ type: 'connect', ns: '/no', id: 1 }), { type: 'error', code: 'unauthorized', id: 1 });
+  t.same(await c.request({ type: 'connect', ns: '/ok', id: 2 }), { type: 'connected', ns: '/ok', id: 2 });
+  t.match(await c.next('event'), { ns: '/ok', event: 'early', data: '/ok' });
+  await c.sync();
+  const events = c.seen((f) => f.type === 'event');
+  t.same(events.map((f) => f.ns), ['/ok'], 'only the accepted namespace\'s emit, after its connected');
+  t.ok(c.frames.findIndex((f) => f.id === 2) < c.frames.indexOf(events[0]!), 'connected came first');
+});
