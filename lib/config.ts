@@ -116,7 +116,7 @@ const shared = {
   badFrameLimit: whole('bad frames per window').default(100),
   badFrameWindowMs: positive('ms').default(10_000),
   volatileHighWater: whole('bytes').default(1024 * 1024),
-  /** A socket with more than this many bytes queued is closed with 4002 slow_consumer (memory engineer, R2.5.x). */
+  /** A socket with more than this many bytes queued is closed with 4002 slow_consumer (R2.5.6). */
   maxBufferedBytes: whole('bytes').default(8 * 1024 * 1024),
   retention: RetentionSchema.default(DEFAULT_RETENTION),
   retentionRules: z.array(RetentionRuleSchema).default([]),

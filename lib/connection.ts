@@ -43,7 +43,7 @@ export type Waiter =
 
 const TEXT = { binary: false } as const;
 const TEXT_PLAIN = { binary: false, compress: false } as const;
-/** Over this many bytes queued, replay and consumer deliveries wait for the socket to drain (R2.4.x backpressure). */
+/** Over this many bytes queued, replay and consumer deliveries wait for the socket to drain (R2.5.7). */
 const DRAIN_HIGH_WATER = 1 << 20;
 /** After a 4002 close, the TCP connection is dropped this long later if the peer never read the close frame. */
 const SLOW_CLOSE_GRACE_MS = 5000;
@@ -67,7 +67,7 @@ function endTick(): void {
 /** One client connection. */
 export class Connection {
   readonly sockets = new Map<string, Socket>();
-  /** Last pong (proof that the peer read everything sent before the ping): R2.4.x. */
+  /** Last pong (proof that the peer read everything sent before the ping): R2.4.2, R2.4.5. */
   lastSeen: number;
   private readonly waiting = new Map<RequestId, Waiter>();
   private nextId = 1;
@@ -140,7 +140,7 @@ export class Connection {
     this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
   }
 
-  /** True while more than the drain high-water mark is queued (or the socket is closing): deliveries wait (R2.4.x). */
+  /** True while more than the drain high-water mark is queued (or the socket is closing): deliveries wait (R2.5.7). */
   backedUp(): boolean {
     return !this.open || this.ws.bufferedAmount >= DRAIN_HIGH_WATER;
   }
@@ -179,7 +179,7 @@ export class Connection {
   /**
    * True when `id` is one this connection issued (an integer below the next id): an ack of it
    * that finds no waiter is late (the request timed out, the delivery was taken back), not a
-   * mistake of the client (R4.6.x).
+   * mistake of the client (R2.6.3, R4.6.2).
    */
   issued(id: RequestId): boolean {
     return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id < this.nextId;
@@ -224,7 +224,7 @@ export class Connection {
   }
 
   /**
-   * R2.5.x: past `maxBufferedBytes` queued the connection is closed with 4002 slow_consumer
+   * R2.5.6: past `maxBufferedBytes` queued the connection is closed with 4002 slow_consumer
    * (nothing more is queued for it; the client resumes with since/durable). The close frame
    * waits behind the queued bytes; a peer that never reads them is dropped a little later.
    */
@@ -271,7 +271,7 @@ export class Connection {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!this.open) return; // closing (e.g. after 1008): frames still in flight are not handled
-    // Frames do not refresh lastSeen: only a pong proves the peer reads what it is sent (R2.4.x).
+    // Frames do not refresh lastSeen: only a pong proves the peer reads what it is sent (R2.4.5).
     if (isBinary) return this.bad('unsupported_frame');
     const max = this.host.limits.maxPayload;
     if (data.length > max) {

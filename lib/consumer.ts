@@ -17,7 +17,7 @@ export interface ConsumerMember {
   forget(id: RequestId): void;
   /**
    * False while the member's socket is backed up (its outgoing buffer over the drain mark):
-   * it gets nothing, new or redelivered, until it drained; then it calls `wake` (R2.5.x).
+   * it gets nothing, new or redelivered, until it drained; then it calls `wake` (R2.5.7).
    */
   ready?(wake: () => void): boolean;
 }
@@ -345,7 +345,7 @@ export class Consumer implements LogListener {
     this.floor = f;
   }
 
-  /** The member holds fewer unacked deliveries than its prefetch, and its socket is not backed up (R2.5.x). */
+  /** The member holds fewer unacked deliveries than its prefetch, and its socket is not backed up (R2.5.7). */
   private hasRoom(m: ConsumerMember): boolean {
     return (this.inflight.get(m) ?? 0) < m.prefetch && (m.ready?.(this.wake) ?? true);
   }
@@ -399,7 +399,7 @@ export class Consumer implements LogListener {
         this.again = false;
         await this.ready;
         while (!this.closed && this.pickMemberPeek()) {
-          // I8 row 6: bounded work per turn of the event loop (by count and by the shared time slice), then let I/O in.
+          // R5.5.10 (I8 row 6): bounded work per turn of the event loop (by count and by the shared time slice), then let I/O in.
           if (++work % BATCH === 0 || sliceOver()) await yieldSlice();
           const msg = await this.nextMessage();
           if (!msg) break;

@@ -221,7 +221,7 @@ export class RoomLog {
         while (from <= to && target.current()) {
           const page = await this.host.store.read(this.host.name, this.room, from, Math.min(limit, to - from + 1));
           if (page.length === 0 || !target.current()) break;
-          // R2.5.x: bounded by bytes, not by page: a paused reader stops the replay after ~DRAIN_EVERY queued.
+          // R2.5.7: bounded by bytes, not by page: a paused reader stops the replay after ~DRAIN_EVERY queued.
           let bytes = 0;
           let sent = 0;
           for (const m of page) {
@@ -289,7 +289,7 @@ export class RoomLog {
   private onCommitted(msg: StoredMessage, echo: boolean, json: string, seq: number): void {
     if (msg.offset <= this.committed) return;
     if (msg.offset !== this.committed + 1) {
-      // R5.2.x (I7 #14): an earlier append has not resolved yet. Hold this one until every append
+      // R5.2.4 (I7 #14): an earlier append has not resolved yet. Hold this one until every append
       // started before it has settled (it may fill the hole), however long that takes: a timed
       // release delivered past the hole and then dropped the late commit from live delivery.
       this.held.set(msg.offset, { msg, echo, json, seq });

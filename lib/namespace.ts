@@ -189,7 +189,7 @@ export class Namespace extends EventEmitter {
   }
 
   /**
-   * I8 row 5 (R5.6.x): past MAX_LOGS room logs, idle ones go at once (oldest first) instead of
+   * I8 row 5 (memory side): past MAX_LOGS room logs, idle ones go at once (oldest first) instead of
    * waiting for the heartbeat's sweep, so a client naming a million rooms between two sweeps does
    * not hold a million logs. Looks at a few per call; busy ones move to the back.
    */

@@ -57,7 +57,7 @@ export class SocketMember implements ConsumerMember {
     this.socket.conn.untrack(id);
   }
   private waking = false;
-  /** R2.5.x: nothing more (new or redelivered) while the socket is backed up; `wake` once it drained. */
+  /** R2.5.7: nothing more (new or redelivered) while the socket is backed up; `wake` once it drained. */
   ready(wake: () => void): boolean {
     const conn = this.socket.conn;
     if (!conn.backedUp()) return true;

@@ -7,7 +7,7 @@ import type { WsqServer } from '../server.js';
 /**
  * An ack or nack that found nothing waiting. Per D5 the error carries no `id` (the id is the
  * server's, not a request of the client's): it says `details.delivery` instead.
- * R4.6.x (I7 #7): an id this connection did issue is a late answer (the request timed out, the
+ * R2.6.3, R4.6.2 (I7 #7): an id this connection did issue is a late answer (the request timed out, the
  * delivery was taken back after the ack timeout or went to another member): a correct client
  * meets this, so it is answered but not counted toward the bad-frame limit. Only an id the
  * server never sent on this connection is the client's mistake and counts.

@@ -1,7 +1,7 @@
 /**
  * I7 #14: the room log holds a commit that resolved ahead of an earlier append. It used to give
  * up after 1 s and deliver past the hole, and then the late commit was never delivered live.
- * Now a held commit waits until every append started before it has settled (PROTOCOL.md R5.2.x):
+ * Now a held commit waits until every append started before it has settled (PROTOCOL.md R5.2.4):
  * a slow store delays live delivery but never loses a message from it. The store here is a
  * MemoryStore whose append resolves late (offsets are still assigned in call order).
  */
@@ -25,7 +25,7 @@ class SlowStore extends MemoryStore {
   }
 }
 
-t.test('R5.2.x a commit held behind a slow earlier append (1.5 s, longer than the old 1 s hold) is delivered live, in order', async (t) => {
+t.test('R5.2.4 a commit held behind a slow earlier append (1.5 s, longer than the old 1 s hold) is delivered live, in order', async (t) => {
   const store = new SlowStore();
   const { server, url } = await startServer(t, { store });
   const member = await rawClient(t, url);
@@ -39,7 +39,7 @@ t.test('R5.2.x a commit held behind a slow earlier append (1.5 s, longer than th
   t.match(await first, { offset: 1 });
 });
 
-t.test('R5.2.x appends resolving in random order are all delivered live, in offset order', async (t) => {
+t.test('R5.2.4 appends resolving in random order are all delivered live, in offset order', async (t) => {
   const store = new SlowStore();
   const { server, url } = await startServer(t, { store });
   const member = await rawClient(t, url);
@@ -50,7 +50,7 @@ t.test('R5.2.x appends resolving in random order are all delivered live, in offs
   t.same(evs.map((e) => e.offset), Array.from({ length: 60 }, (_, i) => i + 1));
 });
 
-t.test('R5.2.x a failed earlier append releases the commits held behind it once it settled', async (t) => {
+t.test('R5.2.4 a failed earlier append releases the commits held behind it once it settled', async (t) => {
   const store = new SlowStore();
   const { server, url } = await startServer(t, { store });
   const member = await rawClient(t, url);

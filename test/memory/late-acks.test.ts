@@ -1,5 +1,5 @@
 /**
- * I7 #7: a late ack is not a bad frame (PROTOCOL.md R4.6.x). An ack of an id this connection
+ * I7 #7: a late ack is not a bad frame (PROTOCOL.md R2.6.3). An ack of an id this connection
  * was sent but that no longer waits (the server's request timed out, the delivery was taken back
  * after ackTimeoutMs) is answered with a non-counting `unknown_id`; only ids never issued on the
  * connection count toward the bad-frame limit. Per D5 neither error carries `id`: `details.delivery` does.
@@ -8,7 +8,7 @@ import t from 'tap';
 import type { Socket } from '../../lib/socket.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
-t.test('R4.6.x 150 late acks of timed-out requests within the bad-frame window do not close the connection', async (t) => {
+t.test('R2.6.3 150 late acks of timed-out requests within the bad-frame window do not close the connection', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared', badFrameLimit: 100, badFrameWindowMs: 10_000 });
   const c = await rawClient(t, url);
   await c.sync();
@@ -25,7 +25,7 @@ t.test('R4.6.x 150 late acks of timed-out requests within the bad-frame window d
   t.equal(c.ws.readyState, 1);
 });
 
-t.test('R4.6.x a late ack of a delivery taken back after ackTimeoutMs does not count either', async (t) => {
+t.test('R2.6.3 a late ack of a delivery taken back after ackTimeoutMs does not count either', async (t) => {
   const { url } = await startServer(t, { ackTimeoutMs: 50, badFrameLimit: 3 });
   const w = await rawClient(t, url);
   await w.request({ type: 'join', room: 'jobs', group: 'g', prefetch: 10 });
@@ -39,7 +39,7 @@ t.test('R4.6.x a late ack of a delivery taken back after ackTimeoutMs does not c
   t.same(await w.request({ type: 'ping', id: 'p' }), { type: 'pong', id: 'p' }, 'five late acks with badFrameLimit 3: still open');
 });
 
-t.test('R4.6.x acks of ids never issued on the connection count, and close it past the limit', async (t) => {
+t.test('R2.6.3 acks of ids never issued on the connection count, and close it past the limit', async (t) => {
   const { url } = await startServer(t, { badFrameLimit: 3 });
   const c = await rawClient(t, url);
   c.send({ type: 'ack', id: 9999 });

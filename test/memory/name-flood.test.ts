@@ -10,7 +10,7 @@ import { MiB, ServerChild } from './helpers.js';
 
 const NAMES = 100_000;
 
-t.test('R5.6.x 100,000 room names from one client leave the heap near its baseline after the sweeps', async (t) => {
+t.test('R5.6.7 100,000 room names from one client leave the heap near its baseline after the sweeps', async (t) => {
   const srv = await ServerChild.start(t, { heartbeatMs: 300, timeoutMs: 5000, retention: { maxAgeMs: 1000 }, memoryStore: { idleRoomTtlMs: 1000, idleSweepMs: 250 } });
   const base = await srv.mem(true);
   const ws = new WebSocket(srv.url);
@@ -44,7 +44,7 @@ t.test('R5.6.x 100,000 room names from one client leave the heap near its baseli
   t.ok(now.heapUsed - base.heapUsed < 16 * MiB, `after the sweeps the heap is within 16 MiB of its baseline (+${f(now.heapUsed - base.heapUsed)})`);
 });
 
-t.test('R5.6.x room logs in memory are capped: past 10,000, idle ones go at once, not at the next sweep', async (t) => {
+t.test('I8 row 5 room logs in memory are capped: past 10,000, idle ones go at once, not at the next sweep', async (t) => {
   const { startServer } = await import('../helpers/server.js');
   const { server } = await startServer(t, { heartbeatMs: 60_000 }); // no sweep during the test
   for (let i = 0; i < 25_000; i++) await server.publish(`cap-${i}`, 'e', i);

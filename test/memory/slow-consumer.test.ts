@@ -1,5 +1,5 @@
 /**
- * I8 row 4 / deliver 4: bounded outgoing buffers (PROTOCOL.md R2.5.x, R2.4.x). The server runs
+ * I8 row 4 / deliver 4: bounded outgoing buffers (PROTOCOL.md R2.5.6, R2.5.7, R2.4.5). The server runs
  * in a child process and its RSS (`process.memoryUsage().rss`) is sampled while a bad client
  * (a paused socket: `ws._socket.pause()`) keeps going; another client's ping latency is measured.
  */
@@ -77,7 +77,7 @@ async function flood(url: string, room: string, bytes: number, ms: number, windo
   return acked;
 }
 
-t.test('R2.5.x a subscriber that stops reading is closed with 4002 slow_consumer; server RSS stays bounded; others keep a low ping latency', async (t) => {
+t.test('R2.5.6 a subscriber that stops reading is closed with 4002 slow_consumer; server RSS stays bounded; others keep a low ping latency', async (t) => {
   const srv = await server();
   const bad = await client(srv.url);
   bad.ws.send(JSON.stringify({ type: 'join', room: 'flood', id: 'j' }));
@@ -122,7 +122,7 @@ t.test('R2.5.x a subscriber that stops reading is closed with 4002 slow_consumer
   t.ok(got, 'the healthy member got all 400');
 });
 
-t.test('R2.4.x a peer that stops reading but keeps writing (pings) is dropped', async (t) => {
+t.test('R2.4.5 a peer that stops reading but keeps writing (pings) is dropped', async (t) => {
   const { url } = await startServer(t, { heartbeatMs: 200, timeoutMs: 400 });
   const c = await client(url);
   c.pause();
@@ -136,7 +136,7 @@ t.test('R2.4.x a peer that stops reading but keeps writing (pings) is dropped', 
   t.equal(code, 1006, 'dropped without a closing handshake though it kept sending pings');
 });
 
-t.test('R2.5.x 40 paused readers replaying a full room hold about 1 MiB each, not the room', async (t) => {
+t.test('R2.5.7 40 paused readers replaying a full room hold about 1 MiB each, not the room', async (t) => {
   const srv = await server();
   srv.logs.length = 0;
   await srv.publish('full', 240, 64 * 1024); // ~15 MiB: the default retention keeps all of it
@@ -163,7 +163,7 @@ t.test('R2.5.x 40 paused readers replaying a full room hold about 1 MiB each, no
   for (const r of readers) r.ws.terminate();
 });
 
-t.test('R2.5.x a paused group member that never acks gets redeliveries only when it can take them', async (t) => {
+t.test('R2.5.7 a paused group member that never acks gets redeliveries only when it can take them', async (t) => {
   const srv = await server();
   srv.logs.length = 0;
   const m = await client(srv.url);

@@ -192,7 +192,7 @@ t.test('2.4 a peer that stops answering pings is dropped; a live peer is not', a
   t.same(await live.request({ type: 'ping', id: 1 }), { type: 'pong', id: 1 });
 });
 
-t.test('2.4 only a pong counts as heard from: a peer that sends frames but never answers pings is dropped (I8 row 4)', async (t) => {
+t.test('R2.4.5 only a pong counts as heard from: a peer that sends frames but never answers pings is dropped (I8 row 4)', async (t) => {
   const { url } = await startServer(t, { heartbeatMs: 50, timeoutMs: 300 });
   const ws = new WebSocket(url, { autoPong: false });
   t.teardown(() => ws.terminate());
