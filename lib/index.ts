@@ -16,7 +16,7 @@ export { MemoryAdapter } from './adapter/memory.js';
 export type { Adapter, AdapterFactory, AdapterNamespace, AdapterSocket, BroadcastOptions, BroadcastFlags } from './adapter/types.js';
 export { MemoryStore } from './store/memory.js';
 export { LmdbStore } from './store/lmdb.js';
-export { QueueFullError, type Store, type StoreOptions, type Retention, type RetentionResolver, type StoredMessage, type NewMessage, type LogPosition, type AppendResult, type ConsumerState } from './store/types.js';
+export { QueueFullError, StoreUnavailableError, type StoreHealth, type AppendExtra, type Store, type StoreOptions, type Retention, type RetentionResolver, type StoredMessage, type NewMessage, type LogPosition, type AppendResult, type ConsumerState } from './store/types.js';
 export { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
 export { planRecovery, type RecoveryPlan, type RecoveryRequest, type LogView } from './replay.js';
 export { VERSION } from './version.js';
