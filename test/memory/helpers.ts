@@ -78,9 +78,9 @@ export class ServerChild {
     return this.call({ type: 'eld' });
   }
 
-  /** Store `count` messages of `bytes` bytes in a room, from the server side. */
-  publish(room: string, count: number, bytes: number): Promise<void> {
-    return this.call({ type: 'publish', room, count, bytes }, 60_000);
+  /** Store `count` messages of `bytes` bytes in a room, from the server side (pausing `pauseMs` after every 4). */
+  publish(room: string, count: number, bytes: number, pauseMs = 0): Promise<void> {
+    return this.call({ type: 'publish', room, count, bytes, pauseMs }, 60_000);
   }
 
   /** Resolves when the server logs a line matching `re` (within `timeoutMs`). */
