@@ -55,7 +55,7 @@ t.test('R2.2.15 namespaces and rooms per connection, and the prefetch cap, answe
 });
 
 t.test('R2.2.15 the frame rate per connection answers rate_limited with details.retryAfterMs', async (t) => {
-  const { url } = await startServer(t, { limits: { frameRate: { perSecond: 10, burst: 5 } } });
+  const { url } = await startServer(t, { badFrameLimit: 1, limits: { frameRate: { perSecond: 10, burst: 5 } } });
   const c = await rawClient(t, url);
   for (let i = 0; i < 8; i++) c.send({ type: 'ping', id: i });
   const frames = await c.collect((f) => f.id !== undefined, 8);
@@ -65,6 +65,7 @@ t.test('R2.2.15 the frame rate per connection answers rate_limited with details.
   t.ok(limited[0]?.details.retryAfterMs > 0, 'with a retry hint');
   const other = await rawClient(t, url);
   t.equal((await other.request({ type: 'ping', id: 1 })).type, 'pong', 'another connection has its own bucket');
+  t.ok(c.ws.readyState === 1, 'rate_limited is not a bad frame (R2.6.2): past badFrameLimit 1, still open');
 });
 
 t.test('R2.2.15 room names per identity per minute and the publish rate per room', async (t) => {
