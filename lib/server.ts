@@ -12,6 +12,8 @@ import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js
 import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
+import { parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
+import { Guard, type AuthorizeHook } from './auth/guard.js';
 import { WsqError } from './errors.js';
 import { connecting } from './handlers/connect.js';
 import { dispatch } from './handlers/index.js';
@@ -40,6 +42,8 @@ export interface WsqServerOptions {
   badFrameWindowMs?: number;
   /** Volatile frames are dropped for a socket with more than this many bytes queued. Default 1 MiB. */
   volatileHighWater?: number;
+  /** A socket with more than this many bytes queued is closed with 4002 slow_consumer (R2.5.6). Default 8 MiB. */
+  maxBufferedBytes?: number;
   /** Room logs and cursors. Default: a MemoryStore with `retention`. */
   store?: Store;
   /** Default retention of every room (see DEFAULT_RETENTION). */
@@ -60,10 +64,16 @@ export interface WsqServerOptions {
   now?: () => number;
   /** Where log lines go. Default: stderr. */
   logger?: (level: 'info' | 'warn' | 'error', msg: string, err?: unknown) => void;
+  /** Tokens, API keys and permissions checked at the upgrade (docs/security.md). Absent: every connection is let in with every permission. */
+  auth?: AuthConfigInput;
+  /** Connection, room, namespace, name, prefetch and rate limits (docs/security.md); 0 = no limit. */
+  limits?: LimitsConfigInput;
+  /** Browser origins allowed (`*` globs; ["*"] = any). Default: the same host only. Requests without `Origin` are always allowed. */
+  origins?: string[];
 }
 
-/** Options with their defaults filled in. */
-export type ResolvedOptions = Required<Omit<WsqServerOptions, 'store' | 'retentionRules' | 'retention'>> & { retention: Partial<Retention>; retentionRules: RetentionRule[] };
+/** Options with their defaults filled in (by lib/config.ts). */
+export type ResolvedOptions = Omit<ServerOptions, 'store'>;
 
 /** How long `close()` keeps listening (answering upgrades with 503) while the connections close. */
 const SHUTDOWN_DRAIN_MS = 1000;
@@ -79,26 +89,10 @@ function parseUrl(target: string | undefined): URL | undefined {
   }
 }
 
+/** Validate the options and fill in the defaults, both from lib/config.ts (the one schema); a bad option throws ConfigError (a TypeError) naming it. */
 function resolve(o: WsqServerOptions): ResolvedOptions {
-  return {
-    path: o.path ?? '/',
-    namespaces: o.namespaces ?? 'declared',
-    heartbeatMs: o.heartbeatMs ?? 25_000,
-    timeoutMs: o.timeoutMs ?? 20_000,
-    maxPayload: o.maxPayload ?? 1024 * 1024,
-    badFrameLimit: o.badFrameLimit ?? 100,
-    badFrameWindowMs: o.badFrameWindowMs ?? 10_000,
-    volatileHighWater: o.volatileHighWater ?? 1024 * 1024,
-    retention: o.retention ?? {},
-    retentionRules: o.retentionRules ?? [],
-    ackTimeoutMs: o.ackTimeoutMs ?? 30_000,
-    maxDeliver: o.maxDeliver ?? 5,
-    prefetch: o.prefetch ?? 100,
-    adapter: o.adapter ?? ((nsp) => new MemoryAdapter(nsp)),
-    perMessageDeflate: o.perMessageDeflate ?? false,
-    now: o.now ?? Date.now,
-    logger: o.logger ?? ((level, msg, err) => console.error(`[wsq] ${level}: ${msg}${err ? ` — ${(err as Error).stack ?? err}` : ''}`)),
-  };
+  const { store: _store, ...rest } = parseServerOptions(o);
+  return rest;
 }
 
 /**
@@ -112,6 +106,16 @@ export class WsqServer implements ConnectionHost {
   readonly options: ResolvedOptions;
   readonly store: Store;
   readonly limits: ConnectionHost['limits'];
+  /** @internal Credentials, permissions and limits (lib/auth/guard.ts). */
+  readonly guard: Guard;
+  /**
+   * Per-frame authorization hook: called after the configured permissions allowed a
+   * `connect`, `join` (`history`, `durable`, `group`, `dead`) or room `emit`; return a sentence to
+   * refuse it with `forbidden` (nothing changes). Per-connection decisions belong in `use()`.
+   * @example
+   * server.authorize = (socket, action, { room }) => (room === 'admin' && !socket.handshake.credentials?.claims?.admin ? 'admins only' : undefined);
+   */
+  authorize: AuthorizeHook | undefined;
   readonly httpServer: HttpServer;
   private readonly wss: WebSocketServer;
   private readonly nsps = new Map<string, Namespace>();
@@ -126,7 +130,8 @@ export class WsqServer implements ConnectionHost {
     this.options = resolve(options);
     const o = this.options;
     this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
-    this.limits = { maxPayload: o.maxPayload, badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, volatileHighWater: o.volatileHighWater };
+    this.limits = { maxPayload: o.maxPayload, badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, volatileHighWater: o.volatileHighWater, maxBufferedBytes: (o as { maxBufferedBytes?: number }).maxBufferedBytes ?? 8 * 1024 * 1024 };
+    this.guard = new Guard(o, () => this.now(), () => this.authorize);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -271,6 +276,8 @@ export class WsqServer implements ConnectionHost {
 
   /** @internal */
   dispatch(conn: Connection, frame: ClientFrame): void | Promise<void> {
+    const limited = this.guard.frame(conn, frame.type); // R2.2.15: per-connection frame rate
+    if (limited) return conn.sendError(limited.code, limited.message, 'id' in frame && frame.type !== 'ack' && frame.type !== 'nack' ? frame.id : undefined, limited.details);
     // A frame for a namespace whose `connect` is still in its middleware waits for it (pipelined connect + join).
     if (frame.type !== 'connect' && 'ns' in frame) {
       const pending = connecting(conn, frame.ns ?? '/');
@@ -335,6 +342,8 @@ export class WsqServer implements ConnectionHost {
   }
 
   private onUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
+    // Node removes its own error listener from an upgrading socket: a reset while the credential is checked (or a refusal is written) must not be an unhandled 'error'.
+    sock.on('error', () => sock.destroy());
     if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
     const url = parseUrl(req.url);
     if (!url) return this.refuse(sock, 400, 'Bad Request: the request target is not a valid URL path');
@@ -348,10 +357,26 @@ export class WsqServer implements ConnectionHost {
     if (client !== undefined && !CLIENT_ID.test(client)) {
       return this.refuse(sock, 400, 'Bad Request: client must be 1-128 characters of A-Z a-z 0-9 _ . : @ -');
     }
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : query.token;
-    const info: HandshakeInfo = { query, address: req.socket.remoteAddress ?? '', issued: this.now(), ...(client ? { client } : {}), ...(token ? { token } : {}) };
-    this.wss.handleUpgrade(req, sock, head, (ws) => this.onConnection(ws, info));
+    const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1]; // the scheme is case-insensitive (RFC 7235)
+    const token = bearer ?? query.token;
+    // R2.2.9, R2.2.10, R2.2.13, R2.2.14: Origin, connection limits, credentials → identity, all before the socket opens.
+    this.guard.admit(req, query, token).then(
+      (a) => {
+        if (!a.ok) return this.refuse(sock, a.status, a.reason);
+        if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
+        const info: HandshakeInfo = {
+          query, address: req.socket.remoteAddress ?? '', issued: this.now(), ...(a.client ? { client: a.client } : {}), ...(token ? { token } : {}), ...(a.credentials ? { credentials: a.credentials } : {}),
+        };
+        this.wss.handleUpgrade(req, sock, head, (ws) => {
+          this.guard.opened(ws, a, CLOSE_CODES.credentials_expired);
+          this.onConnection(ws, info);
+        });
+      },
+      (err) => {
+        this.log('error', 'checking an upgrade failed', err);
+        this.refuse(sock, 500, 'Internal Server Error: the credential could not be checked');
+      },
+    );
   }
 
   private onConnection(ws: WebSocket, info: HandshakeInfo): void {
@@ -384,6 +409,7 @@ export class WsqServer implements ConnectionHost {
       limits: {
         timeoutMs: o.timeoutMs, ackTimeoutMs: o.ackTimeoutMs, maxDeliver: o.maxDeliver, prefetch: o.prefetch,
         badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, dedupWindowMs: { ...DEFAULT_RETENTION, ...o.retention }.dedupWindowMs,
+        ...(o.limits.maxRoomsPerConnection > 0 ? { maxRooms: o.limits.maxRoomsPerConnection } : {}), // R2.2.15, R11.5: announce the room cap
       },
     };
   }
@@ -392,8 +418,12 @@ export class WsqServer implements ConnectionHost {
     const now = this.now();
     const { heartbeatMs, timeoutMs } = this.options;
     for (const c of this.connections) {
+      // R2.4.5: lastSeen is the last pong, so a peer that writes but never reads is dropped too.
       if (now - c.lastSeen > heartbeatMs + timeoutMs) c.terminate();
-      else if (c.open) c.ws.ping();
+      else if (c.open) {
+        c.ws.ping();
+        c.checkBuffer();
+      }
     }
     for (const [name, nsp] of this.nsps) {
       nsp.sweep(now, heartbeatMs);

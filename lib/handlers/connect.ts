@@ -26,6 +26,8 @@ export async function handleConnect(server: WsqServer, conn: Connection, f: Conn
 }
 
 async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame, reply: ConnectedFrame): Promise<void> {
+  const denied = server.guard.connect(conn, f.ns); // R2.2.12, R2.2.15: permission `connect`, namespaces per connection
+  if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   const nsp = await server.resolveNamespace(f.ns, f.auth ?? {});
   if (!nsp) {
     return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);

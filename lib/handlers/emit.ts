@@ -2,7 +2,7 @@
 import { encodeFrame } from '../../protocol/codec.js';
 import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
-import { QueueFullError } from '../store/types.js';
+import { QueueFullError, StoreUnavailableError } from '../store/types.js';
 import type { WsqServer } from '../server.js';
 
 const NONE: ReadonlySet<string> = new Set();
@@ -17,6 +17,8 @@ export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFra
     }
     return socket.handleEmit(f);
   }
+  const denied = server.guard.emit(conn, socket, f.room); // R2.2.12, R2.2.15: permission `emit`, names and publish rate per room
+  if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   const nsp = socket.nsp;
   socket.notifyAny(f.event, f.data ?? null, f.room);
   const direct = server.isDirectRoom(nsp, f.room);
@@ -37,6 +39,7 @@ export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFra
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch, ...(r.duplicate ? { duplicate: true } : {}) });
   } catch (err) {
     if (err instanceof QueueFullError) return conn.sendError('queue_full', err.message, f.id);
+    if (err instanceof StoreUnavailableError) return conn.sendError('unavailable', err.message, f.id); // R5.8.4: the store refused the write
     throw err;
   }
 }

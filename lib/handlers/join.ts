@@ -29,6 +29,8 @@ export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFra
   if (server.isDirectRoom(socket.nsp, f.room)) {
     return conn.sendError('forbidden', `join: "${f.room}" is a connection's own room (its sid); only that connection is in it.`, f.id);
   }
+  const denied = server.guard.join(conn, socket, f); // R2.2.12, R2.2.15: join/history/durable/group/dead permissions, room and prefetch limits
+  if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   await socket.nsp.subscribe(socket, f);
 }
 
