@@ -4,6 +4,7 @@
  * disconnectSockets and the adapter's room events. Over real sockets.
  */
 import t from 'tap';
+import type { MemoryAdapter } from '../../lib/adapter/memory.js';
 import { WsqError } from '../../lib/errors.js';
 import type { Socket } from '../../lib/socket.js';
 import { clientSocket, rawClient, startServer } from '../helpers/server.js';
@@ -240,7 +241,7 @@ t.test('membership (issue 7 #8): the main namespace: a refusal takes the middlew
   const c = await rawClient(t, url, { welcome: false });
   t.equal((await c.closed).code, 4001);
   t.equal(server.sockets.adapter.roomMembers('mw-room'), undefined);
-  t.equal(server.sockets.adapter.rooms.size, 0, 'no room at all');
+  t.equal((server.sockets.adapter as MemoryAdapter).rooms.size, 0, 'no room at all');
 });
 
 t.test('membership (issue 7 #8): a connection that closes during the middleware leaves no room behind, even if the middleware joins later', async (t) => {
@@ -266,7 +267,7 @@ t.test('membership (issue 7 #8): a connection that closes during the middleware 
   t.ok(await until(() => nsp.adapter.roomMembers('early') === undefined), 'the room goes when the connection closes');
   release();
   await gate;
-  t.ok(await until(() => nsp.adapter.rooms.size === 0 && nsp.sockets.size === 0), 'a join after the close is ignored; no socket is added');
+  t.ok(await until(() => (nsp.adapter as MemoryAdapter).rooms.size === 0 && nsp.sockets.size === 0), 'a join after the close is ignored; no socket is added');
   t.equal(accepted, 0);
 });
 
@@ -279,7 +280,7 @@ t.test('membership (issue 7 #8): a socket that left its namespace joins no room 
   socket.disconnect();
   await c.next('disconnected');
   socket.join(['after-1', 'after-2']);
-  const adapter = server.of('/chat').adapter;
+  const adapter = server.of('/chat').adapter as MemoryAdapter;
   t.equal(adapter.socketRooms(socket.id), undefined, 'the sid has no rooms');
   t.equal(adapter.rooms.size, 0, 'no room holds the dead sid');
   t.equal(socket.connected, false);

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
@@ -63,7 +63,7 @@ function snippet(readme: string, heading: string): string {
 }
 
 /** Start `npx wsq serve --memory --port 0` and read the URL it prints. */
-function serve(t: Tap.Test, cwd: string, origin: string): Promise<{ url: string; child: ChildProcess }> {
+function serve(t: Test, cwd: string, origin: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn('npx', ['--no-install', 'wsq', 'serve', '--memory', '--port', '0', '--host', '127.0.0.1', '--origins', origin], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   t.teardown(() => {
     try {
@@ -87,9 +87,6 @@ function serve(t: Tap.Test, cwd: string, origin: string): Promise<{ url: string;
   });
 }
 
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 t.test('the packed package installs, type-checks, serves, and runs in Node and in Chromium', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'wsq-pack-'));

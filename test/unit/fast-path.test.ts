@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { WsqServer } from '../../lib/index.js';
 import { decodeServerFrame, encodeFrame, encodeStoredEvent, errorFrame, withDelivery } from '../../protocol/codec.js';
 import { ERROR_CODE_LIST } from '../../protocol/codes.js';
@@ -20,7 +20,7 @@ const name = (kind: NameKind, prefix = ''): fc.Arbitrary<string> =>
 /** JSON data as a client may send it (any code point, lone surrogates too): what JSON.parse gives back (-0 as 0). */
 const data = fc.oneof(fc.jsonValue({ maxDepth: 6 }), fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' })).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
 
-function parses(t: Tap.Test, text: string, what: string): Record<string, unknown> | undefined {
+function parses(t: Test, text: string, what: string): Record<string, unknown> | undefined {
   const r = decodeServerFrame(text);
   if (!r.ok) {
     t.fail(`${what} is not a valid ServerFrame: ${r.error.message}`, { text: text.slice(0, 300) });
@@ -31,9 +31,6 @@ function parses(t: Tap.Test, text: string, what: string): Record<string, unknown
   return r.frame as Record<string, unknown>;
 }
 
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 t.test('encodeStoredEvent output parses as a ServerFrame event, with and without from, replay, delivery id and attempt', async (t) => {
   let runs = 0;
