@@ -132,10 +132,11 @@ export class Subscriptions {
         // again: a message they run out of attempts on counts as done and stays readable in that room's log.
         ...(room.startsWith(DEAD_ROOM_PREFIX) ? {} : {
           // R5.5.9: the dead letter and the consumer's "done" commit in one store step (no duplicate after a crash).
+          // R5.5.4: `from` names the original publisher, who is not the dead letter's sender: every live member gets it (echo).
           deadLetter: async (m: StoredMessage, stateAfter: () => ConsumerState) => {
             const dead = this.nsp.log(deadLetterRoom(room));
             await dead.ready;
-            return dead.append({ event: m.event, data: m.data ?? null, ts: this.nsp.server.now(), ...(m.from ? { from: m.from } : {}) }, false, { consumer: { room, name, get state() { return stateAfter(); } } });
+            return dead.append({ event: m.event, data: m.data ?? null, ts: this.nsp.server.now(), ...(m.from ? { from: m.from } : {}) }, true, { consumer: { room, name, get state() { return stateAfter(); } } });
           },
         }),
         onIdle: () => this.retire(key, c!),

@@ -105,6 +105,20 @@ t.test('5.5 nack with requeue false dead-letters at once to $dead:<room>', async
   t.same(offsets(w.seen(eventIn('jobs'))), [1, 2], 'the dead-lettered message is not redelivered');
 });
 
+t.test('R5.5.4 the original publisher, a live member of $dead:<room>, gets the dead letter live too', async (t) => {
+  const { url } = await startServer(t);
+  const w = await rawClient(t, url);
+  await w.request(group('jobs', 'workers'));
+  const pub = await rawClient(t, url);
+  await pub.request({ type: 'join', room: '$dead:jobs' });
+  await publish(pub, 'jobs', 'job', { n: 1 });
+  const d1 = await deliveryOf(w, 'jobs', 1, 1);
+  w.send({ type: 'nack', id: d1.id, requeue: false });
+  const dead = await pub.next(eventIn('$dead:jobs'));
+  t.equal(dead.from, pub.welcome.sid, 'from still names the original publisher');
+  t.notOk(dead.replay, 'delivered live, not only by replay');
+});
+
 t.test('5.5 a member leaving or dropping hands its unacked deliveries to another member', async (t) => {
   const { server, url } = await startServer(t);
   const pub = await rawClient(t, url);
