@@ -11,19 +11,15 @@ const NONE: ReadonlySet<string> = new Set();
 export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFrame): Promise<void> {
   const socket = server.socketOf(conn, f.ns, f.id);
   if (!socket) return;
-  if (f.room === undefined) {
-    if (f.volatile || f.echo || f.key !== undefined) {
-      return conn.bad('bad_frame', 'emit: "volatile", "echo" and "key" apply to room emits; add "room", or drop them.', f.id);
-    }
-    return socket.handleEmit(f);
-  }
+  // R4.5.2, R5.7.5: volatile/echo/key without room and key with volatile were refused by the codec.
+  if (f.room === undefined) return socket.handleEmit(f);
   const denied = server.guard.emit(conn, socket, f.room); // R2.2.12, R2.2.15: permission `emit`, names and publish rate per room
   if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   const nsp = socket.nsp;
   socket.notifyAny(f.event, f.data ?? null, f.room);
   const direct = server.isDirectRoom(nsp, f.room);
   if (f.volatile || direct) {
-    if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; volatile and direct emits are never stored.', f.id);
+    if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; a direct message to a sid is never stored, so drop "key".', f.id);
     const frame: EventFrame = { type: 'event', ns: nsp.name, event: f.event, data: f.data ?? null, room: f.room, from: socket.id, ts: server.now() };
     const text = encodeFrame(frame);
     // R4.5.3: a volatile emit reaches the room's live members; its echo reaches the sender only when the

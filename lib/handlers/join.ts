@@ -3,18 +3,12 @@ import { DEAD_ROOM_PREFIX, isReservedRoom, type JoinFrame, type LeaveFrame } fro
 import type { Connection } from '../connection.js';
 import type { WsqServer } from '../server.js';
 
-/** PROTOCOL.md §4.3 */
+/** PROTOCOL.md §4.3. The frame's shape rules (R4.3.5, R4.3.7: durable with group, epoch) were checked by the codec. */
 export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFrame): Promise<void> {
   const socket = server.socketOf(conn, f.ns, f.id);
   if (!socket) return;
-  if (f.durable && f.group !== undefined) {
-    return conn.bad('bad_frame', 'join: use either "durable" or "group", not both (a group already keeps its progress on the server).', f.id);
-  }
   if (f.durable && !conn.client) {
     return conn.sendError('unauthorized', 'join: a durable subscription needs a client identity. Reconnect with ?client=<your-id> in the URL.', f.id);
-  }
-  if ((f.durable || f.group !== undefined) && f.epoch !== undefined) {
-    return conn.bad('bad_frame', 'join: "epoch" goes with a live join\'s "since"; durable and group subscriptions keep their position on the server.', f.id);
   }
   // R4.3.11, R5.5.5 (D4): the only `$` rooms a client may join are dead-letter rooms `$dead:R` of ordinary rooms R.
   const deadOf = f.room.startsWith(DEAD_ROOM_PREFIX) ? f.room.slice(DEAD_ROOM_PREFIX.length) : undefined;

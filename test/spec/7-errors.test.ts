@@ -9,6 +9,9 @@ import { ERROR_CODE_LIST, type ErrorCode } from '../../protocol/codes.js';
 import { ErrorFrame } from '../../protocol/frames.js';
 import { WsqError } from '../../lib/errors.js';
 import type { WsqServer, WsqServerOptions } from '../../lib/server.js';
+import { DEFAULT_RETENTION } from '../../lib/retention.js';
+import { MemoryStore } from '../../lib/store/memory.js';
+import { type AppendResult, StoreUnavailableError } from '../../lib/store/types.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
@@ -31,6 +34,8 @@ interface Case {
   send: (a: RawClient, b: RawClient) => void | Promise<void>;
   /** The id the error must echo (omit when none can be echoed). */
   id?: string | number;
+  /** For an error about an ack/nack: the delivery id it names in details.delivery (R6.7.x, D5: never as `id`). */
+  delivery?: string | number;
 }
 
 const frame = (f: Record<string, unknown>) => (a: RawClient) => a.send(f);
@@ -86,8 +91,17 @@ const CASES: Case[] = [
     id: 23,
   },
   { code: 'no_handler', name: 'emit without room that no handler takes', send: frame({ type: 'emit', event: 'hello', id: 24 }), id: 24 },
-  { code: 'unknown_id', name: 'ack of an unknown id', send: frame({ type: 'ack', id: 25 }), id: 25 },
-  { code: 'unknown_id', name: 'nack of an unknown id', send: frame({ type: 'nack', id: 'n26' }), id: 'n26' },
+  { code: 'unknown_id', name: 'ack of an unknown id', send: frame({ type: 'ack', id: 25 }), delivery: 25 },
+  { code: 'unknown_id', name: 'nack of an unknown id', send: frame({ type: 'nack', id: 'n26' }), delivery: 'n26' },
+  {
+    code: 'unavailable', name: 'a stored emit while the store refuses writes',
+    opts: { store: new (class extends MemoryStore {
+      override append(...a: Parameters<MemoryStore['append']>): Promise<AppendResult> {
+        return a[2].event === 'x' ? Promise.reject(new StoreUnavailableError('no space left on device (injected)')) : super.append(...a);
+      }
+    })({ retention: () => DEFAULT_RETENTION }) },
+    send: frame({ type: 'emit', room: 'r', event: 'x', id: 29 }), id: 29,
+  },
   {
     code: 'internal', name: 'a server handler that throws', opts: { namespaces: 'declared' },
     setup: (s) => void s.on('connection', (sock) => sock.on('boom', () => { throw new Error('kaput'); })),
@@ -115,6 +129,10 @@ for (const c of CASES) {
     t.type(err.message, 'string');
     t.match(err.message, /\S+ \S+.*\.$/s, 'the message is a sentence');
     if (c.id !== undefined) t.equal(err.id, c.id, 'the request id is echoed');
+    if (c.delivery !== undefined) {
+      t.notOk('id' in err, 'an error about an ack/nack carries no id (it would collide with request ids)');
+      t.match(err.details, { delivery: c.delivery }, 'it names the delivery in details.delivery');
+    }
 
     t.same(await a.request({ type: 'ping', id: 'still' }), { type: 'pong', id: 'still' }, 'the connection is still usable');
     t.match(await a.request({ type: 'emit', room: 'r', event: 'after', data: c.code, id: 'after' }), { type: 'ack', id: 'after' });
