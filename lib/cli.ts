@@ -64,11 +64,11 @@ serve.action(async (o: Record<string, string | boolean | undefined>) => {
 /** The store a config names; a failure to open it says which directory. */
 async function openStore(cfg: Config): Promise<Store> {
   const retention = retentionResolver(cfg.retention, cfg.retentionRules);
-  if (cfg.store.kind === 'memory') return new MemoryStore({ retention });
+  if (cfg.store.kind === 'memory') return new MemoryStore({ retention, idleRoomTtlMs: cfg.store.idleRoomTtlMs });
   const dir = resolve(cfg.store.dataDir);
   try {
     mkdirSync(dir, { recursive: true });
-    return await LmdbStore.open(dir, { retention });
+    return await LmdbStore.open(dir, { retention, idleRoomTtlMs: cfg.store.idleRoomTtlMs });
   } catch (err) {
     const msg = (err as Error).message;
     if (msg.includes(dir) && !(err as NodeJS.ErrnoException).syscall) throw err; // the store's own sentence (e.g. the lock) already names the directory

@@ -28,6 +28,7 @@ export const FLAGS: Flag[] = [
   { flag: 'path', key: 'path', kind: 'string', help: 'WebSocket path (starts with "/")' },
   { flag: 'data-dir', key: 'store.dataDir', kind: 'string', help: 'directory of the disk store' },
   { flag: 'memory', key: 'store.kind', kind: 'bool', value: 'memory', help: 'keep logs in memory only (lost on restart) instead of on disk' },
+  { flag: 'idle-room-ttl-ms', key: 'store.idleRoomTtlMs', kind: 'int', help: 'forget an empty room with no consumer state after this long unwritten' },
   { flag: 'heartbeat-ms', key: 'heartbeatMs', kind: 'int', help: 'WebSocket ping interval' },
   { flag: 'timeout-ms', key: 'timeoutMs', kind: 'int', help: 'drop a peer silent for heartbeat + this' },
   { flag: 'max-payload', key: 'maxPayload', kind: 'int', help: 'largest frame accepted, in bytes (at least 1024)' },

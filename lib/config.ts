@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { DEFAULT_RETENTION } from './retention.js';
+import { IDLE_ROOM_TTL_MS } from './store/memory.js';
 import type { Store } from './store/types.js';
 
 /** Smallest `maxPayload`: a frame must at least hold a `ping`, an `ack` or a small `emit`. */
@@ -154,7 +155,14 @@ export const ConfigSchema = z.strictObject({
   namespaces: shared.namespaces.unwrap().default('any'),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.int({ error: 'must be a whole number' }).min(0, { error: 'must be 0-65535 (0 picks a free port)' }).max(65_535, { error: 'must be 0-65535' }).default(8080),
-  store: z.strictObject({ kind: z.enum(['disk', 'memory'], { error: 'must be "disk" or "memory"' }).default('disk'), dataDir: z.string().min(1).default('./data') }).default({ kind: 'disk', dataDir: './data' }),
+  store: z
+    .strictObject({
+      kind: z.enum(['disk', 'memory'], { error: 'must be "disk" or "memory"' }).default('disk'),
+      dataDir: z.string().min(1).default('./data'),
+      /** R5.6.7: a room with no messages and no consumer state, unwritten this long, is forgotten by the store. */
+      idleRoomTtlMs: positive('ms').default(IDLE_ROOM_TTL_MS),
+    })
+    .default({ kind: 'disk', dataDir: './data', idleRoomTtlMs: IDLE_ROOM_TTL_MS }),
 });
 /** A service configuration as written (file, variables, flags). */
 export type ConfigInput = z.input<typeof ConfigSchema>;

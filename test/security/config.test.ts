@@ -49,7 +49,7 @@ t.test('defaults come from the schema, once: the library and the service agree',
   t.same(lib.retention, DEFAULT_RETENTION, 'retention defaults are the stores\' defaults');
   t.equal(lib.namespaces, 'declared', 'the library serves declared namespaces');
   t.equal(svc.namespaces, 'any', 'the stand-alone service serves any');
-  t.same(svc.store, { kind: 'disk', dataDir: './data' });
+  t.same(svc.store, { kind: 'disk', dataDir: './data', idleRoomTtlMs: 24 * 60 * 60 * 1000 });
   const s = new WsqServer({ logger: () => {} });
   t.equal(s.options.maxPayload, 1024 * 1024, 'the server resolves through the schema');
   await s.close();
@@ -85,4 +85,11 @@ t.test('a server with auth.jwt names an unreadable or too short secret file', as
   t.throws(() => new WsqServer({ auth: { jwt: { secretFile: short } } }), /needs at least 32/);
   const notJwks = file(t, { nope: 1 });
   t.throws(() => new WsqServer({ auth: { jwt: { jwksFile: notJwks } } }), new RegExp(`auth\\.jwt\\.jwksFile: ${notJwks.replace(/[.]/g, '\\.')} is not a JWKS`));
+});
+
+t.test('R5.6.7 the idle-room TTL of the store is one setting: default 24 h, set by file, WSQ_IDLE_ROOM_TTL_MS or --idle-room-ttl-ms, refused when not positive', async (t) => {
+  t.equal(parseConfig({}).store.idleRoomTtlMs, 24 * 60 * 60 * 1000, 'the default');
+  t.equal(loadConfig({ env: { WSQ_IDLE_ROOM_TTL_MS: '60000' } }).store.idleRoomTtlMs, 60_000, 'from the environment');
+  t.equal(loadConfig({ env: { WSQ_IDLE_ROOM_TTL_MS: '60000' }, flags: { 'idle-room-ttl-ms': '5000' } }).store.idleRoomTtlMs, 5000, 'the flag wins');
+  t.throws(() => parseConfig({ store: { idleRoomTtlMs: 0 } }), /store\.idleRoomTtlMs/, 'zero is refused, naming the key');
 });
