@@ -121,7 +121,12 @@ export function startServerChild(entry: string, timeoutMs = 15_000): Promise<Ser
     const pending = new Map<number, (s: CpuSample) => void>();
     let nextId = 1;
     let settled = false;
-    const exited = new Promise<void>((res) => child.once('exit', () => { live.delete(child); res(); }));
+    const exited = new Promise<void>((res) =>
+      child.once('exit', () => {
+        live.delete(child);
+        res();
+      }),
+    );
 
     const stop = async (): Promise<void> => {
       if (child.exitCode !== null || child.signalCode !== null) return;

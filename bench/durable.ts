@@ -84,7 +84,12 @@ function startChild(kind: Kind, dir: string | undefined, timeoutMs = 15_000): Pr
   const execArgv = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=wsq-durable-${kind}-${Date.now()}.cpuprofile`] : [];
   const child = fork(ENTRY, dir ? [kind, dir] : [kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   children.add(child);
-  const exited = new Promise<void>((r) => child.once('exit', () => { children.delete(child); r(); }));
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      children.delete(child);
+      r();
+    }),
+  );
   const replies = new Map<number, (m: any) => void>();
   let nextId = 1;
   const ask = <T>(msg: Record<string, unknown>, ms: number): Promise<T> =>
@@ -95,7 +100,10 @@ function startChild(kind: Kind, dir: string | undefined, timeoutMs = 15_000): Pr
         replies.delete(id);
         reject(new Error(`server child did not answer ${msg.type} within ${ms} ms`));
       }, ms);
-      replies.set(id, (m) => { clearTimeout(timer); resolve(m as T); });
+      replies.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(m as T);
+      });
       child.send({ ...msg, id });
     });
   const stop = async (): Promise<void> => {
@@ -109,7 +117,10 @@ function startChild(kind: Kind, dir: string | undefined, timeoutMs = 15_000): Pr
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => void stop().finally(() => reject(new Error(`${ENTRY} did not report its port within ${timeoutMs} ms`))), timeoutMs);
-    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${ENTRY} exited before it was ready (code ${code}, signal ${signal})`)); });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${ENTRY} exited before it was ready (code ${code}, signal ${signal})`));
+    });
     child.on('message', (m: any) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
@@ -133,19 +144,39 @@ function startChild(kind: Kind, dir: string | undefined, timeoutMs = 15_000): Pr
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`no connection to ${url} within ${CONNECT_TIMEOUT_MS} ms`)); }, CONNECT_TIMEOUT_MS);
-    ws.once('open', () => { clearTimeout(timer); resolve(ws); });
-    ws.once('error', (err) => { clearTimeout(timer); reject(err); });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no connection to ${url} within ${CONNECT_TIMEOUT_MS} ms`));
+    }, CONNECT_TIMEOUT_MS);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve(ws);
+    });
+    ws.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
 function closeAll(sockets: WebSocket[]): Promise<void> {
-  return Promise.all(sockets.map((ws) => new Promise<void>((r) => {
-    if (ws.readyState === WebSocket.CLOSED) return r();
-    const timer = setTimeout(() => { ws.terminate(); r(); }, 2_000);
-    ws.once('close', () => { clearTimeout(timer); r(); });
-    ws.close();
-  }))).then(() => undefined);
+  return Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise<void>((r) => {
+          if (ws.readyState === WebSocket.CLOSED) return r();
+          const timer = setTimeout(() => {
+            ws.terminate();
+            r();
+          }, 2_000);
+          ws.once('close', () => {
+            clearTimeout(timer);
+            r();
+          });
+          ws.close();
+        }),
+    ),
+  ).then(() => undefined);
 }
 
 interface EmitResult {
@@ -197,7 +228,10 @@ async function emitRate(child: DurableChild, room: string, publishers: number, w
   if (inflight > 0) {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${inflight} emits still unacked 10 s after the load stopped`)), 10_000);
-      drained = () => { clearTimeout(timer); resolve(); };
+      drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
   }
   await closeAll(sockets);
@@ -335,7 +369,9 @@ export async function durableBench(opts: DurableOptions = {}): Promise<Rows> {
       for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
         const r = await replay(servers.get(kind)!.port, 'backlog', o.backlog);
         replays.set(kind, [...(replays.get(kind) ?? []), r]);
-        log(`  round ${round + 1} ${kind.padEnd(6)} replay: ${fmtInt(o.backlog)} in ${(r.ms / 1000).toFixed(2)} s = ${fmtInt(r.perSec)} msgs/s (first event after ${r.firstMs.toFixed(1)} ms)`);
+        log(
+          `  round ${round + 1} ${kind.padEnd(6)} replay: ${fmtInt(o.backlog)} in ${(r.ms / 1000).toFixed(2)} s = ${fmtInt(r.perSec)} msgs/s (first event after ${r.firstMs.toFixed(1)} ms)`,
+        );
       }
     }
   } finally {
@@ -360,7 +396,12 @@ export async function durableBench(opts: DurableOptions = {}): Promise<Rows> {
   }
   rows.push({ metric: `backlog append, ${fmtInt(o.backlog)} msgs (in-process)`, unit: 's', disk: fills.get('disk')! / 1000, memory: fills.get('memory')! / 1000 });
   const rep = (kind: Kind, pick: (r: ReplayResult) => number): number => median((replays.get(kind) ?? []).map(pick));
-  const time: DurableRow = { metric: `replay of ${fmtInt(o.backlog)} (join since 0): time`, unit: 's', disk: rep('disk', (r) => r.ms / 1000), memory: rep('memory', (r) => r.ms / 1000) };
+  const time: DurableRow = {
+    metric: `replay of ${fmtInt(o.backlog)} (join since 0): time`,
+    unit: 's',
+    disk: rep('disk', (r) => r.ms / 1000),
+    memory: rep('memory', (r) => r.ms / 1000),
+  };
   if (o.backlog === 100_000) Object.assign(time, { target: '< 2', met: time.disk < 2 });
   rows.push(time);
   rows.push({ metric: `replay of ${fmtInt(o.backlog)}: rate`, unit: 'msg/s', disk: rep('disk', (r) => r.perSec), memory: rep('memory', (r) => r.perSec) });
@@ -384,7 +425,7 @@ function fmtVal(x: number, unit: string): string {
 /** The rows as a table: metric, unit, disk, memory, target. */
 export function formatRows(rows: Rows): string {
   const w = [58, 7, 12, 12, 16];
-  const lines = ['metric'.padEnd(w[0]!) + 'unit'.padEnd(w[1]!) + 'disk'.padStart(w[2]!) + 'memory'.padStart(w[3]!) + '  target (disk)'];
+  const lines = [`${'metric'.padEnd(w[0]!) + 'unit'.padEnd(w[1]!) + 'disk'.padStart(w[2]!) + 'memory'.padStart(w[3]!)}  target (disk)`];
   for (const r of rows) {
     const target = r.target ? `  ${r.target} ${r.met ? 'met' : 'MISSED'}` : '';
     lines.push(r.metric.padEnd(w[0]!) + r.unit.padEnd(w[1]!) + fmtVal(r.disk, r.unit).padStart(w[2]!) + fmtVal(r.memory, r.unit).padStart(w[3]!) + target);

@@ -280,10 +280,8 @@ function otherPct(a: Snapshot, b: Snapshot): number {
   return Math.max(0, ((b.machineBusy - a.machineBusy - ours) / ((b.at - a.at) * 1000)) * 100);
 }
 
-const cpuUs = (a: { user: number; system: number }, b: { user: number; system: number }): number =>
-  b.user + b.system - (a.user + a.system);
-const cpuPct = (a: { user: number; system: number }, b: { user: number; system: number }, ms: number): number =>
-  (cpuUs(a, b) / (ms * 1000)) * 100;
+const cpuUs = (a: { user: number; system: number }, b: { user: number; system: number }): number => b.user + b.system - (a.user + a.system);
+const cpuPct = (a: { user: number; system: number }, b: { user: number; system: number }, ms: number): number => (cpuUs(a, b) / (ms * 1000)) * 100;
 
 /** Wait until every published message reached every subscriber; returns how many deliveries never came. */
 async function drain(st: RunState, timeoutMs = 5_000): Promise<number> {
@@ -381,15 +379,7 @@ function openSubscriber(url: string, join: string, client: 'lean' | 'ws', st: Ru
 }
 
 /** Open `n` subscribers, at most `concurrency` handshakes at a time, and wait for every `joined`. */
-async function openSubscribers(
-  url: string,
-  room: string,
-  n: number,
-  concurrency: number,
-  client: 'lean' | 'ws',
-  st: RunState,
-  sockets: Closable[],
-): Promise<void> {
+async function openSubscribers(url: string, room: string, n: number, concurrency: number, client: 'lean' | 'ws', st: RunState, sockets: Closable[]): Promise<void> {
   const join = JSON.stringify({ type: 'join', room, id: 1 });
   let started = 0;
   const lane = async (): Promise<void> => {

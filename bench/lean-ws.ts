@@ -100,7 +100,9 @@ export class LeanWebSocket {
     const text = this.header.toString('latin1', 0, end);
     const rest = this.header.subarray(end + HEADER_END.length);
     this.header = Buffer.alloc(0);
-    const expected = createHash('sha1').update(this.key + GUID).digest('base64');
+    const expected = createHash('sha1')
+      .update(this.key + GUID)
+      .digest('base64');
     const accept = /^sec-websocket-accept:\s*(\S+)/im.exec(text)?.[1];
     if (!/^HTTP\/1\.1 101 /.test(text) || accept !== expected) {
       this.onOpen(new Error(`WebSocket handshake refused: ${text.split('\r\n')[0]}`));

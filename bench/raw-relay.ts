@@ -64,9 +64,7 @@ function onMessage(ws: WebSocket, peer: Peer, raw: RawData): void {
   if (frame.type === 'emit' && typeof frame.room === 'string') {
     const members = rooms.get(frame.room);
     if (members === undefined) return;
-    const encoded = Buffer.from(
-      JSON.stringify({ type: 'event', ns: '/', room: frame.room, event: frame.event, data: frame.data, from: peer.sid, ts: Date.now() }),
-    );
+    const encoded = Buffer.from(JSON.stringify({ type: 'event', ns: '/', room: frame.room, event: frame.event, data: frame.data, from: peer.sid, ts: Date.now() }));
     for (const member of members) if (member !== ws) member.send(encoded, TEXT);
   } else if (frame.type === 'join' && typeof frame.room === 'string') {
     let members = rooms.get(frame.room);

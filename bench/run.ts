@@ -56,7 +56,10 @@ const targets: Target[] = flag('--raw-only') || !wsqBuilt ? [RAW] : [RAW, WSQ];
 // ------------------------------------------------------------------ formatting
 
 const fmtInt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
-const fmt = (digits: number) => (x: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+const fmt =
+  (digits: number) =>
+  (x: number): string =>
+    Number.isFinite(x) ? x.toFixed(digits) : '—';
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return NaN;
@@ -167,7 +170,7 @@ for (const size of sizes) {
     { label: 'server CPU at the limit (% of a core)', pick: (r) => r.limitServerCpuPct, f: fmt(0) },
     { label: 'event frames per subscriber read, limit', pick: (r) => r.limitFramesPerRead, f: fmt(2) },
     { label: 'generator CPU at the limit (% of a core)', pick: (r) => r.limitParentCpuPct, f: fmt(0), ratio: false },
-    { label: 'other processes\' CPU at the limit (%)', pick: (r) => r.limitOtherCpuPct, f: fmt(0), ratio: false },
+    { label: "other processes' CPU at the limit (%)", pick: (r) => r.limitOtherCpuPct, f: fmt(0), ratio: false },
     { label: 'server RSS (MB)', pick: (r) => r.serverRss / 1_048_576, f: fmt(1) },
   ];
   const w = [44, 28, 28, 8];
@@ -181,7 +184,7 @@ for (const size of sizes) {
       row.label.padEnd(w[0]!) +
         cell(wsqXs, row.f).padStart(w[1]!) +
         cell(rawXs, row.f).padStart(w[2]!) +
-        (Number.isFinite(ratio) ? ratio.toFixed(2) + '×' : '—').padStart(w[3]! + 2),
+        (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—').padStart(w[3]! + 2),
     );
   }
   if (wsq && wsq.length === raw.length) {

@@ -47,7 +47,11 @@ function flag(name: string, fallback: number): number {
 
 async function serve(): Promise<void> {
   const { WsqServer } = await import('../lib/index.js');
-  const server = new WsqServer({ namespaces: 'any', logger: (level, msg) => (level === 'info' ? undefined : console.error(`[server] ${level}: ${msg}`)), limits: { maxConnections: 0, maxConnectionsPerClient: 0 } });
+  const server = new WsqServer({
+    namespaces: 'any',
+    logger: (level, msg) => (level === 'info' ? undefined : console.error(`[server] ${level}: ${msg}`)),
+    limits: { maxConnections: 0, maxConnectionsPerClient: 0 },
+  });
   await server.listen({ port: 0, host: '127.0.0.1' });
   const all = monitorEventLoopDelay({ resolution: 10 });
   const recent = monitorEventLoopDelay({ resolution: 10 });
@@ -58,7 +62,15 @@ async function serve(): Promise<void> {
     if (m.type === 'stats') {
       const u = process.memoryUsage();
       const health = server.httpServer.listening ? (server as unknown as { connections: Set<unknown> }).connections.size : 0;
-      const s: Stats = { type: 'stats', rss: u.rss, heapUsed: u.heapUsed, connections: health, eldP99: recent.percentile(99) / 1e6, eldMax: recent.max / 1e6, eldP99All: all.percentile(99) / 1e6 };
+      const s: Stats = {
+        type: 'stats',
+        rss: u.rss,
+        heapUsed: u.heapUsed,
+        connections: health,
+        eldP99: recent.percentile(99) / 1e6,
+        eldMax: recent.max / 1e6,
+        eldP99All: all.percentile(99) / 1e6,
+      };
       recent.reset();
       process.send!(s);
     } else if (m.type === 'gc') {
@@ -84,7 +96,10 @@ class Soak {
   stopping = false;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(readonly url: string, readonly o: { rooms: number; emitEvery: number; churnEvery: number; reconnectEvery: number }) {}
+  constructor(
+    readonly url: string,
+    readonly o: { rooms: number; emitEvery: number; churnEvery: number; reconnectEvery: number },
+  ) {}
 
   /** Emit-to-ack round trips (ms), for the summary. */
   readonly ackMs: number[] = [];
@@ -163,8 +178,7 @@ class Soak {
           this.ackMs.push(Date.now() - waiting.get(f.id)!);
           waiting.delete(f.id);
           this.acked++;
-        }
-        else if (f.type === 'joined') this.joins++;
+        } else if (f.type === 'joined') this.joins++;
         else if (f.type === 'left') this.leaves++;
         else if (f.type === 'error') this.error(`error ${f.code}`);
       });
@@ -221,13 +235,17 @@ async function main(): Promise<void> {
   const reconnectEvery = flag('reconnect-every', 30_000);
   const limit = fdLimit();
   if (limit < connections + 200) {
-    console.error(`soak: this shell allows ${limit} open files; ${connections} connections need about ${connections + 200}. Run "ulimit -n ${connections * 2 + 1000}" first (or lower --connections).`);
+    console.error(
+      `soak: this shell allows ${limit} open files; ${connections} connections need about ${connections + 200}. Run "ulimit -n ${connections * 2 + 1000}" first (or lower --connections).`,
+    );
     process.exit(2);
   }
   const self = fileURLToPath(import.meta.url);
   const want = connections * 2 + 1000;
   // The child raises its own soft limit (up to the hard limit) before node starts.
-  const child: ChildProcess = spawn('/bin/sh', ['-c', `ulimit -n ${want} 2>/dev/null || ulimit -n hard 2>/dev/null; exec "$0" --expose-gc "$1" --server`, process.execPath, self], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = spawn('/bin/sh', ['-c', `ulimit -n ${want} 2>/dev/null || ulimit -n hard 2>/dev/null; exec "$0" --expose-gc "$1" --server`, process.execPath, self], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const stopChild = (): void => {
     if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
   };
@@ -244,14 +262,18 @@ async function main(): Promise<void> {
   const base = await stats();
   const soak = new Soak(`ws://127.0.0.1:${port}/`, { rooms, emitEvery, churnEvery, reconnectEvery });
   const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
-  console.log(`soak: ${connections} connections, ${rooms} rooms, an emit per ${emitEvery} ms, a room change per ${churnEvery} ms, a reconnect per ${reconnectEvery} ms each; ${seconds} s after ramp-up; server pid ${child.pid}, RSS before ${mib(base.rss)}; fd limit ${limit}`);
+  console.log(
+    `soak: ${connections} connections, ${rooms} rooms, an emit per ${emitEvery} ms, a room change per ${churnEvery} ms, a reconnect per ${reconnectEvery} ms each; ${seconds} s after ramp-up; server pid ${child.pid}, RSS before ${mib(base.rss)}; fd limit ${limit}`,
+  );
   const t0 = Date.now();
   for (let i = 0; i < connections; i += 250) {
     await Promise.all(Array.from({ length: Math.min(250, connections - i) }, (_, k) => soak.connect(i + k)));
   }
   const ramp = Date.now() - t0;
   const afterRamp = await stats();
-  console.log(`ramp-up: ${soak.open} open in ${(ramp / 1000).toFixed(1)} s; server RSS ${mib(afterRamp.rss)} (${((afterRamp.rss - base.rss) / soak.open / 1024).toFixed(1)} KiB per connection); errors ${soak.errorCount}`);
+  console.log(
+    `ramp-up: ${soak.open} open in ${(ramp / 1000).toFixed(1)} s; server RSS ${mib(afterRamp.rss)} (${((afterRamp.rss - base.rss) / soak.open / 1024).toFixed(1)} KiB per connection); errors ${soak.errorCount}`,
+  );
   const start = Date.now();
   let last = { at: start, acked: soak.acked, events: soak.events };
   let peakRss = afterRamp.rss;
@@ -263,7 +285,9 @@ async function main(): Promise<void> {
     const dt = (now - last.at) / 1000;
     peakRss = Math.max(peakRss, s.rss);
     worstEld = Math.max(worstEld, s.eldP99);
-    console.log(`${((now - start) / 1000).toFixed(0).padStart(4)} s  open ${String(soak.open).padStart(5)}  acked ${((soak.acked - last.acked) / dt).toFixed(0).padStart(6)}/s  deliveries ${((soak.events - last.events) / dt).toFixed(0).padStart(7)}/s  errors ${soak.errorCount}  server RSS ${mib(s.rss)} (${((s.rss - base.rss) / Math.max(1, s.connections) / 1024).toFixed(1)} KiB/conn)  event-loop p99 ${s.eldP99.toFixed(1)} ms (max ${s.eldMax.toFixed(1)})`);
+    console.log(
+      `${((now - start) / 1000).toFixed(0).padStart(4)} s  open ${String(soak.open).padStart(5)}  acked ${((soak.acked - last.acked) / dt).toFixed(0).padStart(6)}/s  deliveries ${((soak.events - last.events) / dt).toFixed(0).padStart(7)}/s  errors ${soak.errorCount}  server RSS ${mib(s.rss)} (${((s.rss - base.rss) / Math.max(1, s.connections) / 1024).toFixed(1)} KiB/conn)  event-loop p99 ${s.eldP99.toFixed(1)} ms (max ${s.eldMax.toFixed(1)})`,
+    );
     last = { at: now, acked: soak.acked, events: soak.events };
   }
   const end = await stats();
@@ -282,7 +306,9 @@ async function main(): Promise<void> {
   console.log(`soak done: ${connections} connections for ${seconds} s (+ ${(ramp / 1000).toFixed(1)} s ramp-up)`);
   console.log(`  errors: ${soak.errorCount}${errs ? ` (${errs})` : ''}`);
   console.log(`  emits acked: ${soak.acked}; deliveries: ${soak.events}; joins: ${soak.joins}; leaves: ${soak.leaves}; reconnects: ${soak.reconnects}`);
-  console.log(`  server RSS: ${mib(base.rss)} before, ${mib(afterRamp.rss)} after ramp-up, peak ${mib(peakRss)}, end ${mib(end.rss)}; per connection ${((afterRamp.rss - base.rss) / Math.max(1, afterRamp.connections) / 1024).toFixed(1)} KiB after ramp-up, ${((end.rss - base.rss) / Math.max(1, end.connections) / 1024).toFixed(1)} KiB at the end`);
+  console.log(
+    `  server RSS: ${mib(base.rss)} before, ${mib(afterRamp.rss)} after ramp-up, peak ${mib(peakRss)}, end ${mib(end.rss)}; per connection ${((afterRamp.rss - base.rss) / Math.max(1, afterRamp.connections) / 1024).toFixed(1)} KiB after ramp-up, ${((end.rss - base.rss) / Math.max(1, end.connections) / 1024).toFixed(1)} KiB at the end`,
+  );
   const sorted = [...soak.ackMs].sort((a, b) => a - b);
   const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
   console.log(`  emit → ack round trip (client side, includes this process's own lag): p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${sorted.at(-1)} ms`);

@@ -132,16 +132,16 @@ export class BroadcastOperator {
 
   /** Make the targeted sockets join rooms (live membership). */
   socketsJoin(room: string | string[]): void {
-    this.localSockets().forEach((s) => s.join(room));
+    for (const s of this.localSockets()) s.join(room);
   }
 
   /** Make the targeted sockets leave rooms. */
   socketsLeave(room: string | string[]): void {
-    this.localSockets().forEach((s) => (Array.isArray(room) ? room : [room]).forEach((r) => s.leave(r)));
+    for (const s of this.localSockets()) for (const r of Array.isArray(room) ? room : [room]) s.leave(r);
   }
 
   /** Disconnect the targeted sockets from their namespace (or close their connections with `close`). */
   disconnectSockets(close = false): void {
-    this.localSockets().forEach((s) => s.disconnect(close));
+    for (const s of this.localSockets()) s.disconnect(close);
   }
 }

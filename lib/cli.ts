@@ -48,14 +48,19 @@ serve.action(async (o: Record<string, string | boolean | undefined>) => {
   const where = cfg.store.kind === 'memory' ? 'memory store (not durable)' : `disk store at ${resolve(cfg.store.dataDir)}`;
   console.log(`wsq ${VERSION} listening on ${addresses(host, server.port, cfg.path)} (${where})`);
   if (!cfg.auth) {
-    console.error('wsq: warning: no "auth" is configured, so this server is unprotected: anyone who can reach the port can read, write and erase every room. Configure "auth" (see docs/security.md).');
+    console.error(
+      'wsq: warning: no "auth" is configured, so this server is unprotected: anyone who can reach the port can read, write and erase every room. Configure "auth" (see docs/security.md).',
+    );
   }
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;
     stopping = true;
     console.log(`wsq: ${sig}, shutting down`);
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -80,7 +85,9 @@ async function openStore(cfg: Config): Promise<Store> {
 function addresses(host: string, port: number, path: string): string {
   const url = (a: string): string => `ws://${a.includes(':') ? `[${a}]` : a}:${port}${path}`;
   if (host !== '0.0.0.0' && host !== '::') return url(host);
-  const all = Object.values(networkInterfaces()).flat().filter((i) => i && (host === '::' || i.family === 'IPv4'));
+  const all = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && (host === '::' || i.family === 'IPv4'));
   return `${url(host)} (every interface: ${all.map((i) => url(i!.address)).join(', ')})`;
 }
 
@@ -113,7 +120,15 @@ program
     const waitMs = Number(o.waitMs);
     if (!Number.isInteger(waitMs) || waitMs < 50) throw new Error(`--wait-ms must be a whole number of milliseconds ≥ 50; got "${o.waitMs}"`);
     const { formatResult, formatSummary, runConformance } = await import('./conformance/index.js');
-    const results = await runConformance(url, { waitMs, token: o.token, refusedToken: o.refusedToken, only: o.only?.split(',').map((s) => s.trim()).filter(Boolean) });
+    const results = await runConformance(url, {
+      waitMs,
+      token: o.token,
+      refusedToken: o.refusedToken,
+      only: o.only
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    });
     for (const r of results) console.log(formatResult(r));
     console.log(formatSummary(results, url));
     process.exitCode = results.some((r) => r.status === 'fail') ? 1 : 0;

@@ -78,7 +78,11 @@ function read(f: Flag, text: string, from: string): unknown {
     if (!/^(1|0|true|false|yes|no)$/i.test(text)) throw new ConfigError([`${labelKey(f.key)}: ${from} must be 1/0 or true/false, not ${JSON.stringify(text)}`], 'configuration');
     return /^(1|true|yes)$/i.test(text) ? (f.value ?? true) : undefined;
   }
-  if (f.kind === 'list') return text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (f.kind === 'list')
+    return text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return text;
 }
 
@@ -87,7 +91,10 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? merge(cur as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

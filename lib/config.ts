@@ -65,7 +65,10 @@ export const AuthSchema = z.strictObject({
       jwksFile: z.string().min(1).optional(),
       issuer: z.string().min(1).optional(),
       audience: z.string().min(1).optional(),
-      algorithms: z.array(z.enum(['HS256', 'RS256', 'ES256'])).min(1).optional(),
+      algorithms: z
+        .array(z.enum(['HS256', 'RS256', 'ES256']))
+        .min(1)
+        .optional(),
       /** Allowed clock skew for exp/nbf, in seconds. */
       clockToleranceSec: whole('seconds').default(5),
       /** The claim holding wsq permissions: `{ "allow": [rules] }`. */
@@ -89,7 +92,7 @@ export const LimitsSchema = z.strictObject({
   maxRoomsPerConnection: whole('rooms; 0 = no limit').default(1_000),
   maxNamespacesPerConnection: whole('namespaces; 0 = no limit').default(100),
   maxNewNamesPerMinute: whole('room names per identity per minute; 0 = no limit').default(0),
-  maxPrefetch: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be ≥ 1' }).max(10_000, { error: 'must be ≤ 10000 (the protocol\'s own cap)' }).default(1_000),
+  maxPrefetch: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be ≥ 1' }).max(10_000, { error: "must be ≤ 10000 (the protocol's own cap)" }).default(1_000),
   frameRate: Rate.default({ perSecond: 0, burst: 0 }),
   publishRatePerRoom: Rate.default({ perSecond: 0, burst: 0 }),
 });
@@ -109,11 +112,17 @@ const RetentionRuleSchema = z.strictObject({ ns: pattern.optional(), room: patte
 
 /** The options shared by the library and the stand-alone service. */
 const shared = {
-  path: z.string().regex(/^\/[^?#\s]*$/, { error: 'must start with "/" (e.g. "/" or "/ws") and hold no "?", "#" or spaces' }).default('/'),
+  path: z
+    .string()
+    .regex(/^\/[^?#\s]*$/, { error: 'must start with "/" (e.g. "/" or "/ws") and hold no "?", "#" or spaces' })
+    .default('/'),
   namespaces: z.enum(['any', 'declared'], { error: 'must be "any" or "declared"' }).default('declared'),
   heartbeatMs: positive('ms').default(25_000),
   timeoutMs: whole('ms').default(20_000),
-  maxPayload: z.int({ error: 'must be a whole number of bytes' }).min(MIN_MAX_PAYLOAD, { error: `must be at least ${MIN_MAX_PAYLOAD} bytes, so that a ping, an ack and small emits fit` }).default(1024 * 1024),
+  maxPayload: z
+    .int({ error: 'must be a whole number of bytes' })
+    .min(MIN_MAX_PAYLOAD, { error: `must be at least ${MIN_MAX_PAYLOAD} bytes, so that a ping, an ack and small emits fit` })
+    .default(1024 * 1024),
   badFrameLimit: whole('bad frames per window').default(100),
   badFrameWindowMs: positive('ms').default(10_000),
   volatileHighWater: whole('bytes').default(1024 * 1024),
@@ -137,7 +146,9 @@ const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { er
 /** Every option of `new WsqServer(options)`; unknown keys are errors. */
 export const ServerOptionsSchema = z.strictObject({
   ...shared,
-  store: z.custom<Store>((v) => typeof v === 'object' && v !== null && typeof (v as Store).append === 'function', { error: 'must be a Store (MemoryStore, LmdbStore or your own)' }).optional(),
+  store: z
+    .custom<Store>((v) => typeof v === 'object' && v !== null && typeof (v as Store).append === 'function', { error: 'must be a Store (MemoryStore, LmdbStore or your own)' })
+    .optional(),
   adapter: fn<AdapterFactory>('nsp => Adapter').default(() => (nsp: ConstructorParameters<typeof MemoryAdapter>[0]) => new MemoryAdapter(nsp)),
   now: fn<() => number>('() => ms').default(() => Date.now),
   logger: fn<(level: 'info' | 'warn' | 'error', msg: string, err?: unknown) => void>('(level, msg, err) => void').default(
@@ -171,7 +182,10 @@ export type Config = z.output<typeof ConfigSchema>;
 
 /** A configuration mistake: `issues` lists each as "key: what is allowed". */
 export class ConfigError extends TypeError {
-  constructor(readonly issues: string[], where = 'option') {
+  constructor(
+    readonly issues: string[],
+    where = 'option',
+  ) {
     super(issues.length === 1 ? `invalid ${where}: ${issues[0]}` : `invalid ${where} (${issues.length} problems):\n  ${issues.join('\n  ')}`);
     this.name = 'ConfigError';
   }
@@ -222,12 +236,14 @@ export function describeIssues(schema: z.ZodType, error: z.ZodError, label: (key
   return error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       const known = keysAt(schema, issue.path);
-      return issue.keys.map((k) => {
-        const full = keyName([...issue.path, k]);
-        const near = known.map((c) => [c, distance(k, c)] as const).sort((a, b) => a[1] - b[1])[0];
-        const hint = near && near[1] <= Math.max(2, Math.floor(k.length / 3)) ? ` (did you mean "${keyName([...issue.path, near[0]])}"?)` : '';
-        return `unknown key "${full}"${hint}; allowed here: ${known.join(', ')}`;
-      }).join('; ');
+      return issue.keys
+        .map((k) => {
+          const full = keyName([...issue.path, k]);
+          const near = known.map((c) => [c, distance(k, c)] as const).sort((a, b) => a[1] - b[1])[0];
+          const hint = near && near[1] <= Math.max(2, Math.floor(k.length / 3)) ? ` (did you mean "${keyName([...issue.path, near[0]])}"?)` : '';
+          return `unknown key "${full}"${hint}; allowed here: ${known.join(', ')}`;
+        })
+        .join('; ');
     }
     const key = label(keyName(issue.path));
     const msg = issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'is required' : issue.message;

@@ -37,9 +37,7 @@ export interface HandshakeInfo {
 }
 
 /** Something waiting for the client's `ack` (or `nack`) of an id the server sent. */
-export type Waiter =
-  | { kind: 'delivery'; consumer: Consumer; offset: number }
-  | { kind: 'request'; settle: (err: Error | undefined, data?: unknown) => void };
+export type Waiter = { kind: 'delivery'; consumer: Consumer; offset: number } | { kind: 'request'; settle: (err: Error | undefined, data?: unknown) => void };
 
 const TEXT = { binary: false } as const;
 const TEXT_PLAIN = { binary: false, compress: false } as const;
@@ -277,14 +275,20 @@ export class Connection {
     if (isBinary) return this.bad('unsupported_frame');
     const max = this.host.limits.maxPayload;
     if (data.length > max) {
-      return this.bad('payload_too_large', `The frame is ${data.length} bytes; this server accepts at most ${max} bytes per frame (see maxPayload in welcome). Send smaller frames.`);
+      return this.bad(
+        'payload_too_large',
+        `The frame is ${data.length} bytes; this server accepts at most ${max} bytes per frame (see maxPayload in welcome). Send smaller frames.`,
+      );
     }
     if (this.queue) {
       if (this.queue.length < MAX_EARLY_FRAMES && this.queuedBytes + data.length <= Math.max(max, MAX_EARLY_BYTES)) {
         this.queue.push([data, isBinary]);
         this.queuedBytes += data.length;
       } else {
-        this.sendError('rate_limited', `More than ${MAX_EARLY_FRAMES} frames (or ${Math.max(max, MAX_EARLY_BYTES)} bytes) arrived before the server accepted this connection; this one was dropped. Wait for the replies before sending more.`);
+        this.sendError(
+          'rate_limited',
+          `More than ${MAX_EARLY_FRAMES} frames (or ${Math.max(max, MAX_EARLY_BYTES)} bytes) arrived before the server accepted this connection; this one was dropped. Wait for the replies before sending more.`,
+        );
       }
       return;
     }

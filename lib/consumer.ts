@@ -163,7 +163,11 @@ export class Consumer implements LogListener {
   private dirty = false;
   private closed = false;
 
-  constructor(readonly log: RoomLog, readonly name: string, readonly opts: ConsumerOptions) {
+  constructor(
+    readonly log: RoomLog,
+    readonly name: string,
+    readonly opts: ConsumerOptions,
+  ) {
     // Listening from the start (not once loaded): a log with a listener is not idle, so it cannot be dropped meanwhile.
     this.log.listeners.add(this);
     this.ready = this.load();
@@ -279,11 +283,14 @@ export class Consumer implements LogListener {
 
   private requeue(offset: number, delayMs: number): void {
     if (delayMs > 0) {
-      this.delayed.set(offset, setTimeout(() => {
-        this.delayed.delete(offset);
-        this.due.push(offset);
-        this.notify();
-      }, delayMs).unref());
+      this.delayed.set(
+        offset,
+        setTimeout(() => {
+          this.delayed.delete(offset);
+          this.due.push(offset);
+          this.notify();
+        }, delayMs).unref(),
+      );
     } else {
       this.due.push(offset);
     }

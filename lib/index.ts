@@ -16,11 +16,39 @@ export { MemoryAdapter } from './adapter/memory.js';
 export type { Adapter, AdapterFactory, AdapterNamespace, AdapterSocket, BroadcastOptions, BroadcastFlags } from './adapter/types.js';
 export { MemoryStore } from './store/memory.js';
 export { LmdbStore } from './store/lmdb.js';
-export { QueueFullError, StoreUnavailableError, type StoreHealth, type AppendExtra, type Store, type StoreOptions, type Retention, type RetentionResolver, type StoredMessage, type NewMessage, type LogPosition, type AppendResult, type ConsumerState } from './store/types.js';
+export {
+  QueueFullError,
+  StoreUnavailableError,
+  type StoreHealth,
+  type AppendExtra,
+  type Store,
+  type StoreOptions,
+  type Retention,
+  type RetentionResolver,
+  type StoredMessage,
+  type NewMessage,
+  type LogPosition,
+  type AppendResult,
+  type ConsumerState,
+} from './store/types.js';
 export { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
 export { planRecovery, type RecoveryPlan, type RecoveryRequest, type LogView } from './replay.js';
 export { VERSION } from './version.js';
-export { ConfigError, ConfigSchema, ServerOptionsSchema, parseConfig, parseServerOptions, ACTIONS, type Action, type PermissionRule, type ApiKey, type AuthConfigInput, type LimitsConfigInput, type Config, type ConfigInput } from './config.js';
+export {
+  ConfigError,
+  ConfigSchema,
+  ServerOptionsSchema,
+  parseConfig,
+  parseServerOptions,
+  ACTIONS,
+  type Action,
+  type PermissionRule,
+  type ApiKey,
+  type AuthConfigInput,
+  type LimitsConfigInput,
+  type Config,
+  type ConfigInput,
+} from './config.js';
 export { authorize, type Credentials, type Refusal } from './auth/permissions.js';
 export type { AuthorizeHook } from './auth/guard.js';
 export { hashKey, newKey } from './auth/keys.js';

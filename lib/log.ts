@@ -95,7 +95,10 @@ export class RoomLog {
   /** When the namespace's sweep first saw this log idle (0: not idle). */
   idleSince = 0;
 
-  constructor(readonly host: LogHost, readonly room: string) {
+  constructor(
+    readonly host: LogHost,
+    readonly room: string,
+  ) {
     this.roomSet = new Set([room]);
     this.ready = this.load();
   }

@@ -8,7 +8,9 @@ import { isReservedEvent } from '../protocol/codes.js';
 /** The error for a reserved event name, or undefined when `event` may be sent to clients. */
 export function reservedEventError(event: string): TypeError | undefined {
   if (!isReservedEvent(event)) return undefined;
-  return new TypeError(`"${event.length > 64 ? `${event.slice(0, 64)}…` : event}" is a reserved event name (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener); pick another name`);
+  return new TypeError(
+    `"${event.length > 64 ? `${event.slice(0, 64)}…` : event}" is a reserved event name (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener); pick another name`,
+  );
 }
 
 /** Throw a TypeError when `event` is reserved (R4.5.1). */

@@ -48,6 +48,7 @@ const MAX_LOGS = 10_000;
  * chat.use((socket, next) => (socket.handshake.auth.name ? next() : next(new WsqError('unauthorized', 'send auth.name'))));
  * chat.on('connection', (socket) => socket.join('lobby'));
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed on/once('connection') overloads
 export class Namespace extends EventEmitter {
   readonly sockets = new Map<string, Socket>();
   readonly adapter: Adapter;
@@ -63,7 +64,10 @@ export class Namespace extends EventEmitter {
   private joining = 0;
   private unusedSince = 0;
 
-  constructor(readonly server: WsqServer, readonly name: string) {
+  constructor(
+    readonly server: WsqServer,
+    readonly name: string,
+  ) {
     super();
     this.adapter = server.options.adapter(this);
   }
@@ -329,7 +333,10 @@ export type NamespaceMatcher = RegExp | ((name: string, auth: Record<string, unk
 export class ParentNamespace extends Namespace {
   readonly children = new Set<Namespace>();
 
-  constructor(server: WsqServer, readonly matcher: NamespaceMatcher) {
+  constructor(
+    server: WsqServer,
+    readonly matcher: NamespaceMatcher,
+  ) {
     super(server, `parent:${String(matcher)}`);
   }
 

@@ -20,7 +20,12 @@ export interface RetentionRule extends Partial<Retention> {
 function matcher(p: string | RegExp | undefined): (s: string) => boolean {
   if (p === undefined) return () => true;
   if (p instanceof RegExp) return (s) => p.test(s);
-  const re = new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${p
+      .split('*')
+      .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return (s) => re.test(s);
 }
 

@@ -9,7 +9,6 @@ import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/codes.js';
 import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js';
-import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
 import { parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
@@ -130,8 +129,18 @@ export class WsqServer implements ConnectionHost {
     this.options = resolve(options);
     const o = this.options;
     this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
-    this.limits = { maxPayload: o.maxPayload, badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, volatileHighWater: o.volatileHighWater, maxBufferedBytes: (o as { maxBufferedBytes?: number }).maxBufferedBytes ?? 8 * 1024 * 1024 };
-    this.guard = new Guard(o, () => this.now(), () => this.authorize);
+    this.limits = {
+      maxPayload: o.maxPayload,
+      badFrameLimit: o.badFrameLimit,
+      badFrameWindowMs: o.badFrameWindowMs,
+      volatileHighWater: o.volatileHighWater,
+      maxBufferedBytes: (o as { maxBufferedBytes?: number }).maxBufferedBytes ?? 8 * 1024 * 1024,
+    };
+    this.guard = new Guard(
+      o,
+      () => this.now(),
+      () => this.authorize,
+    );
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -333,12 +342,16 @@ export class WsqServer implements ConnectionHost {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', connections: this.connections.size, store: this.store.kind }));
       return;
     }
-    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('This is a wsq/1 WebSocket endpoint. Connect with a WebSocket client, e.g. wscat -c ws://HOST:PORT/\n');
+    res
+      .writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
+      .end('This is a wsq/1 WebSocket endpoint. Connect with a WebSocket client, e.g. wscat -c ws://HOST:PORT/\n');
   }
 
   private refuse(sock: Duplex, status: number, text: string): void {
     // Destroyed once written: a peer that never closes its side must not hold the listener's close() open.
-    sock.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\nConnection: close\r\n\r\n${text}\n`, () => sock.destroy());
+    sock.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\nConnection: close\r\n\r\n${text}\n`, () =>
+      sock.destroy(),
+    );
   }
 
   private onUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
@@ -349,7 +362,13 @@ export class WsqServer implements ConnectionHost {
     if (!url) return this.refuse(sock, 400, 'Bad Request: the request target is not a valid URL path');
     if (url.pathname !== this.options.path) return this.refuse(sock, 404, `Not Found: wsq serves WebSocket upgrades on ${this.options.path}`);
     const offered = req.headers['sec-websocket-protocol'];
-    if (offered !== undefined && !offered.split(',').map((p) => p.trim()).includes(SUBPROTOCOL)) {
+    if (
+      offered !== undefined &&
+      !offered
+        .split(',')
+        .map((p) => p.trim())
+        .includes(SUBPROTOCOL)
+    ) {
       return this.refuse(sock, 400, `Bad Request: unsupported sub-protocol; offer ${SUBPROTOCOL} or none`);
     }
     const query = Object.fromEntries(url.searchParams);
@@ -365,7 +384,12 @@ export class WsqServer implements ConnectionHost {
         if (!a.ok) return this.refuse(sock, a.status, a.reason);
         if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
         const info: HandshakeInfo = {
-          query, address: req.socket.remoteAddress ?? '', issued: this.now(), ...(a.client ? { client: a.client } : {}), ...(token ? { token } : {}), ...(a.credentials ? { credentials: a.credentials } : {}),
+          query,
+          address: req.socket.remoteAddress ?? '',
+          issued: this.now(),
+          ...(a.client ? { client: a.client } : {}),
+          ...(token ? { token } : {}),
+          ...(a.credentials ? { credentials: a.credentials } : {}),
         };
         this.wss.handleUpgrade(req, sock, head, (ws) => {
           this.guard.opened(ws, a, CLOSE_CODES.credentials_expired);
@@ -404,11 +428,21 @@ export class WsqServer implements ConnectionHost {
   private welcome(conn: Connection): WelcomeFrame {
     const o = this.options;
     return {
-      type: 'welcome', sid: conn.sid, protocol: PROTOCOL_VERSION, heartbeatMs: o.heartbeatMs,
-      maxPayload: o.maxPayload, server: { name: 'wsq', version: VERSION }, ...(conn.client ? { client: conn.client } : {}),
+      type: 'welcome',
+      sid: conn.sid,
+      protocol: PROTOCOL_VERSION,
+      heartbeatMs: o.heartbeatMs,
+      maxPayload: o.maxPayload,
+      server: { name: 'wsq', version: VERSION },
+      ...(conn.client ? { client: conn.client } : {}),
       limits: {
-        timeoutMs: o.timeoutMs, ackTimeoutMs: o.ackTimeoutMs, maxDeliver: o.maxDeliver, prefetch: o.prefetch,
-        badFrameLimit: o.badFrameLimit, badFrameWindowMs: o.badFrameWindowMs, dedupWindowMs: { ...DEFAULT_RETENTION, ...o.retention }.dedupWindowMs,
+        timeoutMs: o.timeoutMs,
+        ackTimeoutMs: o.ackTimeoutMs,
+        maxDeliver: o.maxDeliver,
+        prefetch: o.prefetch,
+        badFrameLimit: o.badFrameLimit,
+        badFrameWindowMs: o.badFrameWindowMs,
+        dedupWindowMs: { ...DEFAULT_RETENTION, ...o.retention }.dedupWindowMs,
         ...(o.limits.maxRoomsPerConnection > 0 ? { maxRooms: o.limits.maxRoomsPerConnection } : {}), // R2.2.15, R11.5: announce the room cap
       },
     };

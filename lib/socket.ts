@@ -7,7 +7,7 @@ import { withDelivery } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
 import type { EmitFrame, PresenceFrame, RequestId } from '../protocol/frames.js';
 import type { AdapterSocket } from './adapter/types.js';
-import { BroadcastOperator } from './broadcast.js';
+import type { BroadcastOperator } from './broadcast.js';
 import type { Connection, HandshakeInfo } from './connection.js';
 import type { Consumer, ConsumerMember } from './consumer.js';
 import { WsqError } from './errors.js';
@@ -44,7 +44,10 @@ export interface Subscription {
 
 /** Delivers a consumer's messages to one socket, each with a per-connection id to ack. */
 export class SocketMember implements ConsumerMember {
-  constructor(readonly socket: Socket, readonly prefetch: number) {}
+  constructor(
+    readonly socket: Socket,
+    readonly prefetch: number,
+  ) {}
   get sid(): string {
     return this.socket.id;
   }
@@ -266,7 +269,11 @@ export class Socket extends EventEmitter implements AdapterSocket {
     const listeners = this.listeners(frame.event) as EventHandler[];
     if (listeners.length === 0) {
       if (this.anyHandlers.length > 0 && frame.id === undefined) return;
-      this.conn.sendError('no_handler', `Nothing on the server handles "${frame.event}" in namespace "${this.nsp.name}". Add "room" to send it to a room, or use an event the server handles.`, frame.id);
+      this.conn.sendError(
+        'no_handler',
+        `Nothing on the server handles "${frame.event}" in namespace "${this.nsp.name}". Add "room" to send it to a room, or use an event the server handles.`,
+        frame.id,
+      );
       return;
     }
     let replied = false;

@@ -52,12 +52,7 @@ export class Subscriptions {
     const log = this.nsp.log(f.room);
     const current = (): boolean => socket.connected && socket.subs.get(f.room) === sub;
     if (mode === 'live') {
-      await log.join(
-        { id: socket.id, sendText: (t) => socket.conn.sendText(t), drain: () => socket.conn.drain(), current },
-        { since: f.since, epoch: f.epoch },
-        f.id,
-        snapshot,
-      );
+      await log.join({ id: socket.id, sendText: (t) => socket.conn.sendText(t), drain: () => socket.conn.drain(), current }, { since: f.since, epoch: f.epoch }, f.id, snapshot);
     } else {
       const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
       const key = compositeKey(f.room, name); // D6: length-prefixed, never a bare separator
@@ -78,8 +73,16 @@ export class Subscriptions {
         const plan = planConsumerJoin(f.since, { fresh, floor: state.floor, done: state.done }, { epoch: log.epoch, first, last: log.committed });
         // Answered even when a later frame already replaced this subscription: every request gets a reply.
         socket.conn.send({
-          type: 'joined', ns: this.nsp.name, room: f.room, epoch: log.epoch, offset: log.committed, recovered: plan.recovered, ...(plan.gap ? { gap: plan.gap } : {}),
-          ...(mode === 'group' ? { group: f.group } : { durable: true }), ...(f.id !== undefined ? { id: f.id } : {}), ...snapshot,
+          type: 'joined',
+          ns: this.nsp.name,
+          room: f.room,
+          epoch: log.epoch,
+          offset: log.committed,
+          recovered: plan.recovered,
+          ...(plan.gap ? { gap: plan.gap } : {}),
+          ...(mode === 'group' ? { group: f.group } : { durable: true }),
+          ...(f.id !== undefined ? { id: f.id } : {}),
+          ...snapshot,
         });
       }
       if (!current()) {
@@ -130,15 +133,25 @@ export class Subscriptions {
         startAfter: consumerStart(since, { epoch: '', first: 0, last: this.nsp.log(room).committed }),
         // R5.5.4, R5.5.5 (D4): dead letters go to `$dead:<room>`. A dead-letter room's own consumers do not dead-letter
         // again: a message they run out of attempts on counts as done and stays readable in that room's log.
-        ...(room.startsWith(DEAD_ROOM_PREFIX) ? {} : {
-          // R5.5.9: the dead letter and the consumer's "done" commit in one store step (no duplicate after a crash).
-          // R5.5.4: `from` names the original publisher, who is not the dead letter's sender: every live member gets it (echo).
-          deadLetter: async (m: StoredMessage, stateAfter: () => ConsumerState) => {
-            const dead = this.nsp.log(deadLetterRoom(room));
-            await dead.ready;
-            return dead.append({ event: m.event, data: m.data ?? null, ts: this.nsp.server.now(), ...(m.from ? { from: m.from } : {}) }, true, { consumer: { room, name, get state() { return stateAfter(); } } });
-          },
-        }),
+        ...(room.startsWith(DEAD_ROOM_PREFIX)
+          ? {}
+          : {
+              // R5.5.9: the dead letter and the consumer's "done" commit in one store step (no duplicate after a crash).
+              // R5.5.4: `from` names the original publisher, who is not the dead letter's sender: every live member gets it (echo).
+              deadLetter: async (m: StoredMessage, stateAfter: () => ConsumerState) => {
+                const dead = this.nsp.log(deadLetterRoom(room));
+                await dead.ready;
+                return dead.append({ event: m.event, data: m.data ?? null, ts: this.nsp.server.now(), ...(m.from ? { from: m.from } : {}) }, true, {
+                  consumer: {
+                    room,
+                    name,
+                    get state() {
+                      return stateAfter();
+                    },
+                  },
+                });
+              },
+            }),
         onIdle: () => this.retire(key, c!),
       });
       this.consumers.set(key, c);

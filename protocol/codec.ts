@@ -128,7 +128,10 @@ export function decodeServerFrame(text: string): Decoded<ServerFrame> {
   const parsed = ServerFrame.safeParse(value);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
-    return { ok: false, error: errorFrame('bad_frame', `The server sent a frame that does not match wsq/1: ${first.path.join('.')} ${first.message}.`, undefined, { issues: parsed.error.issues }) };
+    return {
+      ok: false,
+      error: errorFrame('bad_frame', `The server sent a frame that does not match wsq/1: ${first.path.join('.')} ${first.message}.`, undefined, { issues: parsed.error.issues }),
+    };
   }
   return { ok: true, frame: parsed.data };
 }

@@ -59,17 +59,16 @@ export const CLOSE_CODES = {
 export type CloseCodeName = keyof typeof CLOSE_CODES;
 
 /** Close codes after which a client should not reconnect on its own. */
-export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.protocol_error, CLOSE_CODES.invalid_payload, CLOSE_CODES.policy_violation, CLOSE_CODES.kicked, CLOSE_CODES.unauthorized]);
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CLOSE_CODES.protocol_error,
+  CLOSE_CODES.invalid_payload,
+  CLOSE_CODES.policy_violation,
+  CLOSE_CODES.kicked,
+  CLOSE_CODES.unauthorized,
+]);
 
 /** Event names an `emit` may not use: `$`-prefixed names and the library's lifecycle names. */
-export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
-  'connect',
-  'connect_error',
-  'disconnect',
-  'disconnecting',
-  'newListener',
-  'removeListener',
-]);
+export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
 
 /** True when `name` is reserved for the server. */
 export function isReservedEvent(name: string): boolean {

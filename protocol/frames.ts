@@ -215,7 +215,9 @@ export const Namespace = named('namespace');
 export const RoomName = named('room');
 /** A room a client may emit into: a room name not in the server's reserved `$` space (R4.5.8). */
 export const EmitRoom = named('room', (s) =>
-  isReservedRoom(s) ? `must not start with "$": rooms starting with "$" (such as dead-letter rooms "$dead:<room>") are written only by the server; got ${describeValue(s)}` : undefined,
+  isReservedRoom(s)
+    ? `must not start with "$": rooms starting with "$" (such as dead-letter rooms "$dead:<room>") are written only by the server; got ${describeValue(s)}`
+    : undefined,
 );
 /** An event name an application may use: at most 256 UTF-8 bytes, not reserved (R1.7, R4.5.1). */
 export const EventName = named('event', (s) =>
@@ -291,6 +293,7 @@ export const EMIT_RULES: readonly CrossFieldRule<{ room?: string; volatile?: boo
     req: 'R4.5.2',
     broken: (f) => f.room === undefined && (f.volatile === true || f.echo === true || f.key !== undefined),
     message: '"volatile", "echo" and "key" apply to room emits; add "room", or drop them',
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keywords, not a thenable
     json: { if: { not: { required: ['room'] } }, then: { properties: { volatile: { const: false }, echo: { const: false } }, not: { required: ['key'] } } },
   },
   {
@@ -370,9 +373,7 @@ export const CLIENT_FRAMES = {
   nack: NackFrame,
   ping: PingFrame,
 } as const;
-export const ClientFrame = discriminatedUnion('type', [
-  ConnectFrame, DisconnectFrame, JoinFrame, LeaveFrame, EmitFrame, AckFrame, NackFrame, PingFrame,
-]);
+export const ClientFrame = discriminatedUnion('type', [ConnectFrame, DisconnectFrame, JoinFrame, LeaveFrame, EmitFrame, AckFrame, NackFrame, PingFrame]);
 
 export type ConnectFrame = z.infer<typeof ConnectFrame>;
 export type DisconnectFrame = z.infer<typeof DisconnectFrame>;
@@ -493,8 +494,16 @@ export const PongFrame = strictObject({
 });
 
 export const ServerFrame = discriminatedUnion('type', [
-  WelcomeFrame, ConnectedFrame, DisconnectedFrame, JoinedFrame, LeftFrame, EventFrame,
-  ServerAckFrame, ErrorFrame, PresenceFrame, PongFrame,
+  WelcomeFrame,
+  ConnectedFrame,
+  DisconnectedFrame,
+  JoinedFrame,
+  LeftFrame,
+  EventFrame,
+  ServerAckFrame,
+  ErrorFrame,
+  PresenceFrame,
+  PongFrame,
 ]);
 
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;

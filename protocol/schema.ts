@@ -56,10 +56,22 @@ export const SCHEMA_ID = 'https://wsq.dev/schema/wsq-v1.schema.json';
 /** Name (the `$defs` key) and description of every schema that gets its own definition. */
 const DEFS: [z.ZodType, string, string][] = [
   [RequestId, 'RequestId', `A request id: an integer, or a string of at most ${LIMITS.idBytes} UTF-8 bytes. Every reply to a request echoes it (PROTOCOL.md R1.12).`],
-  [Namespace, 'Namespace', `A namespace name; it starts with "/", e.g. "/" or "/chat"; 1-${LIMITS.namespaceBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.7). maxLength bounds characters, a weaker bound: the limit is in bytes.`],
-  [RoomName, 'RoomName', `A room name: 1-${LIMITS.roomBytes} UTF-8 bytes, no control characters, well-formed Unicode; a dead-letter room "$dead:<room>" may be longer by its prefix (PROTOCOL.md R1.7). maxLength bounds characters, a weaker bound: the limit is in bytes.`],
+  [
+    Namespace,
+    'Namespace',
+    `A namespace name; it starts with "/", e.g. "/" or "/chat"; 1-${LIMITS.namespaceBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.7). maxLength bounds characters, a weaker bound: the limit is in bytes.`,
+  ],
+  [
+    RoomName,
+    'RoomName',
+    `A room name: 1-${LIMITS.roomBytes} UTF-8 bytes, no control characters, well-formed Unicode; a dead-letter room "$dead:<room>" may be longer by its prefix (PROTOCOL.md R1.7). maxLength bounds characters, a weaker bound: the limit is in bytes.`,
+  ],
   [EmitRoom, 'EmitRoom', 'A room a client may emit into: a RoomName that does not start with "$" (the server\'s reserved space, PROTOCOL.md R4.5.8).'],
-  [EventName, 'EventName', `An application event name, 1-${LIMITS.eventBytes} UTF-8 bytes, no control characters. Names starting with "$" and the library lifecycle names are reserved (PROTOCOL.md R1.7, §4.5).`],
+  [
+    EventName,
+    'EventName',
+    `An application event name, 1-${LIMITS.eventBytes} UTF-8 bytes, no control characters. Names starting with "$" and the library lifecycle names are reserved (PROTOCOL.md R1.7, §4.5).`,
+  ],
   [GroupName, 'GroupName', `A consumer group name: 1-${LIMITS.groupBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.12).`],
   [IdempotencyKey, 'IdempotencyKey', `An idempotency key: 1-${LIMITS.keyBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.12).`],
   [Epoch, 'Epoch', `An epoch as a client sends it back: 1-${LIMITS.epochBytes} UTF-8 bytes, no control characters (PROTOCOL.md R1.7).`],
@@ -70,7 +82,11 @@ const DEFS: [z.ZodType, string, string][] = [
   [ClientFrame, 'ClientFrame', 'Any frame a client sends, chosen by "type" (PROTOCOL.md §4).'],
   [ConnectFrame, 'ConnectFrame', 'Client to server: enter a namespace. Reply: connected or error (PROTOCOL.md §4.1).'],
   [DisconnectFrame, 'DisconnectFrame', 'Client to server: leave a namespace and all its rooms. Reply: disconnected (PROTOCOL.md §4.2).'],
-  [JoinFrame, 'JoinFrame', 'Client to server: subscribe to a room (live with optional replay, durable, or in a consumer group). Reply: joined, then replayed and live events (PROTOCOL.md §4.3).'],
+  [
+    JoinFrame,
+    'JoinFrame',
+    'Client to server: subscribe to a room (live with optional replay, durable, or in a consumer group). Reply: joined, then replayed and live events (PROTOCOL.md §4.3).',
+  ],
   [LeaveFrame, 'LeaveFrame', 'Client to server: end the subscription to a room. Reply: left or error not_member (PROTOCOL.md §4.4).'],
   [EmitFrame, 'EmitFrame', 'Client to server: send an event to a room or to the server\'s handlers. With "id": answered by ack or error (PROTOCOL.md §4.5).'],
   [AckFrame, 'ClientAckFrame', 'Client to server: acknowledge a delivery or answer a request the server sent with "id". No reply (PROTOCOL.md §4.6).'],

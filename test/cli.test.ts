@@ -105,7 +105,13 @@ t.test('wsq hash-key prints the sha256 form; without a key it makes one', async 
   await n.exit(10_000);
   const [, key, hash] = /key: +(\S+)\nhash: +(\S+)/.exec(n.stdout) ?? [];
   t.ok(key?.startsWith('wsq_'), 'a new key');
-  t.equal(hash, `sha256:${createHash('sha256').update(key ?? '').digest('hex')}`, 'with its hash');
+  t.equal(
+    hash,
+    `sha256:${createHash('sha256')
+      .update(key ?? '')
+      .digest('hex')}`,
+    'with its hash',
+  );
 });
 
 t.test('wsq config check validates examples/wsq.config.json', async (t) => {

@@ -160,7 +160,9 @@ export async function main(): Promise<void> {
 
   const byDriver = [...delivered].map(([o, d]) => `${o}→${d}`).join(', ');
   const bakeryDelivered = new Set(bakeryNotices.filter((n) => n.kind === 'delivered').map((n) => n.order));
-  say(`summary: ${delivered.size} of ${total} orders delivered, each once (${byDriver}); the bakery got ${bakeryDelivered.size} of ${bakeryOrders.length} "delivered" notices after coming back`);
+  say(
+    `summary: ${delivered.size} of ${total} orders delivered, each once (${byDriver}); the bakery got ${bakeryDelivered.size} of ${bakeryOrders.length} "delivered" notices after coming back`,
+  );
 
   for (const c of clients) await c.close();
   await server.close();

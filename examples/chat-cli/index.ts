@@ -92,7 +92,7 @@ sub.on('message', (data, msg) => {
   show(`[${room} #${msg.offset}] ${data?.name ?? '?'}: ${data?.text ?? JSON.stringify(data)}`);
   maybeExit();
 });
-sub.on('gap', (gap) => status(gap.epochChanged ? 'the server lost this room\'s history' : `some history is gone (retention); it starts at #${gap.earliest}`));
+sub.on('gap', (gap) => status(gap.epochChanged ? "the server lost this room's history" : `some history is gone (retention); it starts at #${gap.earliest}`));
 sub.on('error', (e) => {
   status(`cannot join ${room}: ${e.message}`);
   failed = true;

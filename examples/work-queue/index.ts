@@ -102,10 +102,7 @@ async function main(): Promise<number> {
   console.log(`producer: sent job 1 again with key job-1 → ${again.duplicate ? `duplicate of offset ${again.offset}, not stored again` : 'STORED AGAIN'}`);
 
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    finished.then(() => false),
-    new Promise<boolean>((r) => (timer = setTimeout(r, DEADLINE_MS, true))),
-  ]);
+  const timedOut = await Promise.race([finished.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(r, DEADLINE_MS, true)))]);
   clearTimeout(timer);
   await Promise.all(clients.map((c) => c.close()));
   await server.close();
@@ -118,7 +115,10 @@ async function main(): Promise<number> {
   console.log(`summary: duplicate publishes stored: ${duplicatesStored}`);
   for (let i = 1; i <= WORKERS; i++) {
     const name = `worker-${i}`;
-    const did = [...doneBy].filter(([, by]) => by.includes(name)).map(([n]) => n).sort((a, b) => a - b);
+    const did = [...doneBy]
+      .filter(([, by]) => by.includes(name))
+      .map(([n]) => n)
+      .sort((a, b) => a - b);
     console.log(`summary: ${name} did ${did.length}: ${did.join(', ') || '-'}`);
   }
   if (timedOut) console.log(`summary: TIMED OUT after ${DEADLINE_MS} ms with ${doneBy.size} of ${jobs} jobs done`);

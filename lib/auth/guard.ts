@@ -24,7 +24,13 @@ export type AuthorizeHook = (socket: Socket, action: Action, target: { ns: strin
 
 /** The outcome of the upgrade checks. */
 export type Admission =
-  | { ok: true; credentials?: Credentials; client?: string; /** The identity counted by maxConnectionsPerClient (connections without one count only in the total). */ identity?: string }
+  | {
+      ok: true;
+      credentials?: Credentials;
+      client?: string;
+      /** The identity counted by maxConnectionsPerClient (connections without one count only in the total). */
+      identity?: string;
+    }
   | { ok: false; status: number; reason: string };
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -111,7 +117,8 @@ export class Guard {
           if (!r.success) return no(401, `Unauthorized: the token's "${auth.jwt!.claim}" claim must be {"allow": [{"ns", "room", "actions"}, …]}: ${r.error.issues[0]?.message}`);
           permissions = r.data;
         }
-        if (claims.sub !== undefined && !/^[A-Za-z0-9_.:@-]{1,128}$/.test(claims.sub)) return no(401, 'Unauthorized: the token\'s "sub" must be 1-128 characters of A-Z a-z 0-9 _ . : @ -');
+        if (claims.sub !== undefined && !/^[A-Za-z0-9_.:@-]{1,128}$/.test(claims.sub))
+          return no(401, 'Unauthorized: the token\'s "sub" must be 1-128 characters of A-Z a-z 0-9 _ . : @ -');
         credentials = { kind: 'jwt', claims, permissions, ...(claims.sub ? { client: claims.sub } : {}), ...(claims.exp ? { expiresAt: claims.exp * 1000 } : {}) };
       } catch (err) {
         if (err instanceof TokenRefused) return no(401, `Unauthorized: ${err.message}`);
@@ -123,7 +130,10 @@ export class Guard {
       credentials = { kind: 'key', client: key.client, permissions: key.permissions ?? auth.defaultPermissions };
     }
     if (asked !== undefined && asked !== credentials.client) {
-      return no(403, `Forbidden: the credential is for ${credentials.client ? `"${credentials.client}"` : 'no identity'}, not "${asked}"; a connection cannot claim another identity`);
+      return no(
+        403,
+        `Forbidden: the credential is for ${credentials.client ? `"${credentials.client}"` : 'no identity'}, not "${asked}"; a connection cannot claim another identity`,
+      );
     }
     return { ok: true, credentials, ...(credentials.client ? { client: credentials.client, identity: credentials.client } : {}) };
   }
@@ -155,7 +165,11 @@ export class Guard {
     if (!b) this.frameBuckets.set(conn, (b = new Bucket()));
     const wait = b.take(this.now(), perSecond, burst);
     if (!wait) return undefined;
-    return { code: 'rate_limited', message: `This connection sent more than ${perSecond} frames a second (burst ${burst || perSecond}; limits.frameRate); this ${type} was dropped. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'frameRate' } };
+    return {
+      code: 'rate_limited',
+      message: `This connection sent more than ${perSecond} frames a second (burst ${burst || perSecond}; limits.frameRate); this ${type} was dropped. Retry in ${wait} ms.`,
+      details: { retryAfterMs: wait, limit: 'frameRate' },
+    };
   }
 
   private check(socket: Socket | undefined, credentials: Credentials | undefined, actions: Action[], ns: string, room?: string): Refusal | undefined {
@@ -167,7 +181,12 @@ export class Guard {
     if (hook && socket) {
       for (const a of actions) {
         const why = hook(socket, a, room === undefined ? { ns } : { ns, room });
-        if (why) return { code: 'forbidden', message: `${a} refused by the server: ${why}`, details: { action: a, ns, ...(room !== undefined ? { room } : {}), permission: 'server.authorize' } };
+        if (why)
+          return {
+            code: 'forbidden',
+            message: `${a} refused by the server: ${why}`,
+            details: { action: a, ns, ...(room !== undefined ? { room } : {}), permission: 'server.authorize' },
+          };
       }
     }
     return undefined;
@@ -178,21 +197,44 @@ export class Guard {
     const r = this.check(conn.sockets.get('/'), credentialsOf(conn), ['connect'], ns);
     if (r) return r;
     const max = this.o.limits.maxNamespacesPerConnection;
-    if (max > 0 && conn.sockets.size >= max) return { code: 'forbidden', message: `This connection is in ${conn.sockets.size} namespaces, the most allowed (limits.maxNamespacesPerConnection); disconnect one first.`, details: { limit: 'maxNamespacesPerConnection', max } };
+    if (max > 0 && conn.sockets.size >= max)
+      return {
+        code: 'forbidden',
+        message: `This connection is in ${conn.sockets.size} namespaces, the most allowed (limits.maxNamespacesPerConnection); disconnect one first.`,
+        details: { limit: 'maxNamespacesPerConnection', max },
+      };
     return this.newName(conn, ns);
   }
 
   /** `join`: the actions it needs (join + history for `since`, durable, group, dead for `$dead:` rooms), then prefetch, rooms and names limits. */
   join(conn: Connection, socket: Socket, f: JoinFrame): Refusal | undefined {
-    const actions: Action[] = f.room.startsWith('$dead:') ? ['dead'] : f.durable ? ['durable'] : f.group !== undefined ? ['group'] : f.since !== undefined ? ['join', 'history'] : ['join'];
+    const actions: Action[] = f.room.startsWith('$dead:')
+      ? ['dead']
+      : f.durable
+        ? ['durable']
+        : f.group !== undefined
+          ? ['group']
+          : f.since !== undefined
+            ? ['join', 'history']
+            : ['join'];
     const r = this.check(socket, credentialsOf(conn), actions, socket.nsp.name, f.room);
     if (r) return r;
     const { maxPrefetch, maxRoomsPerConnection } = this.o.limits;
-    if (f.prefetch !== undefined && f.prefetch > maxPrefetch) return { code: 'forbidden', message: `join: prefetch ${f.prefetch} is above this server's cap of ${maxPrefetch} (limits.maxPrefetch); ask for ${maxPrefetch} or fewer.`, details: { limit: 'maxPrefetch', max: maxPrefetch } };
+    if (f.prefetch !== undefined && f.prefetch > maxPrefetch)
+      return {
+        code: 'forbidden',
+        message: `join: prefetch ${f.prefetch} is above this server's cap of ${maxPrefetch} (limits.maxPrefetch); ask for ${maxPrefetch} or fewer.`,
+        details: { limit: 'maxPrefetch', max: maxPrefetch },
+      };
     if (maxRoomsPerConnection > 0 && !socket.subs.has(f.room)) {
       let n = 0;
       for (const s of conn.sockets.values()) n += s.subs.size;
-      if (n >= maxRoomsPerConnection) return { code: 'forbidden', message: `join: this connection is in ${n} rooms, the most allowed (limits.maxRoomsPerConnection); leave one first.`, details: { limit: 'maxRoomsPerConnection', max: maxRoomsPerConnection } };
+      if (n >= maxRoomsPerConnection)
+        return {
+          code: 'forbidden',
+          message: `join: this connection is in ${n} rooms, the most allowed (limits.maxRoomsPerConnection); leave one first.`,
+          details: { limit: 'maxRoomsPerConnection', max: maxRoomsPerConnection },
+        };
     }
     return this.newName(conn, socket.nsp.name, f.room);
   }
@@ -206,7 +248,11 @@ export class Guard {
     if (perSecond <= 0) return undefined;
     const wait = this.roomBuckets.take(`${ns.length}:${ns}${room}`, this.now(), perSecond, burst);
     if (!wait) return undefined;
-    return { code: 'rate_limited', message: `Room "${room}" takes at most ${perSecond} emits a second (limits.publishRatePerRoom); this emit was not stored or sent. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'publishRatePerRoom' } };
+    return {
+      code: 'rate_limited',
+      message: `Room "${room}" takes at most ${perSecond} emits a second (limits.publishRatePerRoom); this emit was not stored or sent. Retry in ${wait} ms.`,
+      details: { retryAfterMs: wait, limit: 'publishRatePerRoom' },
+    };
   }
 
   /** Count a namespace or room name against the identity's (or, anonymous, the address's) names per minute. */
@@ -216,6 +262,10 @@ export class Guard {
     const who = conn.client ?? `address:${conn.handshake.address}`;
     const wait = this.names.use(who, room === undefined ? ns : `${ns.length}:${ns}${room}`, this.now(), per);
     if (!wait) return undefined;
-    return { code: 'rate_limited', message: `This identity used ${per} different names in the last minute (limits.maxNewNamesPerMinute); ${room === undefined ? `namespace "${ns}"` : `room "${room}"`} was refused. Retry in ${wait} ms.`, details: { retryAfterMs: wait, limit: 'maxNewNamesPerMinute' } };
+    return {
+      code: 'rate_limited',
+      message: `This identity used ${per} different names in the last minute (limits.maxNewNamesPerMinute); ${room === undefined ? `namespace "${ns}"` : `room "${room}"`} was refused. Retry in ${wait} ms.`,
+      details: { retryAfterMs: wait, limit: 'maxNewNamesPerMinute' },
+    };
   }
 }

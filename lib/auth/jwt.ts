@@ -44,7 +44,10 @@ export class JwtVerifier {
     let jwks: JWTVerifyGetKey | undefined;
     if (cfg.secretFile) {
       secret = new TextEncoder().encode(readOrThrow(cfg.secretFile, 'secretFile').trim());
-      if (secret.length < MIN_SECRET_BYTES) throw new TypeError(`auth.jwt.secretFile: ${cfg.secretFile} holds ${secret.length} bytes; an HS256 secret needs at least ${MIN_SECRET_BYTES} (e.g. \`openssl rand -base64 48\`)`);
+      if (secret.length < MIN_SECRET_BYTES)
+        throw new TypeError(
+          `auth.jwt.secretFile: ${cfg.secretFile} holds ${secret.length} bytes; an HS256 secret needs at least ${MIN_SECRET_BYTES} (e.g. \`openssl rand -base64 48\`)`,
+        );
     }
     if (cfg.jwksFile) {
       let set: unknown;
@@ -52,7 +55,9 @@ export class JwtVerifier {
         set = JSON.parse(readOrThrow(cfg.jwksFile, 'jwksFile'));
         jwks = createLocalJWKSet(set as Parameters<typeof createLocalJWKSet>[0]);
       } catch (err) {
-        throw err instanceof TypeError && err.message.startsWith('auth.') ? err : new TypeError(`auth.jwt.jwksFile: ${cfg.jwksFile} is not a JWKS ({"keys": [...]}): ${(err as Error).message}`);
+        throw err instanceof TypeError && err.message.startsWith('auth.')
+          ? err
+          : new TypeError(`auth.jwt.jwksFile: ${cfg.jwksFile} is not a JWKS ({"keys": [...]}): ${(err as Error).message}`);
       }
     }
     return new JwtVerifier(cfg, secret, jwks);
@@ -73,7 +78,12 @@ export class JwtVerifier {
     }
     const algorithms = this.algorithms();
     if (!alg || !algorithms.includes(alg)) throw new TokenRefused(`the token is signed with ${alg ?? 'no algorithm'}; this server accepts ${algorithms.join(', ')}`);
-    const opts = { algorithms, clockTolerance: this.cfg.clockToleranceSec, ...(this.cfg.issuer ? { issuer: this.cfg.issuer } : {}), ...(this.cfg.audience ? { audience: this.cfg.audience } : {}) };
+    const opts = {
+      algorithms,
+      clockTolerance: this.cfg.clockToleranceSec,
+      ...(this.cfg.issuer ? { issuer: this.cfg.issuer } : {}),
+      ...(this.cfg.audience ? { audience: this.cfg.audience } : {}),
+    };
     try {
       const r = alg === 'HS256' ? await jwtVerify(token, this.secret!, opts) : await jwtVerify(token, this.jwks!, opts);
       return r.payload;
@@ -90,7 +100,7 @@ function reason(err: Error & { code?: string; claim?: string }): string {
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'the token signature does not verify (wrong key or forged)';
     case 'ERR_JWKS_NO_MATCHING_KEY':
-      return 'no key of the server\'s JWKS matches the token (unknown kid or key)';
+      return "no key of the server's JWKS matches the token (unknown kid or key)";
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       return `the token's "${err.claim}" claim is not accepted: ${err.message}`;
     default:

@@ -34,7 +34,13 @@ export function globMatch(pattern: string, s: string): boolean {
   if (pattern === '*') return true;
   let re = compiled.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+    re = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+      's',
+    );
     if (compiled.size > 1000) compiled.clear(); // patterns come from config and tokens: few, but bounded anyway
     compiled.set(pattern, re);
   }
@@ -73,7 +79,11 @@ export function authorize(credentials: Credentials | undefined, action: Action, 
   if (grantingRule(credentials.permissions, action, ns, target)) return undefined;
   const who = credentials.client ? `client "${credentials.client}"` : 'an anonymous connection';
   const where = room === undefined ? `namespace "${ns}"` : `room "${target}" of namespace "${ns}"`;
-  const shown = credentials.permissions.slice(0, 5).map((r) => `{ns "${r.ns}", room "${r.room}": ${r.actions.join(' ')}}`).join(', ') || 'none';
+  const shown =
+    credentials.permissions
+      .slice(0, 5)
+      .map((r) => `{ns "${r.ns}", room "${r.room}": ${r.actions.join(' ')}}`)
+      .join(', ') || 'none';
   return {
     code: 'forbidden',
     message: `No permission of ${who} grants "${action}" on ${where} (its ${credentials.kind} permissions: ${shown}${credentials.permissions.length > 5 ? ', …' : ''}). Ask for a credential that grants it.`,

@@ -28,7 +28,7 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   const cap = options.capMs ?? 5000;
   const random = options.random ?? Math.random;
   // 2^attempt overflows to Infinity for large attempts; min() keeps the bound finite.
-  const ceiling = Math.min(cap, base * Math.pow(2, Math.min(attempt, 1023)));
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 1023));
   const r = random();
   const unit = r >= 0 && r < 1 ? r : 0;
   return Math.floor(unit * ceiling);

@@ -22,10 +22,7 @@ export * from './common.js';
  * client.on('reconnecting', () => banner.show('reconnecting…'));
  * client.on('reconnected', () => banner.hide());
  */
-export function connect<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents>(
-  url: string,
-  options: ConnectOptions = {},
-): WsqClient<Listen, Emit> {
+export function connect<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents>(url: string, options: ConnectOptions = {}): WsqClient<Listen, Emit> {
   const impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!impl) throw new WsqError('closed', 'There is no global WebSocket here; pass one as the "WebSocket" option (in Node, import connect from "wsq/client").');
   return new WsqClient<Listen, Emit>(url, { ...options, WebSocket: impl });

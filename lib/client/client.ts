@@ -18,10 +18,7 @@ import { Requests } from './requests.js';
 import { WsqNamespace } from './namespace.js';
 import type { Subscription } from './subscription.js';
 import { Transport, upgradeUrl, type UpgradeRefusal, type WebSocketConstructor, type WebSocketLike } from './transport.js';
-import type {
-  AckResult, AnyEvents, ClientEvents, CloseInfo, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap,
-  JoinOptions, MessageHandler,
-} from './types.js';
+import type { AckResult, AnyEvents, ClientEvents, CloseInfo, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, MessageHandler } from './types.js';
 
 /** Where the connection stands. */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -116,7 +113,10 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
       this.settings.outboxLimit,
     );
     this.lifecycle.onListenerError = (e, event) => {
-      if (event === 'error') queueMicrotask(() => { throw e; });
+      if (event === 'error')
+        queueMicrotask(() => {
+          throw e;
+        });
       else this.report(new WsqError('handler_failed', `A "${String(event)}" listener failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
     };
     this.heartbeat = new Heartbeat({
@@ -310,17 +310,17 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     } catch (e) {
       pending = Promise.reject(e);
     }
-    pending.then(
-      (value) => {
+    pending
+      .then((value) => {
         if (this.attempt !== attempt || this.current === 'closed') return;
         if (typeof value !== 'string' || value === '') throw new TypeError(`it gave ${value === '' ? 'an empty string' : typeof value}, not a token string`);
         this.dial(value);
-      },
-    ).catch((e: unknown) => {
-      if (this.attempt !== attempt || this.current === 'closed') return;
-      this.report(new WsqError('token_failed', `The token callback failed: ${e instanceof Error ? e.message : String(e)}. Retrying with backoff.`, { cause: e }));
-      this.lost(1006, 'token callback failed');
-    });
+      })
+      .catch((e: unknown) => {
+        if (this.attempt !== attempt || this.current === 'closed') return;
+        this.report(new WsqError('token_failed', `The token callback failed: ${e instanceof Error ? e.message : String(e)}. Retrying with backoff.`, { cause: e }));
+        this.lost(1006, 'token callback failed');
+      });
   }
 
   /** Open the WebSocket of the current attempt with `token`. */
@@ -436,9 +436,12 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     if (opts.error) info.error = opts.error;
     this.lifecycle.emit('close', info);
     if (delayMs === undefined) {
-      const why = opts.error && terminal
-        ? opts.error.message.replace(/\.$/, '')
-        : terminal ? `the server closed the connection with code ${code}${reason ? ` (${reason})` : ''}` : 'the last reconnect attempt failed';
+      const why =
+        opts.error && terminal
+          ? opts.error.message.replace(/\.$/, '')
+          : terminal
+            ? `the server closed the connection with code ${code}${reason ? ` (${reason})` : ''}`
+            : 'the last reconnect attempt failed';
       this.closing = Promise.resolve();
       this.shutdown(new WsqError('closed', `The client stopped: ${why}.`, opts.error ? { cause: opts.error } : undefined));
       return;

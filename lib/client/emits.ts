@@ -40,7 +40,10 @@ export class Emits {
   private readonly outbox: Outbox<EmitEntry>;
   private readonly inflight = new Map<RequestId, EmitEntry>();
 
-  constructor(private readonly host: EmitHost, limit: number) {
+  constructor(
+    private readonly host: EmitHost,
+    limit: number,
+  ) {
     this.outbox = new Outbox<EmitEntry>(limit);
   }
 
@@ -187,12 +190,15 @@ export class Emits {
     // No timer for Infinity, NaN or <= 0 (wait for the ack however long it takes); timers
     // take at most 2^31-1 ms (a longer delay would fire at once).
     if (ms === undefined || !entry.settle || !Number.isFinite(ms) || ms <= 0) return;
-    entry.timer = this.host.setTimeout(() => {
-      if (entry.done) return;
-      if (entry.id !== undefined) this.inflight.delete(entry.id);
-      this.outbox.remove(entry);
-      this.fail(entry, new WsqTimeoutError(entry.what, ms));
-    }, Math.min(ms, MAX_TIMER_MS));
+    entry.timer = this.host.setTimeout(
+      () => {
+        if (entry.done) return;
+        if (entry.id !== undefined) this.inflight.delete(entry.id);
+        this.outbox.remove(entry);
+        this.fail(entry, new WsqTimeoutError(entry.what, ms));
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
   }
 
   /** Fail an emit: its promise rejects, or (a plain emit) the error goes to the client's `error` event. */

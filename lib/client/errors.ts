@@ -74,7 +74,10 @@ export class WsqTimeoutError extends WsqError {
 export class WsqOutcomeUnknownError extends WsqError {
   override readonly name: string = 'WsqOutcomeUnknownError';
   constructor(what: string) {
-    super('outcome_unknown', `The connection dropped after ${what} was sent and before its ack came, so whether it was stored is unknown. It had no "key", so it was not resent; give emits a "key" to make resending safe.`);
+    super(
+      'outcome_unknown',
+      `The connection dropped after ${what} was sent and before its ack came, so whether it was stored is unknown. It had no "key", so it was not resent; give emits a "key" to make resending safe.`,
+    );
   }
 }
 
@@ -109,11 +112,16 @@ export class WsqUpgradeError extends WsqError {
 
 function codeOfStatus(status: number): WsqErrorCode {
   switch (status) {
-    case 401: return 'unauthorized';
-    case 403: return 'forbidden';
-    case 429: return 'rate_limited';
-    case 503: return 'unavailable';
-    default: return 'upgrade_refused';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 429:
+      return 'rate_limited';
+    case 503:
+      return 'unavailable';
+    default:
+      return 'upgrade_refused';
   }
 }
 

@@ -29,10 +29,7 @@ export * from './common.js';
  * client.join('lobby').on('message', (m) => console.log(m.text));
  * client.emit('message', { text: 'hello' }, { room: 'lobby' });
  */
-export function connect<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents>(
-  url: string,
-  options: ConnectOptions = {},
-): WsqClient<Listen, Emit> {
+export function connect<Listen extends EventMap = AnyEvents, Emit extends EventMap = AnyEvents>(url: string, options: ConnectOptions = {}): WsqClient<Listen, Emit> {
   if (options.WebSocket) return new WsqClient<Listen, Emit>(url, { ...options, WebSocket: options.WebSocket });
   return new WsqClient<Listen, Emit>(url, { ...options, WebSocket: NodeWebSocket, headerSocket: nodeSocket });
 }
@@ -63,7 +60,13 @@ function nodeSocket(url: string, protocols: string[], headers: Record<string, st
       done = true;
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('utf8');
-      const line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? res.statusMessage ?? '';
+      const line =
+        text
+          .split(/\r?\n/)
+          .find((l) => l.trim() !== '')
+          ?.trim() ??
+        res.statusMessage ??
+        '';
       const refusal: UpgradeRefusal = { status: res.statusCode ?? 0, body: line.slice(0, 300) };
       const retryAfter = Number(res.headers['retry-after']);
       if (res.headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) refusal.retryAfterMs = retryAfter * 1000;

@@ -150,7 +150,7 @@ export function hasHandlers(handlers: Iterable<unknown>, anyHandlers: Iterable<I
  * meanwhile gets it), each time counting an attempt; after `maxDeliver` attempts it moves
  * it to `$dead:<room>` (R5.4.9). No tight redelivery loop, whatever `nackDelayMs` is.
  */
-export const UNACKED_OUTCOME = "it was left unacked: the server delivers it again after its ack timeout, and after maxDeliver attempts moves it to \"$dead:<room>\"";
+export const UNACKED_OUTCOME = 'it was left unacked: the server delivers it again after its ack timeout, and after maxDeliver attempts moves it to "$dead:<room>"';
 
 /**
  * A delivery no handler can take: a `WsqError` `no_handler` saying what happens to it.
@@ -167,11 +167,7 @@ export function noHandler(frame: EventFrame, outcome: string): WsqError {
  * order (so messages reach them in arrival order). The promise resolves with the first
  * event handler's result once every result has settled, and rejects if any threw.
  */
-export function dispatch(
-  msg: Message,
-  handlers: Iterable<MessageHandler<any>>,
-  anyHandlers: Iterable<Iterable<AnyHandler>>,
-): Promise<unknown> {
+export function dispatch(msg: Message, handlers: Iterable<MessageHandler<any>>, anyHandlers: Iterable<Iterable<AnyHandler>>): Promise<unknown> {
   const results: unknown[] = [];
   let failure: { error: unknown } | undefined;
   let first = true;

@@ -9,9 +9,7 @@ import { HandlerHost, HandlerRegistry } from './handlers.js';
 import { UNACKED_OUTCOME, answerer, noHandler, type EmitEntry, type Link } from './link.js';
 import { Subscription, modeOf } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
-import type {
-  AckResult, AnyEvents, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents,
-} from './types.js';
+import type { AckResult, AnyEvents, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents } from './types.js';
 
 /**
  * A namespace: `client.ns('/chat', { auth })`. It connects with every connection of the
@@ -106,14 +104,24 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       const have = existing.mode;
       const want = modeOf(options);
       if (have !== want) {
-        throw new WsqError('already_joined', `A subscription to "${room}"${this.name === '/' ? '' : ` in "${this.name}"`} in mode ${have} exists; leave it first (await sub.leave()), then join in mode ${want}.`);
+        throw new WsqError(
+          'already_joined',
+          `A subscription to "${room}"${this.name === '/' ? '' : ` in "${this.name}"`} in mode ${have} exists; leave it first (await sub.leave()), then join in mode ${want}.`,
+        );
       }
       return existing as Subscription<L>;
     }
     if (this.dropped) throw this.droppedError();
-    const sub = new Subscription<L>(this.link, this.name, room, options, () => {
-      if (this.subs.get(room) === sub) this.subs.delete(room);
-    }, this.handlers.any);
+    const sub = new Subscription<L>(
+      this.link,
+      this.name,
+      room,
+      options,
+      () => {
+        if (this.subs.get(room) === sub) this.subs.delete(room);
+      },
+      this.handlers.any,
+    );
     this.subs.set(room, sub);
     if (this.connected) void sub.sendJoin();
     return sub;
@@ -153,10 +161,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
    * const { offset } = await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby', key: 'm-1' });
    * const { data } = await client.emitWithAck('sum', [1, 2], { timeoutMs: 2000 }); // a server handler's answer
    */
-  emitWithAck<K extends keyof Emit & string, R = unknown>(
-    event: K,
-    ...args: EmitArgs<Emit[K], EmitWithAckOptions>
-  ): Promise<AckResult<R>> {
+  emitWithAck<K extends keyof Emit & string, R = unknown>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<AckResult<R>> {
     const [data, options = {}] = args as [unknown, EmitWithAckOptions | undefined];
     return new Promise<AckResult<R>>((resolve, reject) => {
       const entry = this.entry(event, data, options, true);
@@ -202,7 +207,10 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
   private entry(event: string, data: unknown, options: EmitOptions | EmitWithAckOptions, track: boolean): EmitEntry {
     if (typeof event !== 'string' || event.length === 0) throw new WsqError('bad_frame', 'emit: the event name must be a non-empty string.');
     if (isReservedEvent(event)) {
-      throw new WsqError('bad_frame', `emit: the event name "${event}" is reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener). Pick another name.`);
+      throw new WsqError(
+        'bad_frame',
+        `emit: the event name "${event}" is reserved for the server (names starting with "$", and connect, connect_error, disconnect, disconnecting, newListener, removeListener). Pick another name.`,
+      );
     }
     if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
     if (this.dropped) throw this.droppedError();

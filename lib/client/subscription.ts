@@ -269,7 +269,12 @@ export class Subscription<Listen extends EventMap = AnyEvents> extends HandlerHo
       // timeout, dead-lettered after maxDeliver attempts (R5.4.9). Both are bounded.
       if (this.options.group !== undefined) {
         answer(false);
-        this.handlers.reportError(noHandler(frame, `the delivery was nacked, so another member of group "${this.options.group}" may take it; it comes back in ${nackDelayMs} ms, and after maxDeliver attempts goes to "$dead:${this.room}"`));
+        this.handlers.reportError(
+          noHandler(
+            frame,
+            `the delivery was nacked, so another member of group "${this.options.group}" may take it; it comes back in ${nackDelayMs} ms, and after maxDeliver attempts goes to "$dead:${this.room}"`,
+          ),
+        );
       } else {
         if (key !== undefined) this.deliveries.release(key);
         this.handlers.reportError(noHandler(frame, UNACKED_OUTCOME));

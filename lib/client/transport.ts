@@ -90,7 +90,11 @@ export class Transport {
   private socket: WebSocketLike | undefined;
   private ended = false;
 
-  constructor(create: SocketFactory, url: string, private readonly handlers: TransportHandlers) {
+  constructor(
+    create: SocketFactory,
+    url: string,
+    private readonly handlers: TransportHandlers,
+  ) {
     let socket: WebSocketLike;
     try {
       socket = create(url, [SUBPROTOCOL]);

@@ -4,7 +4,7 @@
  * server does not offer what the check needs, e.g. an optional 1.x field), or throws
  * anything else (fail, with a sentence saying what was seen).
  */
-import { Peer, type Frame, type PeerOptions, short } from './peer.js';
+import { type Peer, type Frame, type PeerOptions, short } from './peer.js';
 
 /** What every check gets: the server's address, bounded waits, and fresh names. */
 export interface Ctx {
@@ -106,7 +106,8 @@ export function nextEvent(p: Peer, room: string, pred: (f: Frame) => boolean = (
 /** Enter a namespace, or give up as N/A when the server does not serve it. */
 export async function enter(p: Peer, ns: string): Promise<void> {
   const f = await p.request({ type: 'connect', ns });
-  if (f.type === 'error' && (f.code === 'unknown_namespace' || f.code === 'unauthorized' || f.code === 'forbidden')) na(`the server does not let this runner into namespace ${ns} (${f.code})`);
+  if (f.type === 'error' && (f.code === 'unknown_namespace' || f.code === 'unauthorized' || f.code === 'forbidden'))
+    na(`the server does not let this runner into namespace ${ns} (${f.code})`);
   expect(f.type === 'connected' && f.ns === ns, `connect ${ns}: expected connected, got ${short(f)}`);
 }
 

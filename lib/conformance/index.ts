@@ -90,7 +90,12 @@ export async function runConformance(url: string, opts: ConformanceOptions = {})
     outcomes.push(o);
     opts.onCheck?.(c.name, o.outcome, o.detail);
   }
-  return REQUIREMENTS.filter((r) => selected(r.id)).map((r) => verdict(r, outcomes.filter((o) => o.check.reqs.includes(r.id))));
+  return REQUIREMENTS.filter((r) => selected(r.id)).map((r) =>
+    verdict(
+      r,
+      outcomes.filter((o) => o.check.reqs.includes(r.id)),
+    ),
+  );
 }
 
 async function runOne(check: Check, ctx: Ctx, timeoutMs: number): Promise<Outcome> {

@@ -15,10 +15,20 @@ import type { WsqServer } from '../server.js';
 function unknownId(conn: Connection, id: AckFrame['id'], what: string): void {
   const details = { delivery: id };
   if (conn.issued(id)) {
-    conn.sendError('unknown_id', `${what}: delivery or request ${id} is no longer waiting (already answered, timed out, or taken back after the ack timeout); nothing was changed. This is not counted as a bad frame.`, undefined, details);
+    conn.sendError(
+      'unknown_id',
+      `${what}: delivery or request ${id} is no longer waiting (already answered, timed out, or taken back after the ack timeout); nothing was changed. This is not counted as a bad frame.`,
+      undefined,
+      details,
+    );
     return;
   }
-  conn.bad('unknown_id', `${what}: this connection was never sent a delivery or request with id ${JSON.stringify(id)}. Ack only the "id" of an event you received on this connection.`, undefined, details);
+  conn.bad(
+    'unknown_id',
+    `${what}: this connection was never sent a delivery or request with id ${JSON.stringify(id)}. Ack only the "id" of an event you received on this connection.`,
+    undefined,
+    details,
+  );
 }
 
 /** Answer what waits for this id: a consumer's delivery (ack or nack) or the application's request. */

@@ -3,6 +3,7 @@ import type { ConnectedFrame, ConnectFrame, DisconnectFrame } from '../../protoc
 import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
 import type { WsqServer } from '../server.js';
+import type { Socket } from '../socket.js';
 
 /** Connects still running (namespace resolution, middleware), per connection and namespace. */
 const inFlight = new WeakMap<Connection, Map<string, Promise<void>>>();
@@ -32,7 +33,7 @@ async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame,
   if (!nsp) {
     return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);
   }
-  let socket;
+  let socket: Socket;
   try {
     socket = await nsp.add(conn, f.auth ?? {});
   } catch (err) {

@@ -13,12 +13,20 @@ export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFra
   // R4.3.11, R5.5.5 (D4): the only `$` rooms a client may join are dead-letter rooms `$dead:R` of ordinary rooms R.
   const deadOf = f.room.startsWith(DEAD_ROOM_PREFIX) ? f.room.slice(DEAD_ROOM_PREFIX.length) : undefined;
   if (isReservedRoom(f.room) && (deadOf === undefined || isReservedRoom(deadOf))) {
-    return conn.sendError('forbidden', `join: "${f.room}" is in the server's reserved space (rooms starting with "$"); the only ones a client may join are dead-letter rooms "${DEAD_ROOM_PREFIX}<room>".`, f.id);
+    return conn.sendError(
+      'forbidden',
+      `join: "${f.room}" is in the server's reserved space (rooms starting with "$"); the only ones a client may join are dead-letter rooms "${DEAD_ROOM_PREFIX}<room>".`,
+      f.id,
+    );
   }
   // R5.1.9: only X may join `@X`, and so its dead letters `$dead:@X` too.
   const personal = deadOf ?? f.room;
   if (personal.startsWith('@') && personal.slice(1) !== conn.client) {
-    return conn.sendError('forbidden', `join: "${f.room}" holds the ${deadOf === undefined ? 'personal room' : 'dead letters of the personal room'} of client "${personal.slice(1)}"; only a connection with ?client=${personal.slice(1)} may join it (anyone may emit to "${personal}").`, f.id);
+    return conn.sendError(
+      'forbidden',
+      `join: "${f.room}" holds the ${deadOf === undefined ? 'personal room' : 'dead letters of the personal room'} of client "${personal.slice(1)}"; only a connection with ?client=${personal.slice(1)} may join it (anyone may emit to "${personal}").`,
+      f.id,
+    );
   }
   if (server.isDirectRoom(socket.nsp, f.room)) {
     return conn.sendError('forbidden', `join: "${f.room}" is a connection's own room (its sid); only that connection is in it.`, f.id);

@@ -169,7 +169,9 @@ export class LmdbStore implements Store {
       const info = this.env.openDB<number, string>({ name: 'wsq', encoding: 'json' });
       const format = info.get('format');
       if (format === undefined && names.has('messages') && names.has('logs')) {
-        throw new Error(`the data directory ${dir} was written by an earlier wsq (storage format 1) that this version cannot read; start with another --data-dir (or move this one aside), or keep running the earlier wsq to drain it.`);
+        throw new Error(
+          `the data directory ${dir} was written by an earlier wsq (storage format 1) that this version cannot read; start with another --data-dir (or move this one aside), or keep running the earlier wsq to drain it.`,
+        );
       }
       if (format !== undefined && format !== FORMAT) {
         throw new Error(`the data directory ${dir} has storage format ${format}, and this wsq reads format ${FORMAT}; use a matching wsq version, or another --data-dir.`);
@@ -431,7 +433,10 @@ export class LmdbStore implements Store {
     let reason = `the disk commit failed (${e?.message ?? String(err)})`;
     if (e?.commitError && typeof e.commitError.then === 'function') {
       const detail = await Promise.race([
-        e.commitError.then(() => undefined, (ce: { message?: string; code?: unknown }) => `${ce?.message ?? ce}${ce?.code !== undefined ? ` (code ${ce.code})` : ''}`),
+        e.commitError.then(
+          () => undefined,
+          (ce: { message?: string; code?: unknown }) => `${ce?.message ?? ce}${ce?.code !== undefined ? ` (code ${ce.code})` : ''}`,
+        ),
         new Promise<undefined>((r) => (setTimeout(r, REASON_WAIT_MS) as unknown as NodeJS.Timeout).unref()),
       ]);
       if (detail) reason = `the disk commit failed (${detail}), so the disk is probably full or failing`;
@@ -591,7 +596,9 @@ export class DirLock {
       const pid = this.holder();
       const mine = pid === process.pid && heldDirs.has(this.dir);
       if (mine || (pid !== undefined && pid !== process.pid && alive(pid))) {
-        throw new Error(`the data directory ${this.dir} is in use by another wsq process (PID ${pid}${mine ? ', this one' : ''}, lock file ${this.path}); stop that process first, or give this one another --data-dir.`);
+        throw new Error(
+          `the data directory ${this.dir} is in use by another wsq process (PID ${pid}${mine ? ', this one' : ''}, lock file ${this.path}); stop that process first, or give this one another --data-dir.`,
+        );
       }
       // Stale: its owner is gone (or the file is unreadable or empty). Take it over.
       try {

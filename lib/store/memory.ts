@@ -48,14 +48,7 @@ export interface HeldRange {
  * (the log then holds only it) rather than lost. Does not change `held`.
  * @param sizeAt size of the held message at an offset (for bytes bookkeeping)
  */
-export function makeRoom(
-  ns: string,
-  room: string,
-  held: HeldRange,
-  size: number,
-  r: Retention,
-  sizeAt: (offset: number) => number,
-): { first: number; bytes: number } {
+export function makeRoom(ns: string, room: string, held: HeldRange, size: number, r: Retention, sizeAt: (offset: number) => number): { first: number; bytes: number } {
   let { first, bytes } = held;
   const last = held.last;
   const tooMany = () => r.maxMessages > 0 && last - first + 2 > r.maxMessages;

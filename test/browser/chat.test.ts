@@ -43,11 +43,7 @@ function rows(page: Page): Promise<Row[]> {
 
 /** Wait until the page shows a message with this text. */
 async function shows(page: Page, text: string): Promise<void> {
-  await page.waitForFunction(
-    (want) => Array.from(document.querySelectorAll('#messages li.msg .text')).some((el) => el.textContent === want),
-    text,
-    { timeout: WAIT, polling: 50 },
-  );
+  await page.waitForFunction((want) => Array.from(document.querySelectorAll('#messages li.msg .text')).some((el) => el.textContent === want), text, { timeout: WAIT, polling: 50 });
 }
 
 /** Wait for the indicator's state (and, optionally, at least `reconnects` reconnects). */

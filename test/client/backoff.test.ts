@@ -20,7 +20,10 @@ t.test('defaults: 1 s base, 5 s cap, unlimited attempts', async (t) => {
   const delays: number[] = [];
   for (let i = 0; i < 1000; i++) delays.push(b.next()!);
   t.equal(delays.length, 1000);
-  t.ok(delays.every((d) => typeof d === 'number' && d >= 0 && d < 5000), 'every delay within [0, 5000)');
+  t.ok(
+    delays.every((d) => typeof d === 'number' && d >= 0 && d < 5000),
+    'every delay within [0, 5000)',
+  );
   t.equal(delays[0], 999);
   t.equal(b.attempts, 1000);
 });
@@ -40,7 +43,7 @@ t.test('maxAttempts, then reset', async (t) => {
 
 t.test('the distribution is uniform over [0, ceiling)', async (t) => {
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const samples = Array.from({ length: 20_000 }, () => backoffDelay(1, { random }));
   const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
   t.ok(Math.abs(mean - 1000) < 30, `mean ${mean.toFixed(1)} ≈ 1000 (half of the 2000 ms ceiling)`);

@@ -22,11 +22,15 @@ t.test('the browser entry joins, resumes after a cut, and emits on a WHATWG WebS
     for (const w of waiters.filter((w) => w.step === s.step)) w.resolve(s);
   });
   const step = (name: string) =>
-    within(new Promise<Record<string, any>>((resolve) => {
-      const had = steps.find((s) => s.step === name);
-      if (had) resolve(had);
-      else waiters.push({ step: name, resolve });
-    }), 15_000, `step ${name}`);
+    within(
+      new Promise<Record<string, any>>((resolve) => {
+        const had = steps.find((s) => s.step === name);
+        if (had) resolve(had);
+        else waiters.push({ step: name, resolve });
+      }),
+      15_000,
+      `step ${name}`,
+    );
 
   t.equal((await step('open')).client, 'browser');
   await step('joined');
@@ -41,5 +45,9 @@ t.test('the browser entry joins, resumes after a cut, and emits on a WHATWG WebS
   t.equal(done.ackOffset, 4);
   const code = await within(new Promise<number | null>((r) => child.on('exit', (c) => r(c))), 10_000, 'child exit');
   t.equal(code, 0, 'the client closed and the process ended by itself');
-  t.same(steps.filter((s) => s.step === 'error'), [], 'no errors');
+  t.same(
+    steps.filter((s) => s.step === 'error'),
+    [],
+    'no errors',
+  );
 });

@@ -58,7 +58,15 @@ t.test('the handler gets data and the message (offset, epoch, from, replay)', as
   t.same(info.replay, { from: 1, to: 3, count: 3 });
   await pub.emitWithAck('n', 4, { room: 'hist' });
   await within(all, 5000, 'four messages');
-  t.same(seen.map((s) => [s.data, s.offset, s.replay]), [[1, 1, true], [2, 2, true], [3, 3, true], [4, 4, false]]);
+  t.same(
+    seen.map((s) => [s.data, s.offset, s.replay]),
+    [
+      [1, 1, true],
+      [2, 2, true],
+      [3, 3, true],
+      [4, 4, false],
+    ],
+  );
   t.equal(seen[3]!.from, pub.sid);
   t.same(room.position, { since: 4, epoch: info.epoch });
 });
@@ -99,10 +107,10 @@ t.test('reserved event names are refused before anything is sent', async (t) => 
     const e = t.throws(() => c.emit(name as 'x', 1, { room: 'r' })) as WsqError;
     t.equal(e.code, 'bad_frame', name);
   }
-  t.equal((await c.emitWithAck('$x', 1).catch((e: WsqError) => e) as WsqError).code, 'bad_frame');
+  t.equal(((await c.emitWithAck('$x', 1).catch((e: WsqError) => e)) as WsqError).code, 'bad_frame');
 });
 
-t.test('namespaces: connect with auth, refused with the middleware\'s reason, rooms per namespace', async (t) => {
+t.test("namespaces: connect with auth, refused with the middleware's reason, rooms per namespace", async (t) => {
   const { server, url } = await startServer(t);
   server.of('/secure').use((socket, next) => (socket.handshake.auth.pass === 'open sesame' ? next() : next(new Error('wrong pass'))));
   const c = client(t, url);
@@ -133,7 +141,7 @@ t.test('namespaces: connect with auth, refused with the middleware\'s reason, ro
   t.equal(leaked, false, 'the same room name in "/" is another room');
 });
 
-t.test('handlers answer the server\'s emitWithAck; direct events and onAny', async (t) => {
+t.test("handlers answer the server's emitWithAck; direct events and onAny", async (t) => {
   const { server, url } = await startServer(t);
   const answers: unknown[] = [];
   const ready = new Promise<void>((resolve) =>

@@ -59,7 +59,14 @@ t.test('a throwing handler nacks: the message is redelivered and handled again',
   await pub.emitWithAck('job', 1, { room: 'jobs' });
   await pub.emitWithAck('job', 2, { room: 'jobs' });
   await within(finished.promise, 5000, 'done');
-  t.same(attempts.filter(([n]) => n === 1), [[1, 1], [1, 2]], 'job 1 ran twice: attempt 1 threw, attempt 2 succeeded');
+  t.same(
+    attempts.filter(([n]) => n === 1),
+    [
+      [1, 1],
+      [1, 2],
+    ],
+    'job 1 ran twice: attempt 1 threw, attempt 2 succeeded',
+  );
   t.equal(errors.length, 1);
   t.equal(errors[0]!.code, 'handler_failed');
   t.match(errors[0]!.message, /flaky/);
@@ -143,7 +150,11 @@ t.test('a durable handler still running across a reconnect runs once and is acke
   const second = deferred();
   jobs.on('job', (n: number) => void (n === 2 && second.resolve()));
   await within(second.promise, 5000, 'job 2');
-  t.same(runs.filter(([n]) => n === 1), [[1, 1]], 'job 1 ran once');
+  t.same(
+    runs.filter(([n]) => n === 1),
+    [[1, 1]],
+    'job 1 ran once',
+  );
   await w.close();
 
   // A new session: job 1 must not come back (it was acked on the second connection).

@@ -74,7 +74,10 @@ t.test("the server's emitWithAck to an event nobody handles times out on the ser
   const errors: WsqError[] = [];
   c.on('error', (e) => errors.push(e));
   t.same(await within(outcome, 5000, 'server outcome'), { code: 'timeout' });
-  t.same(errors.map((e) => e.code), ['no_handler']);
+  t.same(
+    errors.map((e) => e.code),
+    ['no_handler'],
+  );
 });
 
 t.test("a namespace's onAny sees the events of its rooms", async (t) => {
@@ -113,8 +116,17 @@ t.test('with autoAck: false, a handler that throws before answering nacks (the j
   await pub.emitWithAck('job', 'acked-then-threw', { room: 'jobs' });
   await pub.emitWithAck('job', 'last', { room: 'jobs' });
   await within(done.promise, 5000, 'every job');
-  t.same(runs.filter(([n]) => n === 'flaky'), [['flaky', 1], ['flaky', 2]]);
-  t.same(errors.map((e) => e.code), ['handler_failed', 'handler_failed']);
+  t.same(
+    runs.filter(([n]) => n === 'flaky'),
+    [
+      ['flaky', 1],
+      ['flaky', 2],
+    ],
+  );
+  t.same(
+    errors.map((e) => e.code),
+    ['handler_failed', 'handler_failed'],
+  );
   await w.close();
 
   // The job acked before its handler threw was not nacked: a new session does not get it.
@@ -131,7 +143,10 @@ t.test('a late answer to the server (unknown_id) does not fail an unrelated emit
     socket.on('ask-me', (_d, reply) => {
       reply(null);
       // Delivery id 1 on this connection; the client answers after the server gave up.
-      socket.timeout(50).emitWithAck('question', null).catch(() => serverGaveUp.resolve());
+      socket
+        .timeout(50)
+        .emitWithAck('question', null)
+        .catch(() => serverGaveUp.resolve());
     });
   });
   const c = client(t, url);

@@ -53,7 +53,15 @@ t.test('a lost ack: emits with a key are resent, and the server stores them once
   await closed;
   proxy.restore();
   const results = await within(Promise.all(acks), 5000, 'acks after the resend');
-  t.same(results.map((r) => [r.offset, r.duplicate]), [[1, true], [2, true], [3, true]], 'the server recognized the resends');
+  t.same(
+    results.map((r) => [r.offset, r.duplicate]),
+    [
+      [1, true],
+      [2, true],
+      [3, true],
+    ],
+    'the server recognized the resends',
+  );
   await pub.emitWithAck('m', 'marker', { room: 'r' });
   await got.upTo(4);
   t.same(got.seen, [1, 2, 3, 'marker'], 'nothing stored twice');
@@ -65,7 +73,11 @@ t.test('a lost ack without a key: the outcome is unknown and the emit is not res
   const ack = pub.emitWithAck('m', 1, { room: 'r' });
   await got.upTo(1);
   proxy.cut();
-  const e = await within(ack.catch((e: unknown) => e), 5000, 'rejection');
+  const e = await within(
+    ack.catch((e: unknown) => e),
+    5000,
+    'rejection',
+  );
   t.ok(e instanceof WsqOutcomeUnknownError);
   t.equal((e as WsqError).code, 'outcome_unknown');
   t.match((e as Error).message, /give emits a "key"/);

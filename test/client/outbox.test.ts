@@ -13,7 +13,10 @@ t.test('bounded, in order, with a clear error when full', async (t) => {
   t.equal(err.code, 'outbox_full');
   t.match(err.message, /3 emits are already waiting/);
   t.match(err.message, /outboxLimit/);
-  t.same(box.takeWhere(() => true).map((e) => e.seq), [1, 2, 3]);
+  t.same(
+    box.takeWhere(() => true).map((e) => e.seq),
+    [1, 2, 3],
+  );
   t.equal(box.size, 0);
 });
 
@@ -21,22 +24,38 @@ t.test('requeue puts sent-but-unacked emits back in their original order', async
   const box = new Outbox<E>(10);
   box.push({ seq: 5, ns: '/' });
   box.push({ seq: 6, ns: '/' });
-  box.requeue([{ seq: 2, ns: '/' }, { seq: 4, ns: '/' }, { seq: 3, ns: '/' }]);
-  t.same(box.drain().map((e) => e.seq), [2, 3, 4, 5, 6]);
+  box.requeue([
+    { seq: 2, ns: '/' },
+    { seq: 4, ns: '/' },
+    { seq: 3, ns: '/' },
+  ]);
+  t.same(
+    box.drain().map((e) => e.seq),
+    [2, 3, 4, 5, 6],
+  );
 });
 
 t.test('requeue is not bounded by the limit (those emits were accepted already)', async (t) => {
   const box = new Outbox<E>(1);
   box.push({ seq: 3, ns: '/' });
-  box.requeue([{ seq: 1, ns: '/' }, { seq: 2, ns: '/' }]);
+  box.requeue([
+    { seq: 1, ns: '/' },
+    { seq: 2, ns: '/' },
+  ]);
   t.equal(box.size, 3);
 });
 
 t.test('takeWhere keeps the order of what it leaves', async (t) => {
   const box = new Outbox<E>(10);
-  ['/', '/a', '/', '/a', '/'].forEach((ns, i) => box.push({ seq: i, ns }));
-  t.same(box.takeWhere((e) => e.ns === '/').map((e) => e.seq), [0, 2, 4]);
-  t.same(box.drain().map((e) => e.seq), [1, 3]);
+  for (const [i, ns] of ['/', '/a', '/', '/a', '/'].entries()) box.push({ seq: i, ns });
+  t.same(
+    box.takeWhere((e) => e.ns === '/').map((e) => e.seq),
+    [0, 2, 4],
+  );
+  t.same(
+    box.drain().map((e) => e.seq),
+    [1, 3],
+  );
 });
 
 t.test('remove', async (t) => {

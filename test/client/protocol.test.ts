@@ -170,7 +170,11 @@ t.test('after a close with 1009 (message too big), emits in flight fail instead 
   });
   const c = client(t, stub.url);
   await c.ready();
-  const e = (await within(c.emitWithAck('m', 'big', { room: 'r', key: 'k' }).catch((e: unknown) => e), 5000, 'rejection')) as WsqError;
+  const e = (await within(
+    c.emitWithAck('m', 'big', { room: 'r', key: 'k' }).catch((e: unknown) => e),
+    5000,
+    'rejection',
+  )) as WsqError;
   t.equal(e.code, 'payload_too_large');
   t.match(e.message, /1009/);
   await within(next(c, 'open'), 5000, 'reconnected');
@@ -190,7 +194,10 @@ t.test('heartbeat: a silent server is dropped and the client reconnects', async 
   t.match(closed.reason, /nothing heard from the server/);
   t.equal(closed.willReconnect, true);
   await within(next(c, 'open'), 5000, 'reopened');
-  t.ok(stub.frames.some((f) => f.type === 'ping'), 'it pinged before giving up');
+  t.ok(
+    stub.frames.some((f) => f.type === 'ping'),
+    'it pinged before giving up',
+  );
 });
 
 t.test('heartbeat: a server that answers pings keeps the connection', async (t) => {
@@ -225,7 +232,10 @@ t.test('malformed frames are reported and ignored; the connection stays', async 
   stub.send({ type: 'event', ns: '/' }); // fields missing
   stub.socket().send(Buffer.from([1, 2, 3]), { binary: true });
   await within(three, 5000, 'three errors');
-  t.same(errors.map((e) => e.code), ['bad_json', 'bad_frame', 'unsupported_frame']);
+  t.same(
+    errors.map((e) => e.code),
+    ['bad_json', 'bad_frame', 'unsupported_frame'],
+  );
   t.equal(c.state, 'open');
 });
 
@@ -271,10 +281,13 @@ t.test('an attempt that is never welcomed is given up after connectTimeoutMs and
   const held: net.Socket[] = [];
   const silent = net.createServer((s) => held.push(s)); // accepts TCP, never answers the upgrade
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => new Promise<void>((r) => {
-    for (const s of held) s.destroy();
-    silent.close(() => r());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of held) s.destroy();
+        silent.close(() => r());
+      }),
+  );
   const port = (silent.address() as net.AddressInfo).port;
   const c = client(t, `ws://127.0.0.1:${port}/`, { connectTimeoutMs: 50 });
   const closed = await next<{ code: number; reason: string; willReconnect: boolean }>(c, 'close', 5000);

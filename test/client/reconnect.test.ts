@@ -107,8 +107,16 @@ t.test('reconnect while a publisher keeps sending through the proxy: keyed emits
 
   t.equal(cuts.length, 5, 'five cuts');
   t.ok(pubDrops >= 5, `the publisher lost its connection ${pubDrops} times`);
-  t.same(seen, Array.from({ length: N }, (_, i) => i), 'every message once, in publishing order');
-  t.same(offsets, Array.from({ length: N }, (_, i) => i + 1), 'and in offset order, no offset skipped');
+  t.same(
+    seen,
+    Array.from({ length: N }, (_, i) => i),
+    'every message once, in publishing order',
+  );
+  t.same(
+    offsets,
+    Array.from({ length: N }, (_, i) => i + 1),
+    'and in offset order, no offset skipped',
+  );
   const dups = results.filter((r) => r.duplicate).length;
   t.comment(`${dups} resent emits were recognized as duplicates by the server`);
   t.equal(pub.outboxSize, 0);

@@ -131,7 +131,11 @@ t.test('emitWithAck with timeoutMs Infinity or beyond 2^31-1 ms waits for the ac
   const settled: string[] = [];
   const forever = c.emitWithAck('slow', 1, { timeoutMs: Infinity });
   const huge = c.emitWithAck('slow', 2, { timeoutMs: 2 ** 31 });
-  for (const [name, p] of [['Infinity', forever], ['2^31', huge]] as const) p.catch((e: WsqError) => settled.push(`${name}: ${e.code}`));
+  for (const [name, p] of [
+    ['Infinity', forever],
+    ['2^31', huge],
+  ] as const)
+    p.catch((e: WsqError) => settled.push(`${name}: ${e.code}`));
   // A timer that overflows fires after 1 ms; give it time to do so.
   await new Promise<void>((r) => setTimeout(r, 30));
   t.same(settled, [], 'neither timed out');

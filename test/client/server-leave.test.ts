@@ -33,10 +33,14 @@ t.test('R6.4.1 a server-side socket.leave ends the subscription with a left even
   await within(new Promise<void>((r) => (sockets.length >= 2 ? r() : server.on('connection', () => r()))), 5000, 'second connection');
   await other.ready();
   const s2 = sockets[sockets.length - 1]!;
-  await within(new Promise<void>((r) => {
-    const check = () => (s2.rooms.has('keep') ? r() : setTimeout(check, 10));
-    check();
-  }), 5000, 'rejoined keep');
+  await within(
+    new Promise<void>((r) => {
+      const check = () => (s2.rooms.has('keep') ? r() : setTimeout(check, 10));
+      check();
+    }),
+    5000,
+    'rejoined keep',
+  );
   t.notOk(s2.rooms.has('r'), 'r was not joined again');
   const joinAgain = c.join('r');
   t.not(joinAgain, room, 'a new join makes a new subscription');
@@ -52,7 +56,11 @@ t.test('D1 against the server: a refusing main-namespace middleware gives error 
   for (const e of ['open', 'error', 'close']) c.on(e as 'open', () => events.push(e));
   const closed = deferred<CloseInfo>();
   c.on('close', (i) => closed.resolve(i));
-  const err = (await within(c.ready().catch((e: unknown) => e), 5000, 'ready()')) as WsqError;
+  const err = (await within(
+    c.ready().catch((e: unknown) => e),
+    5000,
+    'ready()',
+  )) as WsqError;
   t.equal(err.code, 'unauthorized');
   t.match(err.message, /no valid key/);
   const info = await closed.promise;

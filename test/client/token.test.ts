@@ -18,8 +18,15 @@ t.test('a token callback is called before every attempt; its token goes as a Bea
   const c = client(t, fx.url, { token: () => `tok-${++calls}` });
   await within(new Promise<void>((resolve) => c.on('open', () => fx.upgrades.length >= 3 && resolve())), 5000, 'three connections');
   t.ok(calls >= 3, `called ${calls} times`);
-  t.same(fx.upgrades.slice(0, 3).map((u) => u.authorization), ['Bearer tok-1', 'Bearer tok-2', 'Bearer tok-3'], 'a fresh token each attempt');
-  t.notOk(fx.upgrades.some((u) => u.url.includes('token')), 'the token stays out of the URL');
+  t.same(
+    fx.upgrades.slice(0, 3).map((u) => u.authorization),
+    ['Bearer tok-1', 'Bearer tok-2', 'Bearer tok-3'],
+    'a fresh token each attempt',
+  );
+  t.notOk(
+    fx.upgrades.some((u) => u.url.includes('token')),
+    'the token stays out of the URL',
+  );
 });
 
 t.test('an async token callback works, and a custom WebSocket (as in browsers) carries it as ?token=', async (t) => {
@@ -46,7 +53,10 @@ t.test('close 4003 credentials_expired: the client reconnects, calling the callb
   t.equal(info.willReconnect, true, '4003 is not terminal');
   await reconnected; // the first open
   await within(new Promise<void>((r) => (fx.upgrades.length >= 2 && c.connected ? r() : c.on('open', () => r()))), 5000, 'reopened');
-  t.same(fx.upgrades.map((u) => u.authorization), ['Bearer old', 'Bearer fresh']);
+  t.same(
+    fx.upgrades.map((u) => u.authorization),
+    ['Bearer old', 'Bearer fresh'],
+  );
   t.equal(calls, 2);
 });
 
@@ -66,7 +76,11 @@ t.test('a 401 with a token callback is retried with the fresh token; the same re
     let calls = 0;
     const fx = await startFixture(t, () => ({ http: 401, body: 'Unauthorized: bad signature' }));
     const c = client(t, fx.url, { token: () => (calls++, 'same') });
-    const err = (await within(c.ready().catch((e: unknown) => e), 5000, 'ready() settles')) as WsqUpgradeError;
+    const err = (await within(
+      c.ready().catch((e: unknown) => e),
+      5000,
+      'ready() settles',
+    )) as WsqUpgradeError;
     t.equal(err.status, 401);
     t.match(err.message, /bad signature/);
     t.equal(c.state, 'closed');
@@ -87,7 +101,10 @@ t.test('a failing token callback reports token_failed and is retried with backof
   const errors: WsqError[] = [];
   c.on('error', (e) => errors.push(e));
   await within(c.ready(), 5000, 'ready()');
-  t.same(errors.map((e) => e.code), ['token_failed', 'token_failed']);
+  t.same(
+    errors.map((e) => e.code),
+    ['token_failed', 'token_failed'],
+  );
   t.match(errors[0]!.message, /auth service down/);
   t.equal(fx.upgrades.length, 1, 'no upgrade without a token');
 });
@@ -102,32 +119,39 @@ t.test('a token callback that never answers is bounded by connectTimeoutMs', asy
   t.equal(fx.upgrades[0]!.authorization, 'Bearer late');
 });
 
-t.test('against the real server (R2.2.9, R2.2.11): an expired token is a 401 with its reason; a token that expires while connected (4003) is replaced by the callback on reconnect', async (t) => {
-  const files = await keyFiles(t);
-  const { url } = await startServer(t, { auth: { jwt: { ...jwtConfig(files), clockToleranceSec: 0 } } });
+t.test(
+  'against the real server (R2.2.9, R2.2.11): an expired token is a 401 with its reason; a token that expires while connected (4003) is replaced by the callback on reconnect',
+  async (t) => {
+    const files = await keyFiles(t);
+    const { url } = await startServer(t, { auth: { jwt: { ...jwtConfig(files), clockToleranceSec: 0 } } });
 
-  const stale = client(t, url, { token: await hs({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) - 60 }) });
-  const err = (await within(stale.ready().catch((e: unknown) => e), 5000, 'ready() of the stale token')) as WsqUpgradeError;
-  t.equal(err.status, 401);
-  t.equal(err.code, 'unauthorized');
-  t.match(err.sentence, /expired/, "the server's reason");
-  t.equal(stale.state, 'closed', 'a static token that was refused is not retried');
+    const stale = client(t, url, { token: await hs({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) - 60 }) });
+    const err = (await within(
+      stale.ready().catch((e: unknown) => e),
+      5000,
+      'ready() of the stale token',
+    )) as WsqUpgradeError;
+    t.equal(err.status, 401);
+    t.equal(err.code, 'unauthorized');
+    t.match(err.sentence, /expired/, "the server's reason");
+    t.equal(stale.state, 'closed', 'a static token that was refused is not retried');
 
-  const issued: string[] = [];
-  const c = client(t, url, {
-    token: async () => {
-      // The first token lives 2 s; the next ones an hour.
-      const token = await hs({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) + (issued.length === 0 ? 2 : 3600) });
-      issued.push(token);
-      return token;
-    },
-  });
-  t.equal((await within(c.ready(), 5000, 'ready()')).client, 'alice');
-  const closed = await next<CloseInfo>(c, 'close', 6000);
-  t.equal(closed.code, 4003, 'credentials_expired');
-  t.equal(closed.willReconnect, true);
-  const back = await next<{ client?: string }>(c, 'open', 5000);
-  t.equal(back.client, 'alice', 'back with a fresh token');
-  t.equal(issued.length, 2, 'the callback was asked again');
-  t.not(issued[0], issued[1]);
-});
+    const issued: string[] = [];
+    const c = client(t, url, {
+      token: async () => {
+        // The first token lives 2 s; the next ones an hour.
+        const token = await hs({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) + (issued.length === 0 ? 2 : 3600) });
+        issued.push(token);
+        return token;
+      },
+    });
+    t.equal((await within(c.ready(), 5000, 'ready()')).client, 'alice');
+    const closed = await next<CloseInfo>(c, 'close', 6000);
+    t.equal(closed.code, 4003, 'credentials_expired');
+    t.equal(closed.willReconnect, true);
+    const back = await next<{ client?: string }>(c, 'open', 5000);
+    t.equal(back.client, 'alice', 'back with a fresh token');
+    t.equal(issued.length, 2, 'the callback was asked again');
+    t.not(issued[0], issued[1]);
+  },
+);

@@ -137,7 +137,10 @@ export interface Stub {
   close(): Promise<void>;
 }
 
-export async function startStub(t: { teardown(fn: () => unknown): void }, opts: { heartbeatMs?: number; maxPayload?: number; auto?: (f: Record<string, any>, stub: Stub) => boolean } = {}): Promise<Stub> {
+export async function startStub(
+  t: { teardown(fn: () => unknown): void },
+  opts: { heartbeatMs?: number; maxPayload?: number; auto?: (f: Record<string, any>, stub: Stub) => boolean } = {},
+): Promise<Stub> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (p) => (p.has('wsq.v1') ? 'wsq.v1' : false) });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const port = (wss.address() as { port: number }).port;
@@ -163,10 +166,11 @@ export async function startStub(t: { teardown(fn: () => unknown): void }, opts: 
     kill() {
       (stub.socket() as unknown as { _socket: { destroy(): void } })._socket.destroy();
     },
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.terminate();
-      wss.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.terminate();
+        wss.close(() => r());
+      }),
   };
   wss.on('connection', (ws, req) => {
     sockets.push(ws);
@@ -175,7 +179,16 @@ export async function startStub(t: { teardown(fn: () => unknown): void }, opts: 
       protocols: String(req.headers['sec-websocket-protocol'] ?? ''),
       ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
     });
-    ws.send(encodeFrame({ type: 'welcome', sid: `s${sockets.length}`, protocol: 1, heartbeatMs: opts.heartbeatMs ?? 25_000, maxPayload: opts.maxPayload ?? 1 << 20, server: { name: 'stub', version: '0' } }));
+    ws.send(
+      encodeFrame({
+        type: 'welcome',
+        sid: `s${sockets.length}`,
+        protocol: 1,
+        heartbeatMs: opts.heartbeatMs ?? 25_000,
+        maxPayload: opts.maxPayload ?? 1 << 20,
+        server: { name: 'stub', version: '0' },
+      }),
+    );
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as Record<string, any>;
       stub.frames.push(f);

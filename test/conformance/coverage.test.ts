@@ -14,8 +14,16 @@ const inSpec = [...spec.matchAll(/\*\*(R\d+(?:\.\d+)+)\*\*/g)].map((m) => m[1]!)
 t.test('the runner lists every R-number of PROTOCOL.md, in order, and no other', async (t) => {
   const ours = REQUIREMENTS.map((r) => r.id);
   t.ok(inSpec.length > 150, `PROTOCOL.md was read (${inSpec.length} requirements)`);
-  t.same(inSpec.filter((id) => !ours.includes(id)), [], 'requirements of PROTOCOL.md missing from lib/conformance/requirements.ts');
-  t.same(ours.filter((id) => !inSpec.includes(id)), [], 'requirements of the runner that PROTOCOL.md does not have');
+  t.same(
+    inSpec.filter((id) => !ours.includes(id)),
+    [],
+    'requirements of PROTOCOL.md missing from lib/conformance/requirements.ts',
+  );
+  t.same(
+    ours.filter((id) => !inSpec.includes(id)),
+    [],
+    'requirements of the runner that PROTOCOL.md does not have',
+  );
   t.strictSame(ours, inSpec, 'same order');
   t.equal(new Set(inSpec).size, inSpec.length, 'PROTOCOL.md defines each number once');
 });
@@ -31,5 +39,9 @@ t.test('every check names requirements that exist; untestable ones have no check
 t.test('every requirement cited in PROTOCOL.md text is defined there', async (t) => {
   const cited = new Set([...spec.matchAll(/(?<![*\w])(R\d+(?:\.\d+)+)\b/g)].map((m) => m[1]!));
   const defined = new Set(inSpec);
-  t.same([...cited].filter((r) => !defined.has(r)), [], 'no citation of an undefined requirement');
+  t.same(
+    [...cited].filter((r) => !defined.has(r)),
+    [],
+    'no citation of an undefined requirement',
+  );
 });

@@ -4,13 +4,7 @@
  * and clock, so failures are independent. Time is always injected: no sleeps.
  */
 import type { Test } from 'tap';
-import {
-  QueueFullError,
-  type NewMessage,
-  type Retention,
-  type Store,
-  type StoreOptions,
-} from '../../lib/store/types.js';
+import { QueueFullError, type NewMessage, type Retention, type Store, type StoreOptions } from '../../lib/store/types.js';
 
 /** What a contract run needs from a store under test. */
 export interface BuiltStore {
@@ -64,8 +58,7 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.teardown(built.cleanup);
     return { store: built.store, clock, built };
   }
-  const datas = async (s: Store, room: string, from = 1, limit = 1000, ns = 'ns') =>
-    (await s.read(ns, room, from, limit)).map((m) => m.data);
+  const datas = async (s: Store, room: string, from = 1, limit = 1000, ns = 'ns') => (await s.read(ns, room, from, limit)).map((m) => m.data);
 
   t.test(`${name}: declares kind and durability`, async (tt) => {
     const { store } = await fresh(tt);
@@ -78,16 +71,25 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     const offsets: number[] = [];
     for (let i = 0; i < 5; i++) offsets.push((await store.append('ns', 'r', msg(clock, i))).offset);
     tt.same(offsets, [1, 2, 3, 4, 5]);
-    tt.same((await store.read('ns', 'r', 1, 10)).map((m) => m.offset), [1, 2, 3, 4, 5]);
+    tt.same(
+      (await store.read('ns', 'r', 1, 10)).map((m) => m.offset),
+      [1, 2, 3, 4, 5],
+    );
   });
 
   t.test(`${name}: appends made without awaiting get offsets in call order`, async (tt) => {
     const { store, clock } = await fresh(tt);
     const pending = Array.from({ length: 300 }, (_, i) => store.append('ns', 'r', msg(clock, i)));
     const results = await Promise.all(pending);
-    tt.same(results.map((r) => r.offset), Array.from({ length: 300 }, (_, i) => i + 1));
+    tt.same(
+      results.map((r) => r.offset),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     tt.ok(results.every((r) => !r.duplicate && r.epoch === results[0].epoch));
-    tt.same(await datas(store, 'r'), Array.from({ length: 300 }, (_, i) => i));
+    tt.same(
+      await datas(store, 'r'),
+      Array.from({ length: 300 }, (_, i) => i),
+    );
   });
 
   t.test(`${name}: read sees appends made before it, even if not yet awaited`, async (tt) => {
@@ -166,7 +168,10 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     await Promise.all(Array.from({ length: 100 }, (_, i) => store.append('ns', 'r', msg(clock, i + 1))));
     const p = await store.position('ns', 'r');
     tt.same([p.first, p.last], [91, 100]);
-    tt.same(await datas(store, 'r'), Array.from({ length: 10 }, (_, i) => 91 + i));
+    tt.same(
+      await datas(store, 'r'),
+      Array.from({ length: 10 }, (_, i) => 91 + i),
+    );
   });
 
   t.test(`${name}: a long trimmed log keeps its window`, async (tt) => {
@@ -183,9 +188,15 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     for (let i = 1; i <= 3; i++) await store.append('ns', 'r', msg(clock, 'xxxxxxxx', { event: 'e' }));
     tt.same((await store.position('ns', 'r')).first, 1, 'exactly at the limit keeps all');
     await store.append('ns', 'r', msg(clock, 'xxxxxxxx'));
-    tt.same((await store.read('ns', 'r', 1, 10)).map((m) => m.offset), [2, 3, 4]);
+    tt.same(
+      (await store.read('ns', 'r', 1, 10)).map((m) => m.offset),
+      [2, 3, 4],
+    );
     await store.append('ns', 'r', msg(clock, 'x'.repeat(19))); // 1 + 21 = 22: two must go
-    tt.same((await store.read('ns', 'r', 1, 10)).map((m) => m.offset), [4, 5]);
+    tt.same(
+      (await store.read('ns', 'r', 1, 10)).map((m) => m.offset),
+      [4, 5],
+    );
   });
 
   t.test(`${name}: reject refuses at maxMessages with QueueFullError and stores nothing`, async (tt) => {
@@ -207,7 +218,10 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     await store.append('ns', 'r', msg(clock, 'xxxxxxxx')); // 22
     const err = await refusal(() => store.append('ns', 'r', msg(clock, 'xx'))); // 1 + 4 = 5 → 27
     tt.equal((err as QueueFullError | undefined)?.code, 'queue_full');
-    tt.same((await store.read('ns', 'r', 1, 10)).map((m) => m.offset), [1, 2]);
+    tt.same(
+      (await store.read('ns', 'r', 1, 10)).map((m) => m.offset),
+      [1, 2],
+    );
     tt.equal((await store.append('ns', 'r', msg(clock, 1))).offset, 3, 'a message that fits is stored at the next offset');
   });
 
@@ -313,7 +327,10 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
       store.append('ns', 'small', msg(clock, 's1')),
       store.append('ns', 'small', msg(clock, 's2')),
     ]);
-    tt.same(results.map((r) => r.offset), [1, 1, 1, 2, 1, 2]);
+    tt.same(
+      results.map((r) => r.offset),
+      [1, 1, 1, 2, 1, 2],
+    );
     tt.same(await datas(store, 'a'), ['a1', 'a2']);
     tt.same(await datas(store, 'b'), ['b1']);
     tt.same(await datas(store, 'a', 1, 10, 'ns2'), ['x1']);
@@ -342,13 +359,13 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.same(await datas(store, '\ud801'), ['another lone high']);
     tt.equal((await store.append('ns', '\ud800', msg(clock, 'x', { key: '\udc01' }))).duplicate, false, 'and different idempotency keys');
     tt.equal((await store.append('ns', '\ufffd', msg(clock, 'replacement char'))).offset, 1, 'U+FFFD itself is yet another room');
-        await store.putConsumer('n:s', 'r', 'g', { floor: 3, done: [], attempts: {} });
+    await store.putConsumer('n:s', 'r', 'g', { floor: 3, done: [], attempts: {} });
     tt.equal(await store.getConsumer('n', 's:r', 'g'), undefined, 'a separator-like character is not a separator either');
   });
 
   t.test(`${name}: D3 the longest non-ASCII names the schema accepts are stored, and their dead room too`, async (tt) => {
     const { store, clock, built } = await fresh(tt);
-    const ns = '/' + '\u20ac'.repeat(85); // 1 + 255 = 256 UTF-8 bytes
+    const ns = `/${'\u20ac'.repeat(85)}`; // 1 + 255 = 256 UTF-8 bytes
     const room = '\u{1d11e}'.repeat(64); // 256 UTF-8 bytes (128 UTF-16 units)
     const dead = `$dead:${room}`; // 262 bytes: built by the server, never by a client
     const group = `group:${'\u00e9'.repeat(128)}`;
@@ -418,7 +435,6 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.same(await datas(store, 'r0'), ['new']);
   });
 }
-
 
 /** The error an append is refused with (sync throw or rejected promise), or undefined if it succeeded. */
 async function refusal(f: () => Promise<unknown>): Promise<unknown> {

@@ -154,7 +154,11 @@ class Publisher {
   private limit = 0;
   stopped = false;
 
-  constructor(readonly c: RawClient, readonly p: number, readonly onAck: (a: Acked) => void) {
+  constructor(
+    readonly c: RawClient,
+    readonly p: number,
+    readonly onAck: (a: Acked) => void,
+  ) {
     onFrames(c, (f) => {
       if (f.type === 'error') this.errors.push(f);
       if (f.type !== 'ack' || typeof f.id !== 'string' || !this.inflight.delete(f.id)) return;
@@ -198,7 +202,10 @@ class Consumer {
   readonly order: number[] = [];
   ackAll = false;
 
-  constructor(readonly c: RawClient, readonly room: string) {
+  constructor(
+    readonly c: RawClient,
+    readonly room: string,
+  ) {
     onFrames(c, (f) => {
       if (f.type !== 'event' || f.room !== room || f.id === undefined) return;
       const offset = f.offset as number;
@@ -237,7 +244,8 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
   const sub = new Consumer(await connect(tt, a.url, 'sub'), 'orders');
   tt.match(await sub.c.request({ type: 'join', room: 'orders', durable: true, prefetch: PREFETCH }), { type: 'joined', durable: true }, 'the durable subscriber joined');
   const workers = [new Consumer(await connect(tt, a.url, 'w1'), 'jobs'), new Consumer(await connect(tt, a.url, 'w2'), 'jobs')];
-  for (const w of workers) tt.match(await w.c.request({ type: 'join', room: 'jobs', group: 'workers', prefetch: PREFETCH }), { type: 'joined', group: 'workers' }, 'a group member joined');
+  for (const w of workers)
+    tt.match(await w.c.request({ type: 'join', room: 'jobs', group: 'workers', prefetch: PREFETCH }), { type: 'joined', group: 'workers' }, 'a group member joined');
 
   let phase = 1;
   let phase2Acks = 0;
@@ -250,9 +258,11 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
     process.kill(a.proc.pid!, 'SIGKILL');
   };
   for (let p = 0; p < PUBLISHERS; p++) {
-    pubs.push(new Publisher(await connect(tt, a.url), p, () => {
-      if (phase === 2 && ++phase2Acks === KILL_AFTER) kill();
-    }));
+    pubs.push(
+      new Publisher(await connect(tt, a.url), p, () => {
+        if (phase === 2 && ++phase2Acks === KILL_AFTER) kill();
+      }),
+    );
   }
 
   // Phase 1: stream, every emit acked, every delivery received; then the barrier.
@@ -261,8 +271,15 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
   const perRoom = (PUBLISHERS * PHASE1) / 2;
   const groupDelivered = (): Set<number> => new Set(workers.flatMap((w) => [...w.delivered.keys()]));
   await until(() => sub.delivered.size === perRoom && groupDelivered().size === perRoom, 'phase-1 deliveries');
-  tt.same(pubs.flatMap((p) => p.errors), [], 'no publisher errors');
-  tt.ok(workers.every((w) => w.delivered.size > 0), 'both group members got deliveries');
+  tt.same(
+    pubs.flatMap((p) => p.errors),
+    [],
+    'no publisher errors',
+  );
+  tt.ok(
+    workers.every((w) => w.delivered.size > 0),
+    'both group members got deliveries',
+  );
   for (const cons of [sub, ...workers]) await cons.c.sync(WAIT_MS);
   for (let i = 0; i < 3; i++) {
     tt.match(await pubs[0]!.c.request({ type: 'emit', room: 'barrier', event: 'b', data: i }, WAIT_MS), { type: 'ack' }, `barrier emit ${i + 1} acked`);
@@ -301,15 +318,32 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
     tt.equal(joined.epoch, epoch, `${room}: the epoch is unchanged`);
     tt.equal(joined.recovered, true, `${room}: recovered`);
     const offsets = events.map((e) => e.offset as number);
-    tt.same(offsets, Array.from({ length: joined.offset as number }, (_, i) => i + 1), `${room}: offsets 1..${joined.offset}, in order, no gap`);
+    tt.same(
+      offsets,
+      Array.from({ length: joined.offset as number }, (_, i) => i + 1),
+      `${room}: offsets 1..${joined.offset}, in order, no gap`,
+    );
     const byKey = new Map<string, number[]>();
     for (const e of events) {
       const k = `${e.data.p}/${e.data.n}`;
       byKey.set(k, [...(byKey.get(k) ?? []), e.offset as number]);
     }
-    tt.same([...byKey].filter(([, o]) => o.length > 1), [], `${room}: no emit stored twice`);
-    const sent = new Set(pubs.flatMap((p) => [...p.sent.values()]).filter((e) => e.room === room).map((e) => `${e.p}/${e.n}`));
-    tt.same([...byKey.keys()].filter((k) => !sent.has(k)), [], `${room}: nothing stored that was not sent`);
+    tt.same(
+      [...byKey].filter(([, o]) => o.length > 1),
+      [],
+      `${room}: no emit stored twice`,
+    );
+    const sent = new Set(
+      pubs
+        .flatMap((p) => [...p.sent.values()])
+        .filter((e) => e.room === room)
+        .map((e) => `${e.p}/${e.n}`),
+    );
+    tt.same(
+      [...byKey.keys()].filter((k) => !sent.has(k)),
+      [],
+      `${room}: nothing stored that was not sent`,
+    );
     const ackedHere = acked.filter((x) => x.room === room);
     const wrong = ackedHere.filter((x) => {
       const e = events[x.offset - 1];
@@ -318,7 +352,10 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
     tt.same(wrong, [], `${room}: all ${ackedHere.length} acked emits are present, each at the offset its ack named`);
     for (let p = 0; p < PUBLISHERS; p++) {
       const ns = events.filter((e) => e.data.p === p).map((e) => e.data.n as number);
-      tt.ok(ns.every((n, i) => i === 0 || n > ns[i - 1]!), `${room}: publisher ${p}'s emits are in the order sent`);
+      tt.ok(
+        ns.every((n, i) => i === 0 || n > ns[i - 1]!),
+        `${room}: publisher ${p}'s emits are in the order sent`,
+      );
     }
     tt.ok(events.length <= ackedHere.length + killedAt!.inflight, `${room}: at most the in-flight emits are there unacked`);
   }
@@ -347,22 +384,40 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
 
   // Durable subscriber: everything not acked, in order, once; nothing acked before the crash.
   tt.same(sub2.dupes, [], 'durable: no delivery twice');
-  tt.ok(sub2.order.every((o, i) => i === 0 || o > sub2.order[i - 1]!), 'durable: deliveries in offset order');
-  tt.same(sub2.order.filter((o) => subAckedSure.has(o)), [], `durable: none of the ${subAckedSure.size} messages acked before the crash comes back`);
+  tt.ok(
+    sub2.order.every((o, i) => i === 0 || o > sub2.order[i - 1]!),
+    'durable: deliveries in offset order',
+  );
+  tt.same(
+    sub2.order.filter((o) => subAckedSure.has(o)),
+    [],
+    `durable: none of the ${subAckedSure.size} messages acked before the crash comes back`,
+  );
   const subMissing: number[] = [];
   for (let o = 1; o <= sOrders; o++) if (!subAckedSure.has(o) && !subAckedMaybe.has(o) && !sub2.delivered.has(o)) subMissing.push(o);
   tt.same(subMissing, [], 'durable: every message it had not acked is delivered');
-  tt.ok([...sub.delivered.keys()].some((o) => !sub.acked.has(o) && sub2.delivered.has(o)), 'durable: messages delivered but unacked before the crash come again');
+  tt.ok(
+    [...sub.delivered.keys()].some((o) => !sub.acked.has(o) && sub2.delivered.has(o)),
+    'durable: messages delivered but unacked before the crash come again',
+  );
 
   // Group: each unacked message to exactly one member; attempt 2 for those delivered (and persisted) before the crash.
   const got = new Map<number, number>();
   const twice: number[] = [...w2.flatMap((w) => w.dupes)];
-  for (const w of w2) for (const [o, att] of w.delivered) (got.has(o) ? twice.push(o) : got.set(o, att));
+  for (const w of w2) for (const [o, att] of w.delivered) got.has(o) ? twice.push(o) : got.set(o, att);
   tt.same(twice, [], 'group: each message to one member, once');
-  tt.same([...got.keys()].filter((o) => groupAckedSure.has(o)), [], `group: none of the ${groupAckedSure.size} deliveries acked before the crash is redelivered`);
+  tt.same(
+    [...got.keys()].filter((o) => groupAckedSure.has(o)),
+    [],
+    `group: none of the ${groupAckedSure.size} deliveries acked before the crash is redelivered`,
+  );
   const groupMissing: number[] = [];
   for (let o = 1; o <= sJobs; o++) if (!groupAckedSure.has(o) && !groupAckedMaybe.has(o) && !got.has(o)) groupMissing.push(o);
   tt.same(groupMissing, [], 'group: every unacked message is delivered');
-  tt.same(groupPendingSure.filter((o) => got.get(o) !== 2), [], `group: the ${groupPendingSure.length} deliveries left unacked before the crash come back with attempt 2`);
+  tt.same(
+    groupPendingSure.filter((o) => got.get(o) !== 2),
+    [],
+    `group: the ${groupPendingSure.length} deliveries left unacked before the crash come back with attempt 2`,
+  );
   tt.equal(got.get(sJobs), 1, 'group: a new message has attempt 1');
 });

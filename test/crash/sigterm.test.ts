@@ -80,7 +80,10 @@ t.test('SIGTERM under load: every acked emit survives the restart, once, at its 
   tt.ok(inflightAtTerm > 0, `emits were in flight at the signal (${inflightAtTerm})`);
   tt.match(a.output(), /SIGTERM, shutting down/, 'it said it was shutting down');
   await Promise.all(pubs.map((c) => c.closed));
-  tt.ok(answeredOtherwise.every((f) => f.type === 'error'), 'an emit not acked was answered with an error, or cut by the close');
+  tt.ok(
+    answeredOtherwise.every((f) => f.type === 'error'),
+    'an emit not acked was answered with an error, or cut by the close',
+  );
 
   const b = await startWsq(tt, dir, ARGS);
   const reader = await connect(tt, b.url);
@@ -99,8 +102,16 @@ t.test('SIGTERM under load: every acked emit survives the restart, once, at its 
     tt.same(lost, [], `${room}: all ${here.length} acked emits are there, each at the offset its ack named`);
     const keys = events.map((e) => `${e.data.p}/${e.data.n}`);
     tt.equal(new Set(keys).size, keys.length, `${room}: no emit stored twice`);
-    tt.same(keys.filter((k) => !sent.has(k)), [], `${room}: nothing stored that was not sent`);
-    tt.same(events.map((e) => e.offset), Array.from({ length: events.length }, (_, i) => i + 1), `${room}: offsets 1..${events.length} without a gap`);
+    tt.same(
+      keys.filter((k) => !sent.has(k)),
+      [],
+      `${room}: nothing stored that was not sent`,
+    );
+    tt.same(
+      events.map((e) => e.offset),
+      Array.from({ length: events.length }, (_, i) => i + 1),
+      `${room}: offsets 1..${events.length} without a gap`,
+    );
   }
   tt.ok(total >= acked.length && total <= acked.length + inflightAtTerm, `stored ${total}: the ${acked.length} acked, plus at most the ${inflightAtTerm} in flight`);
 });

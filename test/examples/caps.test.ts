@@ -65,14 +65,26 @@ t.test('the CAPS example: every order delivered once; the offline vendor gets ev
     const delivered = lines.filter((l) => new RegExp(`^driver-\\d: delivered ${o}$`).test(l));
     t.equal(delivered.length, 1, `${o} delivered exactly once`);
   }
-  t.notOk(lines.some((l) => l.includes('WARNING')), 'no order delivered twice');
-  t.ok(lines.some((l) => /^driver-\d: flat tyre! hands F-2 back \(nack\)$/.test(l)), 'a driver hands F-2 back');
-  t.ok(lines.some((l) => /^driver-\d: picked up F-2 from flowers \(attempt 2\)$/.test(l)), 'F-2 is redelivered with attempt 2');
+  t.notOk(
+    lines.some((l) => l.includes('WARNING')),
+    'no order delivered twice',
+  );
+  t.ok(
+    lines.some((l) => /^driver-\d: flat tyre! hands F-2 back \(nack\)$/.test(l)),
+    'a driver hands F-2 back',
+  );
+  t.ok(
+    lines.some((l) => /^driver-\d: picked up F-2 from flowers \(attempt 2\)$/.test(l)),
+    'F-2 is redelivered with attempt 2',
+  );
   t.ok(idx('all 6 orders delivered') < back, 'every order is delivered while the bakery is away');
 
   // The bakery's drivers delivered while it was offline; it gets every notice when it returns, and none before.
   const bakeryNotices = lines.map((l, i) => ({ l, i })).filter(({ l }) => l.startsWith('vendor bakery: notice:'));
-  t.ok(bakeryNotices.every(({ i }) => i > back), 'the bakery gets its notices only after coming back');
+  t.ok(
+    bakeryNotices.every(({ i }) => i > back),
+    'the bakery gets its notices only after coming back',
+  );
   for (const o of BAKERY) {
     for (const kind of ['in-transit', 'delivered']) {
       const got = bakeryNotices.filter(({ l }) => new RegExp(`^vendor bakery: notice: ${o} ${kind} \\(driver-\\d\\) \\[sent while it was offline\\]$`).test(l));
@@ -81,7 +93,14 @@ t.test('the CAPS example: every order delivered once; the offline vendor gets ev
   }
   // The flower shop was online: its notices arrive live, before the bakery returns.
   for (const o of FLOWERS) {
-    t.ok(lines.some((l, i) => i < back && new RegExp(`^vendor flowers: notice: ${o} delivered \\(driver-\\d\\)$`).test(l)), `the flower shop sees ${o} delivered live`);
+    t.ok(
+      lines.some((l, i) => i < back && new RegExp(`^vendor flowers: notice: ${o} delivered \\(driver-\\d\\)$`).test(l)),
+      `the flower shop sees ${o} delivered live`,
+    );
   }
-  t.match(lines.find((l) => l.startsWith('summary:')), /6 of 6 orders delivered, each once .* the bakery got 3 of 3 "delivered" notices/, 'the summary');
+  t.match(
+    lines.find((l) => l.startsWith('summary:')),
+    /6 of 6 orders delivered, each once .* the bakery got 3 of 3 "delivered" notices/,
+    'the summary',
+  );
 });

@@ -34,10 +34,7 @@ t.test('two chat-cli processes see each other', async (t) => {
   await bob.waitFor((c) => has(c, 'hello from ann'), WAIT, 'bob sees ann');
   bob.proc.stdin!.write('hi ann, bob here\n');
   ann.proc.stdin!.write('how are you?\n');
-  await Promise.all([
-    ann.waitFor((c) => has(c, 'hi ann, bob here'), WAIT, 'ann sees bob'),
-    bob.waitFor((c) => has(c, 'how are you?'), WAIT, 'bob sees ann again'),
-  ]);
+  await Promise.all([ann.waitFor((c) => has(c, 'hi ann, bob here'), WAIT, 'ann sees bob'), bob.waitFor((c) => has(c, 'how are you?'), WAIT, 'bob sees ann again')]);
   bob.proc.stdin!.write('fine, bye\n');
   await ann.waitFor((c) => has(c, 'fine, bye'), WAIT, 'ann sees bob again');
   await bob.waitFor((c) => has(c, 'fine, bye'), WAIT, 'bob sees its own line');
@@ -58,8 +55,16 @@ t.test('two chat-cli processes see each other', async (t) => {
   const byOffset = (a: { offset: number }, b: { offset: number }) => a.offset - b.offset;
   const annSaw = chatLines(ann);
   const bobSaw = chatLines(bob);
-  t.same(annSaw.map((l) => l.offset), [1, 2, 3, 4], 'ann: every message once, in offset order');
-  t.same(bobSaw.map((l) => l.offset), [1, 2, 3, 4], 'bob: every message once, in offset order');
+  t.same(
+    annSaw.map((l) => l.offset),
+    [1, 2, 3, 4],
+    'ann: every message once, in offset order',
+  );
+  t.same(
+    bobSaw.map((l) => l.offset),
+    [1, 2, 3, 4],
+    'bob: every message once, in offset order',
+  );
   t.same(annSaw, bobSaw, 'both saw the same log');
   t.same(new Set(annSaw.map((l) => `${l.name}: ${l.text}`)), new Set(expected.map((l) => `${l.name}: ${l.text}`)), 'the lines sent');
   t.same([...annSaw].sort(byOffset)[0], expected[0]);

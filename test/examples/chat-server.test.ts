@@ -69,7 +69,14 @@ t.test('the chat server serves the page and keeps history across a restart', asy
   t.equal(second.port, first.port, 'restarted on the same port');
 
   const msgs = await history(ws, 'lobby', 2);
-  t.same(msgs.map((m) => [m.offset, m.data]), [[1, { name: 'ann', text: 'one' }], [2, { name: 'ann', text: 'two' }]], 'history survived the restart');
+  t.same(
+    msgs.map((m) => [m.offset, m.data]),
+    [
+      [1, { name: 'ann', text: 'one' }],
+      [2, { name: 'ann', text: 'two' }],
+    ],
+    'history survived the restart',
+  );
   t.equal(msgs[0]!.epoch, a1.epoch, 'same epoch: clients resume without a gap');
 
   await second.child.stop();

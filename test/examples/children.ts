@@ -40,11 +40,13 @@ export class Child {
       stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
     });
     // 'close' comes after the exit and after stdout and stderr are drained.
-    this.exited = new Promise<Exit>((r) => this.proc.once('close', (code, signal) => {
-      this.ended = true;
-      r({ code, signal });
-      this.wake();
-    }));
+    this.exited = new Promise<Exit>((r) =>
+      this.proc.once('close', (code, signal) => {
+        this.ended = true;
+        r({ code, signal });
+        this.wake();
+      }),
+    );
     this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
       this.stdout += d;
       this.wake();
@@ -139,9 +141,13 @@ export function start(t: Test, script: string, args: string[] = [], opts: Constr
 /** Start the chat example's server; resolves with the child and its port once it listens. */
 export async function startChatServer(t: Test, env: { PORT: string; DATA_DIR: string }, ms = 20_000): Promise<{ child: Child; port: number }> {
   const child = start(t, dist('examples/chat/server.js'), [], { env });
-  const port = await child.waitFor((c) => {
-    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(c.stdout);
-    return m ? Number(m[1]) : undefined;
-  }, ms, 'the chat server to listen');
+  const port = await child.waitFor(
+    (c) => {
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(c.stdout);
+      return m ? Number(m[1]) : undefined;
+    },
+    ms,
+    'the chat server to listen',
+  );
   return { child, port };
 }

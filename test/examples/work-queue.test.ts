@@ -35,7 +35,11 @@ t.test('work queue: each job done exactly once, one nack redelivered', async (t)
       did.set(n, m[1]!);
     }
   }
-  t.same([...did.keys()].sort((a, b) => a - b), Array.from({ length: JOBS }, (_, i) => i + 1), 'every job done');
+  t.same(
+    [...did.keys()].sort((a, b) => a - b),
+    Array.from({ length: JOBS }, (_, i) => i + 1),
+    'every job done',
+  );
 
   // The log lines agree: each job "done" exactly once, the failed one started twice.
   for (let n = 1; n <= JOBS; n++) {

@@ -40,10 +40,11 @@ function check(text: string): string | undefined {
   return undefined;
 }
 
-const prop = (arb: fc.Arbitrary<string>) => fc.property(arb, (text) => {
-  const why = check(text);
-  if (why) throw new Error(`${why} for ${text.slice(0, 200)}`);
-});
+const prop = (arb: fc.Arbitrary<string>) =>
+  fc.property(arb, (text) => {
+    const why = check(text);
+    if (why) throw new Error(`${why} for ${text.slice(0, 200)}`);
+  });
 
 t.test('R3.14 decode never throws and always yields a frame or a documented code', async (t) => {
   const cases: [string, fc.Arbitrary<string>, number][] = [

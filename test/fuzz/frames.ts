@@ -31,7 +31,27 @@ const TYPES = ['connect', 'disconnect', 'join', 'leave', 'emit', 'ack', 'nack', 
 /** Strings likely to hit edge cases: prototype names, reserved and dead rooms, control characters, lone surrogates, long and wide text. */
 export const nastyString: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(...PROTO_NAMES),
-  fc.constantFrom('', '$', '$dead:', '$dead:calm', '$x', '@alice', '/', '//', 'connect', 'disconnect', '\u0000', 'a\u0000b', '\ud800', '\udfff', '😀', 'é'.repeat(129), 'x'.repeat(300), '\u007f', '\n'),
+  fc.constantFrom(
+    '',
+    '$',
+    '$dead:',
+    '$dead:calm',
+    '$x',
+    '@alice',
+    '/',
+    '//',
+    'connect',
+    'disconnect',
+    '\u0000',
+    'a\u0000b',
+    '\ud800',
+    '\udfff',
+    '😀',
+    'é'.repeat(129),
+    'x'.repeat(300),
+    '\u007f',
+    '\n',
+  ),
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.string({ maxLength: 40 }),
 );
@@ -114,8 +134,19 @@ export const deepFrame: fc.Arbitrary<string> = fc.tuple(fc.integer({ min: 60, ma
 
 /** Frames with numbers JSON cannot carry (they parse to ±Infinity), and big finite ones. */
 export const hugeNumberFrame: fc.Arbitrary<string> = fc
-  .tuple(fc.constantFrom('1e400', '-1e400', '1E+9999', '9'.repeat(400), '1e308', '-0', '5e-324', '1e-400', '123456789012345678901234567890'), fc.constantFrom('data', 'id', 'since', 'prefetch', 'delayMs'))
-  .map(([n, field]) => (field === 'data' ? `{"type":"emit","event":"n","room":"fuzz","data":[${n}],"id":1}` : field === 'id' ? `{"type":"ping","id":${n}}` : field === 'delayMs' ? `{"type":"nack","id":1,"delayMs":${n}}` : `{"type":"join","room":"fuzz","${field}":${n}}`));
+  .tuple(
+    fc.constantFrom('1e400', '-1e400', '1E+9999', '9'.repeat(400), '1e308', '-0', '5e-324', '1e-400', '123456789012345678901234567890'),
+    fc.constantFrom('data', 'id', 'since', 'prefetch', 'delayMs'),
+  )
+  .map(([n, field]) =>
+    field === 'data'
+      ? `{"type":"emit","event":"n","room":"fuzz","data":[${n}],"id":1}`
+      : field === 'id'
+        ? `{"type":"ping","id":${n}}`
+        : field === 'delayMs'
+          ? `{"type":"nack","id":1,"delayMs":${n}}`
+          : `{"type":"join","room":"fuzz","${field}":${n}}`,
+  );
 
 /** Any JSON value as a frame. */
 export const randomJson: fc.Arbitrary<string> = fc.oneof(fc.json({ maxDepth: 4 }), nastyValue.map(text));

@@ -82,7 +82,11 @@ for (const kind of STORES) {
 
     // The victim's stream: exactly the sender's events, in order, nothing lost.
     const mine = (await waitFrames(victim, (f) => eventIn('calm')(f) && f.from === sender.welcome.sid, seq, 5000)).map((f) => f.data);
-    t.strictSame(mine, Array.from({ length: seq }, (_, i) => i + 1), `the victim got the sender's ${seq} events in order`);
+    t.strictSame(
+      mine,
+      Array.from({ length: seq }, (_, i) => i + 1),
+      `the victim got the sender's ${seq} events in order`,
+    );
     t.equal((await victim.request({ type: 'ping' })).type, 'pong', 'the victim still gets pong');
     t.equal((await sender.request({ type: 'ping' })).type, 'pong', 'the sender still gets pong');
     ws.close();

@@ -15,7 +15,10 @@ import type { Frame, RawClient } from './raw-client.js';
 import type { Tap } from './server.js';
 
 /** Predicate: an `event` frame of a room. */
-export const eventIn = (room: string) => (f: Frame): boolean => f.type === 'event' && f.room === room;
+export const eventIn =
+  (room: string) =>
+  (f: Frame): boolean =>
+    f.type === 'event' && f.room === room;
 
 /** Offsets of frames, in arrival order. */
 export const offsets = (frames: Frame[]): number[] => frames.map((f) => f.offset as number);

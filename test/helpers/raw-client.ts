@@ -71,7 +71,13 @@ export class RawClient {
       }
     }
     return new Promise((resolve, reject) => {
-      const w = { pred: p, resolve: (f: Frame) => { clearTimeout(timer); resolve(f); } };
+      const w = {
+        pred: p,
+        resolve: (f: Frame) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w) >>> 0, 1);
         reject(new Error(`no matching frame within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5))}`));

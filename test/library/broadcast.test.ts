@@ -23,13 +23,25 @@ t.test('nsp.to(a).to(b).except(c).emit: once to a socket in both rooms, none to 
   t.match(await onlyA.c.next('event'), { event: 'multi' });
   for (const x of [both, excluded, outside]) await x.c.sync();
   t.equal(both.c.seen((f) => f.event === 'multi').length, 1, 'a socket in two targeted rooms gets it once');
-  t.same(excluded.c.seen((f) => f.type === 'event'), [], 'the except room is skipped');
-  t.same(outside.c.seen((f) => f.type === 'event'), [], 'a socket in no targeted room gets nothing');
+  t.same(
+    excluded.c.seen((f) => f.type === 'event'),
+    [],
+    'the except room is skipped',
+  );
+  t.same(
+    outside.c.seen((f) => f.type === 'event'),
+    [],
+    'a socket in no targeted room gets nothing',
+  );
   server.sockets.to(['a', 'b']).except(onlyA.socket.id).emit('array-form');
   t.match(await both.c.next('event'), { event: 'array-form' });
   t.match(await excluded.c.next('event'), { event: 'array-form' });
   await onlyA.c.sync();
-  t.same(onlyA.c.seen((f) => f.event === 'array-form'), [], 'a sid works as an except room');
+  t.same(
+    onlyA.c.seen((f) => f.event === 'array-form'),
+    [],
+    'a sid works as an except room',
+  );
 });
 
 t.test('nsp.emit reaches every socket of that namespace only; server.emit is the main namespace', async (t) => {
@@ -43,7 +55,10 @@ t.test('nsp.emit reaches every socket of that namespace only; server.emit is the
   t.match(await onlyMain.c.next('event'), { ns: '/', event: 'main-wide' });
   t.match(await inChat.c.next('event'), { ns: '/', event: 'main-wide' }, 'the chat client is in "/" too');
   await onlyMain.c.sync();
-  t.same(onlyMain.c.seen((f) => f.event === 'chat-wide'), []);
+  t.same(
+    onlyMain.c.seen((f) => f.event === 'chat-wide'),
+    [],
+  );
 });
 
 t.test('volatile and local broadcasts are delivered (live, never stored)', async (t) => {
@@ -75,7 +90,10 @@ t.test('timeout(ms).emitWithAck over a room collects every answer', async (t) =>
   }
   t.same((await p).sort(), ['answer-0', 'answer-1', 'answer-2']);
   await outsider.c.sync();
-  t.same(outsider.c.seen((f) => f.type === 'event'), []);
+  t.same(
+    outsider.c.seen((f) => f.type === 'event'),
+    [],
+  );
   t.same(await server.sockets.to('empty').emitWithAck('anyone?'), [], 'an empty room answers at once');
 });
 
@@ -84,7 +102,11 @@ t.test('timeout(ms).emitWithAck rejects with WsqError timeout carrying the answe
   const fast = await clientSocket(t, server, url);
   const mute = await clientSocket(t, server, url);
   for (const v of [fast, mute]) v.socket.join('r');
-  const p = server.sockets.to('r').timeout(1000).emitWithAck('ping?').catch((e: unknown) => e);
+  const p = server.sockets
+    .to('r')
+    .timeout(1000)
+    .emitWithAck('ping?')
+    .catch((e: unknown) => e);
   const ev = await fast.c.next('event');
   fast.c.send({ type: 'ack', id: ev.id, data: 'here' });
   await fast.c.sync(); // the ack was handled before this pong
@@ -133,7 +155,10 @@ t.test('socket.timeout / nsp.except with emitWithAck exclude the sender', async 
   b.c.send({ type: 'ack', id: ev.id, data: 'b' });
   t.same(await p, ['b']);
   await a.c.sync();
-  t.same(a.c.seen((f) => f.type === 'event'), []);
+  t.same(
+    a.c.seen((f) => f.type === 'event'),
+    [],
+  );
 });
 
 t.test('nsp.publish stores to the room log: offsets, live delivery, replay', async (t) => {
@@ -153,7 +178,10 @@ t.test('nsp.publish stores to the room log: offsets, live delivery, replay', asy
   const late = await rawClient(t, url);
   const j = await late.request({ type: 'join', room: 'news', since: 0, epoch: r1.epoch });
   t.match(j, { type: 'joined', offset: 2, recovered: true, replay: { from: 1, to: 2, count: 2 } });
-  t.match(await late.collect((f) => f.type === 'event', 2), [{ offset: 1, replay: true }, { offset: 2, replay: true }]);
+  t.match(await late.collect((f) => f.type === 'event', 2), [
+    { offset: 1, replay: true },
+    { offset: 2, replay: true },
+  ]);
   const k1 = await server.sockets.publish('news', 'once', null, { key: 'k' });
   const k2 = await server.sockets.publish('news', 'once', null, { key: 'k' });
   t.match(k2, { offset: k1.offset, duplicate: true }, 'a repeated key is stored once');
@@ -179,16 +207,29 @@ t.test('R4.5.1 library broadcasts and publish refuse reserved names on every pat
     t.throws(() => nsp.to('r').emit(name), TypeError, `to().emit("${name}")`);
     t.throws(() => socket.broadcast.emit(name), TypeError, `socket.broadcast.emit("${name}")`);
     t.throws(() => socket.emit(name), TypeError, `socket.emit("${name}")`);
-    t.equal(((await nsp.timeout(50).emitWithAck(name).catch((e: unknown) => e)) as Error).name, 'TypeError', `emitWithAck("${name}") rejects`);
+    t.equal(
+      (
+        (await nsp
+          .timeout(50)
+          .emitWithAck(name)
+          .catch((e: unknown) => e)) as Error
+      ).name,
+      'TypeError',
+      `emitWithAck("${name}") rejects`,
+    );
     t.equal(((await nsp.publish('r', name).catch((e: unknown) => e)) as Error).name, 'TypeError', `publish("${name}") rejects`);
   }
   t.throws(() => nsp.emit('connection', {}), TypeError, 'a namespace\'s "connection" is reserved too');
   t.match(await c.request({ type: 'emit', room: 'r', event: 'disconnect', id: 1 }), { code: 'bad_frame', id: 1 }, 'a client emit of a reserved name: bad_frame');
   await c.sync();
-  t.same(c.seen((f) => f.type === 'event'), [], 'nothing reached the client');
+  t.same(
+    c.seen((f) => f.type === 'event'),
+    [],
+    'nothing reached the client',
+  );
   t.match(await nsp.publish('r', 'fine'), { offset: 1 }, 'nothing was stored');
   const listeners: string[] = [];
   nsp.on('newListener', (e: string) => listeners.push(e));
   nsp.on('connection', () => undefined);
-  t.same(listeners, ['connection'], 'EventEmitter\'s own newListener still works');
+  t.same(listeners, ['connection'], "EventEmitter's own newListener still works");
 });

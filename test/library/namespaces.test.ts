@@ -21,7 +21,7 @@ t.test('of(name): a static namespace is served, names are normalized, others are
   t.equal(seen.length, 1);
   t.equal(seen[0], socket);
   t.equal(socket.nsp, chat);
-  t.equal(socket.id, c.welcome.sid, 'the sid is the connection\'s, in every namespace');
+  t.equal(socket.id, c.welcome.sid, "the sid is the connection's, in every namespace");
   t.match(await c.request({ type: 'connect', ns: '/other' }), { code: 'unknown_namespace' });
 });
 
@@ -78,11 +78,25 @@ t.test('use(): refusals → unauthorized (next(err), throw, reject) or forbidden
   const { server, url } = await startServer(t, declared);
   const refusals: [string, (s: Socket, next: (e?: Error) => void) => unknown][] = [
     ['/next-err', (_s, next) => next(new Error('bad token'))],
-    ['/throws', () => { throw new Error('bad token'); }],
-    ['/rejects', async () => { throw new Error('bad token'); }],
+    [
+      '/throws',
+      () => {
+        throw new Error('bad token');
+      },
+    ],
+    [
+      '/rejects',
+      async () => {
+        throw new Error('bad token');
+      },
+    ],
   ];
   let connections = 0;
-  for (const [name, mw] of refusals) server.of(name).use(mw).on('connection', () => connections++);
+  for (const [name, mw] of refusals)
+    server
+      .of(name)
+      .use(mw)
+      .on('connection', () => connections++);
   server.of('/admin').use((_s, next) => next(new WsqError('forbidden', 'admins only')));
   const c = await rawClient(t, url);
   for (const [name] of refusals) {
@@ -147,8 +161,14 @@ t.test('fetchSockets: the namespace and a room', async (t) => {
   const b = await clientSocket(t, server, url);
   b.socket.join('vip');
   t.same((await server.sockets.fetchSockets()).map((s) => s.id).sort(), [a.c.welcome.sid, b.c.welcome.sid].sort());
-  t.same((await server.sockets.in('vip').fetchSockets()).map((s) => s.id), [b.c.welcome.sid]);
-  t.same((await server.sockets.except('vip').fetchSockets()).map((s) => s.id), [a.c.welcome.sid]);
+  t.same(
+    (await server.sockets.in('vip').fetchSockets()).map((s) => s.id),
+    [b.c.welcome.sid],
+  );
+  t.same(
+    (await server.sockets.except('vip').fetchSockets()).map((s) => s.id),
+    [a.c.welcome.sid],
+  );
 });
 
 t.test('socketsJoin / socketsLeave: a broadcast right after sees the new membership', async (t) => {
@@ -166,7 +186,11 @@ t.test('socketsJoin / socketsLeave: a broadcast right after sees the new members
   nsp.to('all').emit('after-leave');
   t.match(await b.c.next('event'), { event: 'after-leave' });
   await a.c.sync();
-  t.same(a.c.seen((f) => f.event === 'after-leave'), [], 'the socket that left gets nothing');
+  t.same(
+    a.c.seen((f) => f.event === 'after-leave'),
+    [],
+    'the socket that left gets nothing',
+  );
 });
 
 t.test('disconnectSockets(): every client gets disconnected; (true) closes with 4000', async (t) => {
@@ -232,7 +256,7 @@ t.test('membership (issue 7 #8): rooms joined in a middleware that then refuses 
   t.match(await c.next('event'), { ns: '/m', event: 'hi' });
 });
 
-t.test('membership (issue 7 #8): the main namespace: a refusal takes the middleware\'s rooms away too', async (t) => {
+t.test("membership (issue 7 #8): the main namespace: a refusal takes the middleware's rooms away too", async (t) => {
   const { server, url } = await startServer(t, declared);
   server.use((socket, next) => {
     socket.join('mw-room');
@@ -252,13 +276,15 @@ t.test('membership (issue 7 #8): a connection that closes during the middleware 
   const inMw = new Promise<void>((r) => (entered = r));
   let accepted = 0;
   const nsp = server.of('/slow');
-  nsp.use(async (socket, next) => {
-    socket.join('early');
-    entered();
-    await gate;
-    socket.join('late');
-    next();
-  }).on('connection', () => accepted++);
+  nsp
+    .use(async (socket, next) => {
+      socket.join('early');
+      entered();
+      await gate;
+      socket.join('late');
+      next();
+    })
+    .on('connection', () => accepted++);
   const c = await rawClient(t, url);
   c.send({ type: 'connect', ns: '/slow' });
   await inMw;
@@ -333,7 +359,7 @@ t.test('dynamic namespaces: of(name) declared after a matching RegExp parent is 
   t.equal(child.sockets.size, 0);
   t.same(order, [], 'the child middleware did not run after the refusal');
   t.match(await c.request({ type: 'connect', ns: '/dynamic-101', auth: { token: 'good' } }), { type: 'connected' });
-  t.same(order, ['child middleware', 'parent', 'child'], 'parent middleware, then the child\'s; parent listeners, then the child\'s');
+  t.same(order, ['child middleware', 'parent', 'child'], "parent middleware, then the child's; parent listeners, then the child's");
   parent.emit('to-all', 1);
   t.match(await c.next('event'), { ns: '/dynamic-101', event: 'to-all' }, 'the parent broadcasts to the declared child');
 });

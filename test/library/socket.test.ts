@@ -8,7 +8,7 @@ import { clientSocket, startServer } from '../helpers/server.js';
 
 const declared = { namespaces: 'declared' as const };
 
-t.test("socket.on(event, (data, reply)): sync and async replies become ack.data", async (t) => {
+t.test('socket.on(event, (data, reply)): sync and async replies become ack.data', async (t) => {
   const { server, url } = await startServer(t, declared);
   server.on('connection', (socket) => {
     socket.on('echo', (data, reply) => reply(data));
@@ -28,7 +28,11 @@ t.test("socket.on(event, (data, reply)): sync and async replies become ack.data"
   t.same(await c.request({ type: 'emit', event: 'twice', id: 3 }), { type: 'ack', id: 3, data: 1 }, 'only the first reply counts');
   c.send({ type: 'emit', event: 'silent', id: 4 });
   await c.sync();
-  t.same(c.seen((f) => f.id === 4), [], 'a handler that never replies sends no ack');
+  t.same(
+    c.seen((f) => f.id === 4),
+    [],
+    'a handler that never replies sends no ack',
+  );
   t.same(c.seen((f) => f.id === 3).length, 1);
 });
 
@@ -43,7 +47,10 @@ t.test('socket.emit sends an event frame to that client only', async (t) => {
   a.socket.emit('bare');
   t.match(await a.c.next('event'), { event: 'bare', data: null });
   await b.c.sync();
-  t.same(b.c.seen((f) => f.type === 'event'), []);
+  t.same(
+    b.c.seen((f) => f.type === 'event'),
+    [],
+  );
 });
 
 t.test('R4.5.1 socket.emit of a reserved name throws (as in Socket.IO) and sends nothing', async (t) => {
@@ -56,10 +63,13 @@ t.test('R4.5.1 socket.emit of a reserved name throws (as in Socket.IO) and sends
   t.equal(((await socket.emitWithAck('disconnect').catch((e: unknown) => e)) as Error).name, 'TypeError', 'emitWithAck rejects');
   await c.sync();
   t.equal(local, 0, 'no local listener ran either');
-  t.same(c.seen((f) => f.type === 'event'), []);
+  t.same(
+    c.seen((f) => f.type === 'event'),
+    [],
+  );
 });
 
-t.test('socket.emitWithAck resolves with the client\'s answer; times out with WsqError timeout', async (t) => {
+t.test("socket.emitWithAck resolves with the client's answer; times out with WsqError timeout", async (t) => {
   const { server, url } = await startServer(t, declared);
   const { c, socket } = await clientSocket(t, server, url);
   const p = socket.emitWithAck('question', { q: 1 }, { timeoutMs: 3000 });
@@ -101,8 +111,16 @@ t.test('socket.to(room).emit reaches the room but not the sender; socket.broadca
   t.match(await c.c.next('event'), { event: 'everyone', data: 2 });
   await a.c.sync();
   await c.c.sync();
-  t.same(a.c.seen((f) => f.type === 'event'), [], 'the sender gets neither');
-  t.same(c.c.seen((f) => f.event === 'room-news'), [], 'a non-member does not get the room emit');
+  t.same(
+    a.c.seen((f) => f.type === 'event'),
+    [],
+    'the sender gets neither',
+  );
+  t.same(
+    c.c.seen((f) => f.event === 'room-news'),
+    [],
+    'a non-member does not get the room emit',
+  );
 });
 
 t.test('socket.join / socket.leave change live membership for room emits from clients', async (t) => {
@@ -116,7 +134,10 @@ t.test('socket.join / socket.leave change live membership for room emits from cl
   a.socket.leave('x');
   await b.c.request({ type: 'emit', room: 'x', event: 'after-leave' });
   await a.c.sync();
-  t.same(a.c.seen((f) => f.event === 'after-leave'), []);
+  t.same(
+    a.c.seen((f) => f.event === 'after-leave'),
+    [],
+  );
 });
 
 t.test('onAny sees every incoming emit, with and without room', async (t) => {
@@ -131,8 +152,16 @@ t.test('onAny sees every incoming emit, with and without room', async (t) => {
   c.send({ type: 'emit', event: 'unhandled', data: 2 });
   await c.request({ type: 'emit', event: 'in-room', data: 3, room: 'r' });
   await c.sync();
-  t.same(seen, [['handled', 1], ['unhandled', 2], ['in-room', 3, 'r']]);
-  t.same(c.seen((f) => f.type === 'error'), [], 'an emit without id taken by onAny is not a no_handler');
+  t.same(seen, [
+    ['handled', 1],
+    ['unhandled', 2],
+    ['in-room', 3, 'r'],
+  ]);
+  t.same(
+    c.seen((f) => f.type === 'error'),
+    [],
+    'an emit without id taken by onAny is not a no_handler',
+  );
   t.match(await c.request({ type: 'emit', event: 'unhandled', id: 2 }), { code: 'no_handler' }, 'with an id it still needs a handler to answer');
 });
 

@@ -35,7 +35,14 @@ t.test('R5.2.4 a commit held behind a slow earlier append (1.5 s, longer than th
   const second = server.publish('r', 'e', 2);
   t.match(await second, { offset: 2 }, 'the second append resolved first');
   const evs = await member.collect((f) => f.type === 'event' && f.room === 'r', 2, 5000);
-  t.same(evs.map((e) => [e.offset, e.data]), [[1, 1], [2, 2]], 'both delivered live, in offset order');
+  t.same(
+    evs.map((e) => [e.offset, e.data]),
+    [
+      [1, 1],
+      [2, 2],
+    ],
+    'both delivered live, in offset order',
+  );
   t.match(await first, { offset: 1 });
 });
 
@@ -47,7 +54,10 @@ t.test('R5.2.4 appends resolving in random order are all delivered live, in offs
   store.delays = Array.from({ length: 60 }, (_, i) => (i * 7919) % 97); // a fixed shuffle of 0..96 ms
   await Promise.all(Array.from({ length: 60 }, (_, i) => server.publish('r', 'e', i)));
   const evs = await member.collect((f) => f.type === 'event' && f.room === 'r', 60, 5000);
-  t.same(evs.map((e) => e.offset), Array.from({ length: 60 }, (_, i) => i + 1));
+  t.same(
+    evs.map((e) => e.offset),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  );
 });
 
 t.test('R5.2.4 a failed earlier append releases the commits held behind it once it settled', async (t) => {
@@ -61,6 +71,13 @@ t.test('R5.2.4 a failed earlier append releases the commits held behind it once 
   await server.publish('r', 'e', 'a');
   await server.publish('r', 'e', 'b');
   const evs = await member.collect((f) => f.type === 'event' && f.room === 'r', 2, 3000);
-  t.same(evs.map((e) => [e.offset, e.data]), [[2, 'a'], [3, 'b']], 'delivered once the failed append settled');
+  t.same(
+    evs.map((e) => [e.offset, e.data]),
+    [
+      [2, 'a'],
+      [3, 'b'],
+    ],
+    'delivered once the failed append settled',
+  );
   t.ok((await failed) instanceof Error);
 });

@@ -21,7 +21,10 @@ export class ServerChild {
   private readonly waiters = new Map<number, (m: any) => void>();
   private logWaiters: { re: RegExp; resolve: () => void }[] = [];
 
-  private constructor(readonly child: ChildProcess, readonly port: number) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
     child.on('message', (m: any) => {
       if (m.type === 'log') {
         this.logs.push(m);
@@ -103,7 +106,16 @@ let script: Promise<string> | undefined;
 function childScript(): Promise<string> {
   script ??= (async () => {
     const outfile = fileURLToPath(new URL('../../node_modules/.cache/wsq-memory-test/server-child.mjs', import.meta.url));
-    await build({ entryPoints: [fileURLToPath(new URL('./fixtures/server-child.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error' });
+    await build({
+      entryPoints: [fileURLToPath(new URL('./fixtures/server-child.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outfile,
+      logLevel: 'error',
+    });
     return outfile;
   })();
   return script;

@@ -16,10 +16,16 @@ t.test('R2.6.3 150 late acks of timed-out requests within the bad-frame window d
   const asks = Array.from({ length: 150 }, (_, i) => socket.emitWithAck('slow', i, { timeoutMs: 30 }).catch((e: Error) => e));
   const events = await c.collect((f) => f.type === 'event' && f.event === 'slow', 150);
   const outcomes = await Promise.all(asks);
-  t.ok(outcomes.every((e) => e instanceof Error), 'every request timed out on the server');
+  t.ok(
+    outcomes.every((e) => e instanceof Error),
+    'every request timed out on the server',
+  );
   for (const e of events) c.send({ type: 'ack', id: e.id, data: 'late' });
   const errors = await c.collect((f) => f.type === 'error', 150);
-  t.ok(errors.every((e) => e.code === 'unknown_id' && !('id' in e) && e.details?.delivery !== undefined), 'each is answered unknown_id with details.delivery and no id (D5)');
+  t.ok(
+    errors.every((e) => e.code === 'unknown_id' && !('id' in e) && e.details?.delivery !== undefined),
+    'each is answered unknown_id with details.delivery and no id (D5)',
+  );
   t.match(errors[0], { details: { delivery: events[0]!.id } });
   t.same(await c.request({ type: 'ping', id: 'still' }), { type: 'pong', id: 'still' }, 'the connection is still open');
   t.equal(c.ws.readyState, 1);
@@ -35,7 +41,10 @@ t.test('R2.6.3 a late ack of a delivery taken back after ackTimeoutMs does not c
   await w.collect((f) => f.type === 'event' && f.attempt === 2, 5); // all five were taken back and sent again
   for (const d of first) w.send({ type: 'ack', id: d.id });
   const errs = await w.collect((f) => f.type === 'error', 5);
-  t.ok(errs.every((e) => e.code === 'unknown_id' && e.details?.delivery !== undefined && !('id' in e)), 'answered, without id (D5)');
+  t.ok(
+    errs.every((e) => e.code === 'unknown_id' && e.details?.delivery !== undefined && !('id' in e)),
+    'answered, without id (D5)',
+  );
   t.same(await w.request({ type: 'ping', id: 'p' }), { type: 'pong', id: 'p' }, 'five late acks with badFrameLimit 3: still open');
 });
 

@@ -39,7 +39,9 @@ t.test('R5.6.7 100,000 room names from one client leave the heap near its baseli
     if (now.heapUsed - base.heapUsed < 8 * MiB) break;
   }
   const f = (m: number): string => `${(m / MiB).toFixed(1)} MiB`;
-  t.comment(`${NAMES} names emitted in ${(sent / 1000).toFixed(1)} s; heap: baseline ${f(base.heapUsed)}, with the names ${f(full.heapUsed)}, after the sweeps ${f(now.heapUsed)}; RSS ${f(base.rss)} → ${f(full.rss)} → ${f(now.rss)}`);
+  t.comment(
+    `${NAMES} names emitted in ${(sent / 1000).toFixed(1)} s; heap: baseline ${f(base.heapUsed)}, with the names ${f(full.heapUsed)}, after the sweeps ${f(now.heapUsed)}; RSS ${f(base.rss)} → ${f(full.rss)} → ${f(now.rss)}`,
+  );
   t.ok(full.heapUsed - base.heapUsed > 20 * MiB, 'the names did take memory while in use');
   t.ok(now.heapUsed - base.heapUsed < 16 * MiB, `after the sweeps the heap is within 16 MiB of its baseline (+${f(now.heapUsed - base.heapUsed)})`);
 });

@@ -16,12 +16,21 @@ const PING_P99_MS = 1000;
 const LOOP_P99_MS = 500;
 let shared: ServerChild | undefined;
 // NOCAP=1 runs the server without the outgoing-buffer cap, to see the first test fail as it did before it.
-const server = async (): Promise<ServerChild> => (shared ??= await ServerChild.start(t, { heartbeatMs: 10_000, timeoutMs: 10_000, ackTimeoutMs: 200, maxDeliver: 1000, ...(process.env.NOCAP ? { maxBufferedBytes: 1e12 } : {}) }));
+const server = async (): Promise<ServerChild> =>
+  (shared ??= await ServerChild.start(t, {
+    heartbeatMs: 10_000,
+    timeoutMs: 10_000,
+    ackTimeoutMs: 200,
+    maxDeliver: 1000,
+    ...(process.env.NOCAP ? { maxBufferedBytes: 1e12 } : {}),
+  }));
 
 type Frame = Record<string, any>;
 
 /** A ws client that records frames; `pause()` stops reading from the TCP socket. */
-async function client(url: string): Promise<{ ws: WebSocket; frames: Frame[]; next: (pred: (f: Frame) => boolean, ms?: number) => Promise<Frame>; closed: Promise<number>; pause: () => void; resume: () => void }> {
+async function client(
+  url: string,
+): Promise<{ ws: WebSocket; frames: Frame[]; next: (pred: (f: Frame) => boolean, ms?: number) => Promise<Frame>; closed: Promise<number>; pause: () => void; resume: () => void }> {
   const ws = new WebSocket(url);
   const frames: Frame[] = [];
   const waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
@@ -54,7 +63,7 @@ async function client(url: string): Promise<{ ws: WebSocket; frames: Frame[]; ne
 }
 
 /** Emit `bytes`-sized messages into `room` for `ms`, at most `window` unacked at a time. */
-async function flood(url: string, room: string, bytes: number, ms: number, window = 16): Promise<number> {
+async function _flood(url: string, room: string, bytes: number, ms: number, window = 16): Promise<number> {
   const c = await client(url);
   const data = 'y'.repeat(bytes);
   const end = Date.now() + ms;
@@ -117,7 +126,9 @@ t.test('R2.5.6 a subscriber that stops reading is closed with 4002 slow_consumer
   reader.ws.terminate();
   const growth = rss.max() - base.rss;
   const extGrowth = ext - base.external;
-  t.comment(`server RSS: before ${(base.rss / MiB).toFixed(0)} MiB, peak ${(rss.max() / MiB).toFixed(0)} MiB (+${(growth / MiB).toFixed(0)}), peak heap ${(heap / MiB).toFixed(0)} MiB, external (Buffers, where queued bytes live) +${(extGrowth / MiB).toFixed(0)} MiB; ${acked} messages of 256 KiB (${((acked * 256) / 1024).toFixed(0)} MiB) fanned out; ping p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} pings; server event-loop delay p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(1)} ms`);
+  t.comment(
+    `server RSS: before ${(base.rss / MiB).toFixed(0)} MiB, peak ${(rss.max() / MiB).toFixed(0)} MiB (+${(growth / MiB).toFixed(0)}), peak heap ${(heap / MiB).toFixed(0)} MiB, external (Buffers, where queued bytes live) +${(extGrowth / MiB).toFixed(0)} MiB; ${acked} messages of 256 KiB (${((acked * 256) / 1024).toFixed(0)} MiB) fanned out; ping p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} pings; server event-loop delay p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(1)} ms`,
+  );
   t.equal(code, 4002, 'the paused subscriber is closed with 4002 slow_consumer');
   t.ok(extGrowth < 48 * MiB, `queued bytes (external memory) grew by less than 48 MiB (${(extGrowth / MiB).toFixed(0)} MiB)`);
   t.ok(growth < 400 * MiB, `server RSS grew by less than 400 MiB (${(growth / MiB).toFixed(0)} MiB; GC headroom under a 256 KiB flood)`);
@@ -160,9 +171,14 @@ t.test('R2.5.7 40 paused readers replaying a full room hold about 1 MiB each, no
   const lat = ping.stop();
   const loop = await srv.loopDelay();
   const growth = rss.max() - base.rss;
-  t.comment(`server RSS: before ${(base.rss / MiB).toFixed(0)} MiB, peak ${(rss.max() / MiB).toFixed(0)} MiB (+${(growth / MiB).toFixed(0)}); ping p99 ${percentile(lat, 99).toFixed(1)} ms; server event-loop delay p99 ${loop.p99.toFixed(1)} ms`);
+  t.comment(
+    `server RSS: before ${(base.rss / MiB).toFixed(0)} MiB, peak ${(rss.max() / MiB).toFixed(0)} MiB (+${(growth / MiB).toFixed(0)}); ping p99 ${percentile(lat, 99).toFixed(1)} ms; server event-loop delay p99 ${loop.p99.toFixed(1)} ms`,
+  );
   t.ok(growth < 150 * MiB, `40 replays of a 15 MiB room grew RSS by less than 150 MiB (${(growth / MiB).toFixed(0)} MiB)`);
-  t.notOk(srv.logs.some((l) => /slow_consumer/.test(l.msg)), 'no reader passed the cap: replay waited for them');
+  t.notOk(
+    srv.logs.some((l) => /slow_consumer/.test(l.msg)),
+    'no reader passed the cap: replay waited for them',
+  );
   t.ok(loop.p99 < LOOP_P99_MS, `the server's event-loop delay p99 < ${LOOP_P99_MS} ms`);
   t.ok(percentile(lat, 99) < PING_P99_MS, `ping p99 < ${PING_P99_MS} ms`);
   for (const r of readers) r.ws.terminate();
@@ -182,7 +198,10 @@ t.test('R2.5.7 a paused group member that never acks gets redeliveries only when
   await rss.stop();
   const growth = rss.max() - base.rss;
   t.comment(`server RSS: before ${(base.rss / MiB).toFixed(0)} MiB, peak ${(rss.max() / MiB).toFixed(0)} MiB (+${(growth / MiB).toFixed(0)})`);
-  t.notOk(srv.logs.some((l) => /slow_consumer/.test(l.msg)), 'never over the cap: deliveries waited for the socket to drain');
+  t.notOk(
+    srv.logs.some((l) => /slow_consumer/.test(l.msg)),
+    'never over the cap: deliveries waited for the socket to drain',
+  );
   t.ok(growth < 100 * MiB, `RSS grew by less than 100 MiB (${(growth / MiB).toFixed(0)} MiB)`);
   m.resume();
   const ev = await m.next((f) => f.type === 'event', 5000);

@@ -13,7 +13,7 @@ import { percentile, pinger } from './helpers.js';
 const GROUPS = 20;
 const PER_ROOM = 1000;
 
-t.test('R5.5.10 a stuck member (never acks) in 20 groups with prefetch 10000 does not delay another client\'s ping: p99 < 200 ms', async (t) => {
+t.test("R5.5.10 a stuck member (never acks) in 20 groups with prefetch 10000 does not delay another client's ping: p99 < 200 ms", async (t) => {
   const { server, url } = await startServer(t, { ackTimeoutMs: 400, maxDeliver: 2, prefetch: 100, limits: { maxPrefetch: 10_000 } });
   for (let g = 0; g < GROUPS; g++) {
     for (let i = 0; i < PER_ROOM; i++) await server.publish(`jobs-${g}`, 'job', { g, i });
@@ -52,7 +52,9 @@ t.test('R5.5.10 a stuck member (never acks) in 20 groups with prefetch 10000 doe
   const elapsed = performance.now() - started;
   const lat = ping.stop();
   eld.disable();
-  t.comment(`${frames} frames to the stuck member, ${dead()} of ${GROUPS * PER_ROOM} dead-lettered in ${(elapsed / 1000).toFixed(1)} s; ping p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} pings (idle baseline p99 ${idleP99.toFixed(1)} ms); event-loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms, max ${(eld.max / 1e6).toFixed(1)} ms`);
+  t.comment(
+    `${frames} frames to the stuck member, ${dead()} of ${GROUPS * PER_ROOM} dead-lettered in ${(elapsed / 1000).toFixed(1)} s; ping p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms over ${lat.length} pings (idle baseline p99 ${idleP99.toFixed(1)} ms); event-loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms, max ${(eld.max / 1e6).toFixed(1)} ms`,
+  );
   if (frames < 100) t.comment(firstFrames.join('\n'));
   t.ok(frames > GROUPS * PER_ROOM, 'every message was delivered, and redeliveries followed the ack timeout');
   t.ok(dead() > 0, 'messages past maxDeliver reached their dead-letter rooms');

@@ -64,7 +64,11 @@ function snippet(readme: string, heading: string): string {
 
 /** Start `npx wsq serve --memory --port 0` and read the URL it prints. */
 function serve(t: Test, cwd: string, origin: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn('npx', ['--no-install', 'wsq', 'serve', '--memory', '--port', '0', '--host', '127.0.0.1', '--origins', origin], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npx', ['--no-install', 'wsq', 'serve', '--memory', '--port', '0', '--host', '127.0.0.1', '--origins', origin], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   t.teardown(() => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -87,7 +91,6 @@ function serve(t: Test, cwd: string, origin: string): Promise<{ url: string; chi
   });
 }
 
-
 t.test('the packed package installs, type-checks, serves, and runs in Node and in Chromium', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'wsq-pack-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -96,13 +99,29 @@ t.test('the packed package installs, type-checks, serves, and runs in Node and i
   await run('mkdir', ['-p', packDir, app], dir, 5000);
 
   // 1. npm pack from the work tree: `prepare` builds dist/ first.
-  const packed = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT, 150_000).then((o) => o.slice(o.indexOf('[')))) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT, 150_000).then((o) => o.slice(o.indexOf('[')))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   const files = packed[0]!.files.map((f) => f.path);
   const tarball = join(packDir, (await readdir(packDir)).find((f) => f.endsWith('.tgz'))!);
-  for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli.js', 'dist/lib/client/index.js', 'dist/lib/client/browser.js', 'dist/protocol/index.js', 'dist/browser/wsq-client.js', 'README.md', 'package.json']) {
+  for (const f of [
+    'dist/lib/index.js',
+    'dist/lib/index.d.ts',
+    'dist/lib/cli.js',
+    'dist/lib/client/index.js',
+    'dist/lib/client/browser.js',
+    'dist/protocol/index.js',
+    'dist/browser/wsq-client.js',
+    'README.md',
+    'package.json',
+  ]) {
     t.ok(files.includes(f), `the tarball holds ${f}`);
   }
-  t.notOk(files.some((f) => f.startsWith('test/') || f.startsWith('dist/test') || f.startsWith('bench/') || f.startsWith('dist/bench') || f.startsWith('lib/')), 'no tests, benches or TypeScript sources');
+  t.notOk(
+    files.some((f) => f.startsWith('test/') || f.startsWith('dist/test') || f.startsWith('bench/') || f.startsWith('dist/bench') || f.startsWith('lib/')),
+    'no tests, benches or TypeScript sources',
+  );
 
   // 2. A fresh project installs the tarball (and @types/node, as any Node TypeScript project has).
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
@@ -113,28 +132,37 @@ t.test('the packed package installs, type-checks, serves, and runs in Node and i
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
   await writeFile(join(app, 'server-snippet.ts'), `${snippet(readme, 'The server as a library')}\nexport {};\n`);
   await writeFile(join(app, 'client-snippet.ts'), `${snippet(readme, 'The client SDK')}\nexport {};\n`);
-  await writeFile(join(app, 'typed.ts'), [
-    "import { WsqServer, type Socket } from 'wsq';",
-    "import { connect, WsqUpgradeError, type Subscription } from 'wsq/client';",
-    'const server = new WsqServer();',
-    "server.on('connection', (socket) => {",
-    '  const s: Socket = socket;',
-    '  // @ts-expect-error socket is typed, not any',
-    '  socket.noSuchMember();',
-    '  void s;',
-    '});',
-    "const c = connect('ws://127.0.0.1:1/');",
-    "const sub: Subscription = c.join('r');",
-    "c.on('error', (e) => { if (e instanceof WsqUpgradeError) console.log(e.status); });",
-    'void sub;',
-    'export {};',
-    '',
-  ].join('\n'));
-  await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], lib: ['ES2022'] },
-    include: ['server-snippet.ts', 'client-snippet.ts', 'typed.ts'],
-  }));
-  const tsc = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], app, 90_000).then(() => '', (e: Error) => e.message);
+  await writeFile(
+    join(app, 'typed.ts'),
+    [
+      "import { WsqServer, type Socket } from 'wsq';",
+      "import { connect, WsqUpgradeError, type Subscription } from 'wsq/client';",
+      'const server = new WsqServer();',
+      "server.on('connection', (socket) => {",
+      '  const s: Socket = socket;',
+      '  // @ts-expect-error socket is typed, not any',
+      '  socket.noSuchMember();',
+      '  void s;',
+      '});',
+      "const c = connect('ws://127.0.0.1:1/');",
+      "const sub: Subscription = c.join('r');",
+      "c.on('error', (e) => { if (e instanceof WsqUpgradeError) console.log(e.status); });",
+      'void sub;',
+      'export {};',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], lib: ['ES2022'] },
+      include: ['server-snippet.ts', 'client-snippet.ts', 'typed.ts'],
+    }),
+  );
+  const tsc = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], app, 90_000).then(
+    () => '',
+    (e: Error) => e.message,
+  );
   // A "Could not find a declaration file for module 'ws'" here means a public .d.ts exposes ws's types:
   // then @types/ws must be a dependency (not a devDependency), or the type must not be public.
   t.equal(tsc, '', 'tsc --strict (skipLibCheck false) passes on the snippets and the public types');
@@ -152,39 +180,51 @@ t.test('the packed package installs, type-checks, serves, and runs in Node and i
   // 4. npx wsq serve, and a Node client of the installed package against it.
   const { url } = await serve(t, app, origin);
   t.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/$/, `wsq serve printed its address (${url})`);
-  await writeFile(join(app, 'node-client.mjs'), [
-    "import { connect } from 'wsq/client';",
-    "import { WsqServer } from 'wsq';",
-    "if (typeof WsqServer !== 'function') throw new Error('no WsqServer export');",
-    "const c = connect(process.argv[2], { client: 'pack-test', heartbeat: false });",
-    "const room = c.join('lobby', { since: 'earliest' });",
-    "const got = new Promise((r) => room.on('message', (m, msg) => r({ m, offset: msg.offset })));",
-    'await room.ready();',
-    "const ack = await c.emitWithAck('message', { text: 'from node' }, { room: 'lobby', echo: true });",
-    'console.log(JSON.stringify({ ack: ack.offset, got: await got }));',
-    'await c.close();',
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(app, 'node-client.mjs'),
+    [
+      "import { connect } from 'wsq/client';",
+      "import { WsqServer } from 'wsq';",
+      "if (typeof WsqServer !== 'function') throw new Error('no WsqServer export');",
+      "const c = connect(process.argv[2], { client: 'pack-test', heartbeat: false });",
+      "const room = c.join('lobby', { since: 'earliest' });",
+      "const got = new Promise((r) => room.on('message', (m, msg) => r({ m, offset: msg.offset })));",
+      'await room.ready();',
+      "const ack = await c.emitWithAck('message', { text: 'from node' }, { room: 'lobby', echo: true });",
+      'console.log(JSON.stringify({ ack: ack.offset, got: await got }));',
+      'await c.close();',
+      '',
+    ].join('\n'),
+  );
   const out = await run(process.execPath, ['node-client.mjs', url], app, 20_000);
   t.same(JSON.parse(out.trim().split('\n').pop()!), { ack: 1, got: { m: { text: 'from node' }, offset: 1 } }, 'the Node client stored and received a message');
 
   // 5. wsq/client bundled for the browser, without a ws stub, run in Chromium.
-  await writeFile(join(app, 'page.ts'), [
-    "import { connect } from 'wsq/client';",
-    'const url = new URLSearchParams(location.search).get("ws")!;',
-    "const c = connect(url, { client: 'browser' });",
-    "const room = c.join('lobby', { since: 'earliest' });",
-    'const seen: unknown[] = [];',
-    "room.on('message', (m: unknown) => { seen.push(m); if (seen.length === 2) (window as any).done = seen; });",
-    "c.on('error', (e) => ((window as any).failed = `${e.code}: ${e.message}`));",
-    "room.ready().then(() => c.emitWithAck('message', { text: 'from chromium' }, { room: 'lobby', echo: true }));",
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(app, 'page.ts'),
+    [
+      "import { connect } from 'wsq/client';",
+      'const url = new URLSearchParams(location.search).get("ws")!;',
+      "const c = connect(url, { client: 'browser' });",
+      "const room = c.join('lobby', { since: 'earliest' });",
+      'const seen: unknown[] = [];',
+      "room.on('message', (m: unknown) => { seen.push(m); if (seen.length === 2) (window as any).done = seen; });",
+      "c.on('error', (e) => ((window as any).failed = `${e.code}: ${e.message}`));",
+      "room.ready().then(() => c.emitWithAck('message', { text: 'from chromium' }, { room: 'lobby', echo: true }));",
+      '',
+    ].join('\n'),
+  );
   const meta = join(app, 'meta.json');
   await run(ESBUILD, ['page.ts', '--bundle', '--platform=browser', '--format=esm', '--outfile=page.js', `--metafile=${meta}`, '--log-level=error'], app, 60_000);
   const inputs = Object.keys((JSON.parse(await readFile(meta, 'utf8')) as { inputs: Record<string, unknown> }).inputs);
-  t.ok(inputs.some((i) => i.includes('node_modules/wsq/dist/lib/client/browser.js')), 'the browser entry was picked');
-  t.notOk(inputs.some((i) => /node_modules\/ws\//.test(i)), 'ws is not in the bundle');
+  t.ok(
+    inputs.some((i) => i.includes('node_modules/wsq/dist/lib/client/browser.js')),
+    'the browser entry was picked',
+  );
+  t.notOk(
+    inputs.some((i) => /node_modules\/ws\//.test(i)),
+    'ws is not in the bundle',
+  );
   bundle = await readFile(join(app, 'page.js'), 'utf8');
 
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium; CI's .ci/run installs it).`);

@@ -116,7 +116,9 @@ t.test('R2.2.9 a client that resets while its credential is being checked does n
   for (let i = 0; i < 40; i++) {
     const s = connect(server.port, '127.0.0.1');
     await new Promise<void>((r) => s.once('connect', () => r()));
-    s.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${i % 2 ? forged : token}\r\n\r\n`);
+    s.write(
+      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${i % 2 ? forged : token}\r\n\r\n`,
+    );
     s.resetAndDestroy(); // the 101 or the 401 is then written to a reset socket
   }
   const c = await rawClient(t, url, { headers: bearer(token) });
@@ -139,7 +141,11 @@ t.test('R2.2.10 another identity cannot take a durable cursor: it gets its own, 
   const m = await rawClient(t, url, { headers: bearer(await hs({ sub: 'mallory' })) });
   t.equal((await m.request({ type: 'join', room: 'feed', durable: true, id: 1 })).type, 'joined');
   const got = await m.collect((f) => f.type === 'event' && f.room === 'feed', 2);
-  t.same(got.map((f) => f.data.n), [1, 2], "mallory's durable join is mallory's own cursor (from the earliest message)");
+  t.same(
+    got.map((f) => f.data.n),
+    [1, 2],
+    "mallory's durable join is mallory's own cursor (from the earliest message)",
+  );
   const a2 = await rawClient(t, url, { headers: bearer(aliceToken) });
   t.equal((await a2.request({ type: 'join', room: 'feed', durable: true, id: 1 })).type, 'joined');
   const next = await a2.next((f) => f.type === 'event' && f.room === 'feed');

@@ -46,7 +46,7 @@ t.test('defaults come from the schema, once: the library and the service agree',
   const lib = parseServerOptions({});
   const svc = parseConfig({});
   for (const k of ['path', 'heartbeatMs', 'timeoutMs', 'maxPayload', 'badFrameLimit', 'ackTimeoutMs', 'maxDeliver', 'prefetch'] as const) t.equal(lib[k], svc[k], k);
-  t.same(lib.retention, DEFAULT_RETENTION, 'retention defaults are the stores\' defaults');
+  t.same(lib.retention, DEFAULT_RETENTION, "retention defaults are the stores' defaults");
   t.equal(lib.namespaces, 'declared', 'the library serves declared namespaces');
   t.equal(svc.namespaces, 'any', 'the stand-alone service serves any');
   t.same(svc.store, { kind: 'disk', dataDir: './data', idleRoomTtlMs: 24 * 60 * 60 * 1000 });

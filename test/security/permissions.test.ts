@@ -31,7 +31,7 @@ t.test('R2.2.12 authorize() grants by namespace and room glob, and names the mis
   t.same(no?.details, { action: 'history', ns: '/', room: 'chat.lobby', permission: 'history / chat.lobby' });
   t.ok(authorize(creds, 'join', '/other', 'chat.lobby'), 'another namespace is not granted');
   t.ok(authorize(creds, 'join', '/', 'chatter'), 'the glob is anchored');
-  t.equal(authorize(creds, 'durable', '/', '@alice'), undefined, 'the personal room @alice is always alice\'s');
+  t.equal(authorize(creds, 'durable', '/', '@alice'), undefined, "the personal room @alice is always alice's");
   t.ok(authorize(creds, 'join', '/', '@bob'), 'but not @bob');
   const everything = { ...creds, permissions: [{ ns: '*', room: '*', actions: ['*' as const] }] };
   t.match(authorize(everything, 'dead', '/', '$dead:@bob')?.message, /belongs to client "bob"/, "bob's personal dead letters are bob's, whatever the rules");
@@ -62,7 +62,7 @@ t.test('R2.2.12 token claims decide join, emit and history; a refusal answers fo
   t.equal((await s.store.read('/', 'admin', 0, 10)).length, 0, 'the refused emit stored nothing');
 });
 
-t.test('R2.2.12 I8 row 3: nobody reads a room\'s history or erases it without the permission', async (t) => {
+t.test("R2.2.12 I8 row 3: nobody reads a room's history or erases it without the permission", async (t) => {
   const { url, server: s } = await server(t, { limits: { publishRatePerRoom: { perSecond: 5, burst: 5 } } });
   for (let i = 0; i < 3; i++) await s.publish('orders', 'o', { i });
   const anon = await rawClient(t, url);

@@ -23,7 +23,12 @@ export async function keyFiles(t: Tap): Promise<{ secretFile: string; jwksFile: 
 
 /** An HS256 token (`secret` defaults to SECRET) for `sub`, expiring in `exp` (default 1 h). */
 export function hs(claims: JWTPayload & { sub?: string }, opts: { secret?: string; exp?: string | number; aud?: string; iss?: string } = {}): Promise<string> {
-  let j = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(opts.exp ?? '1h').setAudience(opts.aud ?? 'wsq').setIssuer(opts.iss ?? 'test-issuer');
+  let j = new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(opts.exp ?? '1h')
+    .setAudience(opts.aud ?? 'wsq')
+    .setIssuer(opts.iss ?? 'test-issuer');
   if (claims.sub) j = j.setSubject(claims.sub);
   return j.sign(new TextEncoder().encode(opts.secret ?? SECRET));
 }

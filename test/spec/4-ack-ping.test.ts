@@ -7,7 +7,7 @@ import { WsqError } from '../../lib/errors.js';
 import type { Socket } from '../../lib/socket.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
-t.test('4.6 ack answers the server\'s emitWithAck with data', async (t) => {
+t.test("4.6 ack answers the server's emitWithAck with data", async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   const c = await rawClient(t, url);
   await c.sync();
@@ -72,7 +72,11 @@ t.test('4.6 ack completes a group delivery; 4.7 nack redelivers it with the next
   t.not(again.id, first.id, 'with a new delivery id');
   worker.send({ type: 'ack', id: again.id });
   await worker.sync();
-  t.same(worker.seen((f) => f.type === 'error'), [], 'the ack is accepted silently');
+  t.same(
+    worker.seen((f) => f.type === 'error'),
+    [],
+    'the ack is accepted silently',
+  );
   worker.send({ type: 'ack', id: again.id });
   t.match(await worker.next('error'), { code: 'unknown_id', details: { delivery: again.id } }, 'an acked delivery is done');
 });
@@ -88,7 +92,11 @@ t.test('4.7 nack with requeue: false dead-letters at once', async (t) => {
   worker.send({ type: 'nack', id: d.id, requeue: false });
   t.match(await watcher.next('event'), { room: '$dead:jobs', event: 'job', data: 'poison', from: worker.welcome.sid });
   await worker.sync();
-  t.same(worker.seen((f) => f.type === 'event' && f.attempt === 2), [], 'not redelivered');
+  t.same(
+    worker.seen((f) => f.type === 'event' && f.attempt === 2),
+    [],
+    'not redelivered',
+  );
 });
 
 t.test('4.7 nack of a request refuses it: emitWithAck rejects with WsqError forbidden', async (t) => {

@@ -32,11 +32,14 @@ t.test('4.1 a second connect while the first is in the middleware: one socket, b
   const gate = new Promise<void>((r) => (release = r));
   let runs = 0;
   let connections = 0;
-  server.of('/slow').use(async (_s, next) => {
-    runs++;
-    await gate;
-    next();
-  }).on('connection', () => connections++);
+  server
+    .of('/slow')
+    .use(async (_s, next) => {
+      runs++;
+      await gate;
+      next();
+    })
+    .on('connection', () => connections++);
   const c = await rawClient(t, url);
   c.send({ type: 'connect', ns: '/slow', id: 1 });
   c.send({ type: 'connect', ns: '/slow', id: 2 });
@@ -108,7 +111,11 @@ t.test('4.2 disconnect answers disconnected and leaves every room of that namesp
   await b.request({ type: 'emit', room: 'r', event: 'main' });
   t.match(await a.next((f) => f.type === 'event'), { ns: '/', event: 'main' }, 'rooms of other namespaces are kept');
   await a.sync();
-  t.same(a.seen((f) => f.type === 'event' && f.ns === '/chat'), [], 'no event of the left namespace arrives');
+  t.same(
+    a.seen((f) => f.type === 'event' && f.ns === '/chat'),
+    [],
+    'no event of the left namespace arrives',
+  );
   t.match(await a.request({ type: 'join', ns: '/chat', room: 'r' }), { type: 'error', code: 'not_connected' }, 'the namespace must be connected again');
   t.same(await a.request({ type: 'connect', ns: '/chat', id: 6 }), { type: 'connected', ns: '/chat', id: 6 });
   t.match(await a.request({ type: 'join', ns: '/chat', room: 'r' }), { type: 'joined' });
@@ -123,7 +130,11 @@ t.test('4.2 disconnect of "/" leaves its rooms; connect brings it back', async (
   t.match(await a.request({ type: 'emit', room: 'r', event: 'x' }), { code: 'not_connected' }, 'a frame without ns means "/"');
   await b.request({ type: 'emit', room: 'r', event: 'gone' });
   await a.sync();
-  t.same(a.seen((f) => f.type === 'event'), [], 'no longer in the room');
+  t.same(
+    a.seen((f) => f.type === 'event'),
+    [],
+    'no longer in the room',
+  );
   t.same(await a.request({ type: 'ping', id: 'p' }), { type: 'pong', id: 'p' }, 'ping names no namespace and keeps working');
   a.send({ type: 'ack', id: 77 });
   t.match(await a.next('error'), { code: 'unknown_id' }, 'so do ack and nack');
@@ -159,7 +170,11 @@ t.test('4.1 rooms of different namespaces are separate', async (t) => {
   await a.request({ type: 'join', ns: '/chat', room: 'r' });
   await b.request({ type: 'emit', room: 'r', event: 'in-main' });
   await a.sync();
-  t.same(a.seen((f) => f.type === 'event'), [], 'an emit to "r" of "/" does not reach "r" of "/chat"');
+  t.same(
+    a.seen((f) => f.type === 'event'),
+    [],
+    'an emit to "r" of "/" does not reach "r" of "/chat"',
+  );
 });
 
 t.test('4.1 a namespace made on demand is dropped once unused, and comes back with its rooms', async (t) => {
@@ -177,7 +192,7 @@ t.test('4.1 a namespace made on demand is dropped once unused, and comes back wi
   t.equal((await c.request({ type: 'emit', ns: '/tmp-room', room: 'r', event: 'e' })).offset, 2, 'offsets continue');
 });
 
-t.test('R4.1.1 an emit a namespace middleware makes arrives after connected; a refused socket\'s never arrives', async (t) => {
+t.test("R4.1.1 an emit a namespace middleware makes arrives after connected; a refused socket's never arrives", async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   for (const ns of ['/ok', '/no']) {
     server.of(ns).use((socket, next) => {
@@ -191,6 +206,10 @@ t.test('R4.1.1 an emit a namespace middleware makes arrives after connected; a r
   t.match(await c.next('event'), { ns: '/ok', event: 'early', data: '/ok' });
   await c.sync();
   const events = c.seen((f) => f.type === 'event');
-  t.same(events.map((f) => f.ns), ['/ok'], 'only the accepted namespace\'s emit, after its connected');
+  t.same(
+    events.map((f) => f.ns),
+    ['/ok'],
+    "only the accepted namespace's emit, after its connected",
+  );
   t.ok(c.frames.findIndex((f) => f.id === 2) < c.frames.indexOf(events[0]!), 'connected came first');
 });

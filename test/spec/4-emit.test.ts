@@ -29,7 +29,11 @@ t.test('4.5 a room emit reaches every member but the sender', async (t) => {
     t.notOk('id' in ev, 'a live event of a plain member carries no delivery id');
   }
   await a!.sync();
-  t.same(a!.seen((f) => f.type === 'event'), [], 'the sender does not get its own emit');
+  t.same(
+    a!.seen((f) => f.type === 'event'),
+    [],
+    'the sender does not get its own emit',
+  );
 });
 
 t.test('4.5 echo: true includes the sender', async (t) => {
@@ -60,7 +64,15 @@ t.test('4.5 an emit with id is acked with offset and epoch after it is stored; o
   }
   t.equal(new Set(acks.map((x) => x.epoch)).size, 1, 'one epoch');
   const evs = await b!.collect((f) => f.type === 'event', 3);
-  t.same(evs.map((e) => [e.offset, e.data]), [[1, 1], [2, 2], [3, 3]], 'delivered in offset order');
+  t.same(
+    evs.map((e) => [e.offset, e.data]),
+    [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ],
+    'delivered in offset order',
+  );
   t.equal(evs[0]!.epoch, acks[0]!.epoch);
 });
 
@@ -69,7 +81,10 @@ t.test('4.5 an emit without id gets no reply', async (t) => {
   const [a] = await members(t, url, 'r', 1);
   a!.send({ type: 'emit', room: 'r', event: 'quiet' });
   await a!.sync();
-  t.same(a!.seen((f) => f.type !== 'welcome' && f.type !== 'joined' && f.type !== 'pong'), []);
+  t.same(
+    a!.seen((f) => f.type !== 'welcome' && f.type !== 'joined' && f.type !== 'pong'),
+    [],
+  );
 });
 
 t.test('4.5 a client need not be a member to emit into a room', async (t) => {
@@ -92,7 +107,11 @@ t.test('4.5 volatile room emits are not stored and get no offset', async (t) => 
   t.match(await a!.request({ type: 'emit', room: 'r', event: 'stored', id: 's' }), { offset: 1 }, 'the next stored emit still gets offset 1');
   t.match(await a!.request({ type: 'emit', room: 'r', event: 'tick', volatile: true, echo: true, id: 've' }), { type: 'ack', id: 've' });
   // A volatile emit is acked once fanned out, so the echoed event came before the ack.
-  t.match(a!.seen((f) => f.type === 'event' && f.event === 'tick'), [{ from: a!.welcome.sid }], 'volatile echo reaches the sender');
+  t.match(
+    a!.seen((f) => f.type === 'event' && f.event === 'tick'),
+    [{ from: a!.welcome.sid }],
+    'volatile echo reaches the sender',
+  );
 });
 
 t.test('4.5 a direct emit to a sid reaches that connection only and is not stored', async (t) => {
@@ -107,7 +126,11 @@ t.test('4.5 a direct emit to a sid reaches that connection only and is not store
   t.notOk('offset' in ev);
   for (const x of [a, c]) {
     await x.sync();
-    t.same(x.seen((f) => f.type === 'event'), [], 'nobody else gets it');
+    t.same(
+      x.seen((f) => f.type === 'event'),
+      [],
+      'nobody else gets it',
+    );
   }
 });
 
@@ -171,7 +194,11 @@ t.test('4.5 bad emits → bad_frame (reserved names, flags without room, key on 
     t.match(await a!.request({ type: 'emit', ...f, id: i }), { type: 'error', code: 'bad_frame', id: i }, JSON.stringify(f));
   }
   await b!.sync();
-  t.same(b!.seen((f) => f.type === 'event'), [], 'none of them was delivered');
+  t.same(
+    b!.seen((f) => f.type === 'event'),
+    [],
+    'none of them was delivered',
+  );
   t.match(await a!.request({ type: 'emit', room: 'r', event: 'ok', id: 'ok' }), { type: 'ack', offset: 1 }, 'nothing was stored either');
 });
 
@@ -184,14 +211,26 @@ t.test('R4.5.3 a volatile echo reaches only a sender that is a live member of th
   t.match(await durable.request({ type: 'join', room: 'r', durable: true }), { type: 'joined', durable: true });
   const worker = await rawClient(t, url);
   t.match(await worker.request({ type: 'join', room: 'r', group: 'g' }), { type: 'joined', group: 'g' });
-  for (const [name, c] of [['non-member', outsider], ['durable member', durable], ['group member', worker]] as const) {
+  for (const [name, c] of [
+    ['non-member', outsider],
+    ['durable member', durable],
+    ['group member', worker],
+  ] as const) {
     t.same(await c.request({ type: 'emit', room: 'r', event: 'v', volatile: true, echo: true, id: name }), { type: 'ack', id: name });
     t.match(await live.next((f) => f.event === 'v'), { from: c.welcome.sid }, `the live member gets the ${name}'s volatile emit`);
     await c.sync();
-    t.same(c.seen((f) => f.type === 'event'), [], `no echo to a ${name}`);
+    t.same(
+      c.seen((f) => f.type === 'event'),
+      [],
+      `no echo to a ${name}`,
+    );
   }
   t.same(await live.request({ type: 'emit', room: 'r', event: 'v', volatile: true, echo: true, id: 'live' }), { type: 'ack', id: 'live' });
-  t.match(live.seen((f) => f.event === 'v' && f.from === live.welcome.sid), [{ room: 'r' }], 'a live member gets its echo');
+  t.match(
+    live.seen((f) => f.event === 'v' && f.from === live.welcome.sid),
+    [{ room: 'r' }],
+    'a live member gets its echo',
+  );
 });
 
 t.test('R4.5.2 a direct emit with echo: the sender gets its copy once', async (t) => {

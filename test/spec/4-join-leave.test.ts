@@ -20,7 +20,7 @@ t.test('4.3 join answers joined with ns, room, id, epoch, offset and recovered',
   t.notOk('id' in j2, 'no id when none was sent');
 });
 
-t.test('4.3 joined.offset is the room\'s last offset at the join', async (t) => {
+t.test("4.3 joined.offset is the room's last offset at the join", async (t) => {
   const { url } = await startServer(t);
   const p = await rawClient(t, url);
   for (let i = 1; i <= 3; i++) t.match(await p.request({ type: 'emit', room: 'news', event: 'n', data: i }), { type: 'ack', offset: i });
@@ -28,7 +28,11 @@ t.test('4.3 joined.offset is the room\'s last offset at the join', async (t) => 
   const j = await c.request({ type: 'join', room: 'news' });
   t.match(j, { type: 'joined', offset: 3, recovered: true });
   await c.sync();
-  t.same(c.seen((f) => f.type === 'event'), [], 'a join without since replays nothing');
+  t.same(
+    c.seen((f) => f.type === 'event'),
+    [],
+    'a join without since replays nothing',
+  );
   await p.request({ type: 'emit', room: 'news', event: 'n', data: 4 });
   t.match(await c.next('event'), { event: 'n', data: 4, offset: 4 }, 'live events follow');
 });
@@ -52,7 +56,7 @@ t.test('4.3 a second join of the same room replaces the first: one delivery, not
   t.equal(a.seen((f) => f.type === 'event').length, 1);
 });
 
-t.test('4.3 join of another connection\'s sid (a direct room) → forbidden', async (t) => {
+t.test("4.3 join of another connection's sid (a direct room) → forbidden", async (t) => {
   const { url } = await startServer(t);
   const a = await rawClient(t, url);
   const b = await rawClient(t, url);
@@ -61,7 +65,11 @@ t.test('4.3 join of another connection\'s sid (a direct room) → forbidden', as
   await a.request({ type: 'emit', room: b.welcome.sid, event: 'dm' });
   t.match(await b.next('event'), { event: 'dm' }, 'the direct room still works');
   await a.sync();
-  t.same(a.seen((f) => f.type === 'event'), [], 'the refused joiner gets nothing');
+  t.same(
+    a.seen((f) => f.type === 'event'),
+    [],
+    'the refused joiner gets nothing',
+  );
 });
 
 t.test('4.3 join with missing, unknown or mistyped fields → bad_frame', async (t) => {
@@ -70,7 +78,10 @@ t.test('4.3 join with missing, unknown or mistyped fields → bad_frame', async 
   t.match(await c.request({ type: 'join', id: 1 }), { code: 'bad_frame', id: 1 }, 'room missing');
   const typo = await c.request({ type: 'join', rom: 'r', id: 2 });
   t.match(typo, { code: 'bad_frame', id: 2 }, 'typo "rom"');
-  t.ok(typo.details.issues.some((i: { code: string }) => i.code === 'unrecognized_keys'), 'details name the unknown field');
+  t.ok(
+    typo.details.issues.some((i: { code: string }) => i.code === 'unrecognized_keys'),
+    'details name the unknown field',
+  );
   t.match(await c.request({ type: 'join', room: 'r', colour: 'red', id: 22 }), { code: 'bad_frame', id: 22 }, 'an extra unknown field');
   t.match(await c.request({ type: 'join', room: 5, id: 3 }), { code: 'bad_frame', id: 3 }, 'room is a number');
   t.match(await c.request({ type: 'join', room: '', id: 4 }), { code: 'bad_frame', id: 4 }, 'empty room');
@@ -91,7 +102,11 @@ t.test('4.4 leave answers left and stops deliveries', async (t) => {
   t.ok(LeftFrame.safeParse(left).success, 'left matches its schema');
   await b.request({ type: 'emit', room: 'r', event: 'after' });
   await a.sync();
-  t.same(a.seen((f) => f.type === 'event' && f.event === 'after'), [], 'nothing after leave');
+  t.same(
+    a.seen((f) => f.type === 'event' && f.event === 'after'),
+    [],
+    'nothing after leave',
+  );
 });
 
 t.test('4.4 leave in another namespace', async (t) => {
@@ -121,7 +136,10 @@ t.test('4.4 a room joined by the server application can be left by the client', 
   t.same(await c.request({ type: 'leave', room: 'app-room', id: 1 }), { type: 'left', ns: '/', room: 'app-room', id: 1 });
   server.to('app-room').emit('x');
   await c.sync();
-  t.same(c.seen((f) => f.type === 'event'), []);
+  t.same(
+    c.seen((f) => f.type === 'event'),
+    [],
+  );
 });
 
 t.test('R6.4.1 a server-side socket.leave of a room the client joined sends left with reason "server" and no id', async (t) => {

@@ -41,7 +41,11 @@ t.test('R2.1.9 a refused connection gets error and close 4001, and never a welco
   const closed = await c.closed;
   t.equal(closed.code, 4001);
   t.match(c.frames, [{ type: 'error', code: 'unauthorized', message: /no token/ }], 'exactly one frame: the error');
-  t.same(c.seen((f) => f.type === 'welcome'), [], 'no welcome');
+  t.same(
+    c.seen((f) => f.type === 'welcome'),
+    [],
+    'no welcome',
+  );
 });
 
 t.test('R2.1.10 frames held during the middleware are handled after the connection listeners ran, ping included', async (t) => {
@@ -61,16 +65,30 @@ t.test('R2.1.10 frames held during the middleware are handled after the connecti
   t.same(await c.next((f) => f.id === 1), { type: 'ack', id: 1, data: { hi: 1 } }, 'the handler added in connection answers, no no_handler');
   t.same(await c.next((f) => f.id === 2), { type: 'pong', id: 2 }, 'the held ping is answered');
   t.same(await c.next((f) => f.id === 3), { type: 'ack', id: 3, data: { hi: 3 } });
-  t.same(c.frames.map((f) => f.type), ['welcome', 'ack', 'pong', 'ack'], 'in order, after welcome');
+  t.same(
+    c.frames.map((f) => f.type),
+    ['welcome', 'ack', 'pong', 'ack'],
+    'in order, after welcome',
+  );
 });
 
 t.test('R6.1.3 welcome.limits announces the limits a client needs', async (t) => {
   const { url } = await startServer(t, {
-    timeoutMs: 7000, ackTimeoutMs: 9000, maxDeliver: 3, prefetch: 7, badFrameLimit: 11, badFrameWindowMs: 5000, retention: { dedupWindowMs: 60_000 },
+    timeoutMs: 7000,
+    ackTimeoutMs: 9000,
+    maxDeliver: 3,
+    prefetch: 7,
+    badFrameLimit: 11,
+    badFrameWindowMs: 5000,
+    retention: { dedupWindowMs: 60_000 },
   });
   const c = await rawClient(t, url);
   t.match(c.welcome.limits, { timeoutMs: 7000, ackTimeoutMs: 9000, maxDeliver: 3, prefetch: 7, badFrameLimit: 11, badFrameWindowMs: 5000, dedupWindowMs: 60_000 });
   t.ok(WelcomeFrame.safeParse(c.welcome).success, 'welcome with limits matches its schema');
   const d = await rawClient(t, (await startServer(t)).url);
-  t.match(d.welcome.limits, { timeoutMs: 20_000, ackTimeoutMs: 30_000, maxDeliver: 5, prefetch: 100, badFrameLimit: 100, badFrameWindowMs: 10_000, dedupWindowMs: 120_000 }, 'the defaults');
+  t.match(
+    d.welcome.limits,
+    { timeoutMs: 20_000, ackTimeoutMs: 30_000, maxDeliver: 5, prefetch: 100, badFrameLimit: 100, badFrameWindowMs: 10_000, dedupWindowMs: 120_000 },
+    'the defaults',
+  );
 });

@@ -31,9 +31,15 @@ t.test('5.4 deliveries carry id and attempt; acked ones are done', async (t) => 
   t.equal(joined.offset, 3);
   const evs = await waitFrames(bob, eventIn('orders'), 3);
   t.same(offsets(evs), [1, 2, 3], 'a new durable subscription starts at the earliest held message, in order');
-  t.ok(evs.every((e) => e.id !== undefined && e.attempt === 1), 'each delivery has an id and attempt 1');
+  t.ok(
+    evs.every((e) => e.id !== undefined && e.attempt === 1),
+    'each delivery has an id and attempt 1',
+  );
   t.equal(new Set(evs.map((e) => e.id)).size, 3, 'ids are distinct');
-  t.ok(evs.every((e) => e.replay === undefined), 'deliveries are not replay frames');
+  t.ok(
+    evs.every((e) => e.replay === undefined),
+    'deliveries are not replay frames',
+  );
 
   await publish(pub, 'orders', 'e', { i: 4 });
   const [, , , live] = await waitFrames(bob, eventIn('orders'), 4);
@@ -41,7 +47,11 @@ t.test('5.4 deliveries carry id and attempt; acked ones are done', async (t) => 
   t.ok(live!.id !== undefined);
   for (const e of [...evs, live!]) bob.send({ type: 'ack', id: e.id });
   await barrier(bob);
-  t.same(bob.seen((f) => f.type === 'error'), [], 'every ack was accepted');
+  t.same(
+    bob.seen((f) => f.type === 'error'),
+    [],
+    'every ack was accepted',
+  );
   bob.send({ type: 'ack', id: evs[0]!.id });
   const twice = await bob.next('error');
   t.equal(twice.code, 'unknown_id', 'an id is acked once');
@@ -67,7 +77,11 @@ t.test('5.4 on return the client gets everything unacked, in order, with no stat
   const again = await waitFrames(back, eventIn('orders'), 4);
   await barrier(back);
   t.same(offsets(back.seen(eventIn('orders'))), [3, 5, 6, 7], 'unacked 3 and 5, then 6 and 7; acked 1, 2, 4 are not redelivered');
-  t.same(again.map((e) => e.attempt), [2, 2, 1, 1], 'redeliveries count attempts');
+  t.same(
+    again.map((e) => e.attempt),
+    [2, 2, 1, 1],
+    'redeliveries count attempts',
+  );
   for (const e of again) back.send({ type: 'ack', id: e.id });
   await barrier(back);
   await closeAndWait(server, back);
@@ -185,7 +199,11 @@ t.test('5.4 two connections of one client share the subscription', async (t) => 
   await until([c1, c2], () => got[0]!.length + got[1]!.length >= 10, 5000, '10 deliveries');
   await barrier(c1);
   await barrier(c2);
-  t.same(offsets([...got[0]!, ...got[1]!]).sort((a, b) => a - b), range(1, 10), 'each message went to exactly one of the two connections');
+  t.same(
+    offsets([...got[0]!, ...got[1]!]).sort((a, b) => a - b),
+    range(1, 10),
+    'each message went to exactly one of the two connections',
+  );
 });
 
 t.test('5.4 with the disk store the cursor survives a server restart', async (t) => {
@@ -243,7 +261,7 @@ t.test('R5.4.9 a personal-room message nobody handles ends in $dead:@X after max
   await x.sync();
   t.equal(x.seen(eventIn('@x')).length, 3, 'three attempts, then no more');
   const other = await rawClient(t, `${url}?client=y`);
-  t.match(await other.request({ type: 'join', room: '$dead:@x', id: 1 }), { type: 'error', code: 'forbidden', id: 1 }, 'another client may not read x\'s dead letters');
+  t.match(await other.request({ type: 'join', room: '$dead:@x', id: 1 }), { type: 'error', code: 'forbidden', id: 1 }, "another client may not read x's dead letters");
   const anon = await rawClient(t, url);
   t.match(await anon.request({ type: 'join', room: '$dead:@x', durable: false, id: 2 }), { code: 'forbidden', id: 2 });
 });
@@ -265,7 +283,7 @@ t.test('R4.3.11 R5.5.5 $dead:R may be joined live, durable or as a group; other 
   t.match(await server.publish('$dead:jobs', 'probe'), { offset: 2 }, 'nothing was stored by the refused emit');
 });
 
-t.test('R5.4.10 a new durable consumer whose since is past the log\'s end starts at the end: recovered false, nothing after skipped', async (t) => {
+t.test("R5.4.10 a new durable consumer whose since is past the log's end starts at the end: recovered false, nothing after skipped", async (t) => {
   const { url } = await startServer(t);
   const pub = await rawClient(t, url);
   await publishMany(pub, 'orders', 3);

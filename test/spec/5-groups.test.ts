@@ -33,9 +33,18 @@ t.test('5.5 with 3 members each message goes to exactly one member', async (t) =
   const all = got.flatMap((g) => offsets(g));
   t.equal(all.length, N, 'no duplicates');
   t.same(sorted(all), range(1, N), 'the union is every message');
-  t.ok(got.every((g) => g.length > 0), `every member got work (${got.map((g) => g.length).join('/')})`);
-  t.ok(got.flat().every((e) => e.id !== undefined && e.attempt === 1), 'id and attempt 1 on each delivery');
-  t.ok(got.every((g) => offsets(g).every((o, i, a) => i === 0 || a[i - 1]! < o)), 'each member sees its share in offset order');
+  t.ok(
+    got.every((g) => g.length > 0),
+    `every member got work (${got.map((g) => g.length).join('/')})`,
+  );
+  t.ok(
+    got.flat().every((e) => e.id !== undefined && e.attempt === 1),
+    'id and attempt 1 on each delivery',
+  );
+  t.ok(
+    got.every((g) => offsets(g).every((o, i, a) => i === 0 || a[i - 1]! < o)),
+    'each member sees its share in offset order',
+  );
 });
 
 t.test('5.5 unacked deliveries are redelivered after ackTimeoutMs with attempt + 1', async (t) => {
@@ -54,7 +63,11 @@ t.test('5.5 unacked deliveries are redelivered after ackTimeoutMs with attempt +
   t.equal(stale.code, 'unknown_id', 'the old id is gone');
   const d3 = await deliveryOf(w, 'jobs', 1, 3);
   w.send({ type: 'ack', id: d3.id });
-  t.same(w.seen(eventIn('jobs')).map((e) => e.attempt), [1, 2, 3], 'attempts 1, 2, 3 in arrival order');
+  t.same(
+    w.seen(eventIn('jobs')).map((e) => e.attempt),
+    [1, 2, 3],
+    'attempts 1, 2, 3 in arrival order',
+  );
   await publish(pub, 'jobs', 'job', 'b');
   await deliveryOf(w, 'jobs', 2, 1);
   await barrier(w);
@@ -80,7 +93,10 @@ t.test('5.5 nack redelivers at once; nack with delayMs redelivers later', async 
   t.ok(Date.now() - sent >= 280, `redelivered after the delay (${Date.now() - sent} ms)`);
   w.send({ type: 'ack', id: d3.id });
   await barrier(w);
-  t.same(w.seen((f) => f.type === 'error'), []);
+  t.same(
+    w.seen((f) => f.type === 'error'),
+    [],
+  );
 });
 
 t.test('5.5 nack with requeue false dead-letters at once to $dead:<room>', async (t) => {
@@ -136,14 +152,14 @@ t.test('5.5 a member leaving or dropping hands its unacked deliveries to another
   t.equal((await a.request({ type: 'leave', room: 'jobs' })).type, 'left');
   b.send({ type: 'ack', id: bFirst.id }); // frees b's only slot
   const moved = await deliveryOf(b, 'jobs', aOffset, 2);
-  t.ok(moved, 'the left member\'s message is redelivered to b as attempt 2');
+  t.ok(moved, "the left member's message is redelivered to b as attempt 2");
 
   // c drops (closes the connection) without acking
   const cOffset = holder(c);
   await closeAndWait(server, c);
   b.send({ type: 'ack', id: moved.id });
   const fromC = await deliveryOf(b, 'jobs', cOffset, 2);
-  t.ok(fromC, 'the dropped member\'s message is redelivered to b too');
+  t.ok(fromC, "the dropped member's message is redelivered to b too");
   b.send({ type: 'ack', id: fromC.id });
   await barrier(b);
   t.same(sorted(offsets(b.seen(eventIn('jobs')))), [1, 2, 3], 'b ended up with all three');
@@ -179,7 +195,10 @@ t.test('5.5 after maxDeliver attempts a message moves to $dead:<room>, readable 
   t.ok(dead.every((e) => e.replay === true));
   t.same(sorted(dead.map((e) => e.data.img)), [7, 8], 'both messages are in the dead-letter room');
   t.same(offsets(dead), [1, 2], 'with offsets of their own');
-  t.ok(dead.every((e) => e.event === 'resize' && e.from === pub.welcome.sid), 'same event and sender');
+  t.ok(
+    dead.every((e) => e.event === 'resize' && e.from === pub.welcome.sid),
+    'same event and sender',
+  );
 
   await barrier(w);
   const count = w.seen(eventIn('jobs')).length;
@@ -211,7 +230,10 @@ t.test('5.5 two groups on one room each get every message', async (t) => {
   t.same(offsets(shipping), range(1, N), 'shipping got each message once, in order');
   const plain = await waitFrames(live, eventIn('orders'), N);
   t.same(offsets(plain), range(1, N), 'a plain member still gets the live fan-out');
-  t.ok(plain.every((e) => e.id === undefined), 'without ids');
+  t.ok(
+    plain.every((e) => e.id === undefined),
+    'without ids',
+  );
 });
 
 t.test('5.5 group members do not get live fan-out or volatile emits', async (t) => {
@@ -224,7 +246,11 @@ t.test('5.5 group members do not get live fan-out or volatile emits', async (t) 
   const d = await deliveryOf(w, 'jobs', 1, 1);
   w.send({ type: 'ack', id: d.id });
   await barrier(w);
-  t.same(w.seen(eventIn('jobs')).map((e) => e.data), ['s'], 'one delivery, of the stored message only');
+  t.same(
+    w.seen(eventIn('jobs')).map((e) => e.data),
+    ['s'],
+    'one delivery, of the stored message only',
+  );
 });
 
 t.test('5.5 a group keeps its progress when every member is gone', async (t) => {
@@ -270,7 +296,10 @@ t.test('5.5 with the disk store a group resumes after a server restart: acked do
   const evs = await waitFrames(w, eventIn('jobs'), 4);
   await barrier(w);
   t.same(offsets(w.seen(eventIn('jobs'))), rest, 'exactly the unacked ones, in order');
-  t.ok(evs.every((e) => e.attempt === 2), 'as second attempts');
+  t.ok(
+    evs.every((e) => e.attempt === 2),
+    'as second attempts',
+  );
 });
 
 t.test('R5.4.5 prefetch counts per subscription, not per connection', async (t) => {
@@ -285,9 +314,16 @@ t.test('R5.4.5 prefetch counts per subscription, not per connection', async (t) 
   await waitFrames(w, eventIn('b'), 1);
   await waitFrames(w, eventIn('c'), 2);
   await barrier(w);
-  t.same(['a', 'b', 'c'].map((r) => w.seen(eventIn(r)).length), [1, 1, 2], 'each subscription has its own prefetch in flight at once');
+  t.same(
+    ['a', 'b', 'c'].map((r) => w.seen(eventIn(r)).length),
+    [1, 1, 2],
+    'each subscription has its own prefetch in flight at once',
+  );
   w.send({ type: 'ack', id: a!.id });
   t.match(await w.next((f) => f.room === 'a' && f.offset === 2), { attempt: 1 }, 'an ack frees room in that subscription only');
   await barrier(w);
-  t.same(['a', 'b', 'c'].map((r) => w.seen(eventIn(r)).length), [2, 1, 2]);
+  t.same(
+    ['a', 'b', 'c'].map((r) => w.seen(eventIn(r)).length),
+    [2, 1, 2],
+  );
 });

@@ -8,7 +8,6 @@ import { retentionResolver } from '../../lib/retention.js';
 import { barrier, eventIn, offsets, openLmdb, publish, publishMany, range, storeOptions, STORES, tempDir, waitFrames, type StoreKind, type StoreSetup } from '../helpers/logs.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
-
 async function setup(t: Test, kind: StoreKind, s: StoreSetup = {}) {
   const { server, url } = await startServer(t, await storeOptions(t, kind, s));
   return { server, url, pub: await rawClient(t, url) };
@@ -34,7 +33,7 @@ for (const kind of STORES) {
     t.equal(first.duplicate, undefined, 'a first copy is not a duplicate');
     const again = await publish(pub, 'orders', 'order', { n: 1 }, { key: 'order-1' });
     t.equal(again.type, 'ack', 'a resend is acked, not refused');
-    t.equal(again.offset, 1, 'with the first copy\'s offset');
+    t.equal(again.offset, 1, "with the first copy's offset");
     t.equal(again.epoch, first.epoch);
     t.equal(again.duplicate, true, 'and duplicate: true');
     t.equal((await publish(pub, 'orders', 'order', { n: 2 }, { key: 'order-2' })).offset, 2, 'the next key gets the next offset');
@@ -51,7 +50,10 @@ for (const kind of STORES) {
     const ids = range(1, 5).map((i) => `race-${i}`);
     for (const id of ids) pub.send({ type: 'emit', room: 'r', event: 'e', data: 'same', key: 'k', id });
     const acks = await Promise.all(ids.map((id) => pub.next((f) => f.id === id)));
-    t.ok(acks.every((a) => a.type === 'ack' && a.offset === 1), 'all five acked with offset 1');
+    t.ok(
+      acks.every((a) => a.type === 'ack' && a.offset === 1),
+      'all five acked with offset 1',
+    );
     t.equal(acks.filter((a) => a.duplicate === true).length, 4, 'four of them as duplicates');
     t.same(await replayOffsets(t, url, 'r'), [1]);
   });
@@ -62,7 +64,7 @@ for (const kind of STORES) {
     const b = await publish(pub, 'b', 'e', 1, { key: 'k' });
     t.equal(a.offset, 1);
     t.equal(b.offset, 1);
-    t.equal(b.duplicate, undefined, 'not a duplicate of room a\'s');
+    t.equal(b.duplicate, undefined, "not a duplicate of room a's");
     t.equal((await publish(pub, 'a', 'e', 1, { key: 'k' })).duplicate, true, 'room a still knows its key');
     t.same(await replayOffsets(t, url, 'a'), [1]);
     t.same(await replayOffsets(t, url, 'b'), [1]);
@@ -129,7 +131,10 @@ t.test('5.8 disk store: an acked emit is readable from a fresh store on the same
   t.equal(pos.last, 201, 'every acked offset is there');
   const msgs = await reopened.read('/', 'ledger', 1, 1000);
   t.same(offsets(msgs), range(1, 201), 'once each, in offset order');
-  t.ok(msgs.slice(0, 200).every((m, i) => m.event === 'e' && (m.data as { i: number }).i === i + 1), 'with their data');
+  t.ok(
+    msgs.slice(0, 200).every((m, i) => m.event === 'e' && (m.data as { i: number }).i === i + 1),
+    'with their data',
+  );
   t.same(msgs[200]!.data, { amount: 5 });
   t.equal(msgs[200]!.from, pub.welcome.sid, 'and sender');
 

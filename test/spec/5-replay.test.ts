@@ -32,8 +32,14 @@ t.test('5.3 join with since replays every stored message after it, then live', a
   t.equal(joined.gap, undefined);
   const rep = await replayed(c, 3);
   t.same(offsets(rep), [3, 4, 5]);
-  t.same(rep.map((e) => e.data), [{ i: 3 }, { i: 4 }, { i: 5 }]);
-  t.ok(rep.every((e) => e.epoch === joined.epoch && e.id === undefined), 'replayed events carry the epoch and need no ack');
+  t.same(
+    rep.map((e) => e.data),
+    [{ i: 3 }, { i: 4 }, { i: 5 }],
+  );
+  t.ok(
+    rep.every((e) => e.epoch === joined.epoch && e.id === undefined),
+    'replayed events carry the epoch and need no ack',
+  );
 
   await publish(pub, 'r', 'e', { i: 6 });
   const all = await waitFrames(c, eventIn('r'), 4);
@@ -111,7 +117,7 @@ t.test('5.3 trimmed by retention: replay what is held, recovered false with a ga
   t.same(earliest.replay, { from: 6, to: 8, count: 3 });
 });
 
-t.test('5.3 before the room\'s first message: since 0 on an empty room goes live from offset 1', async (t) => {
+t.test("5.3 before the room's first message: since 0 on an empty room goes live from offset 1", async (t) => {
   const { url, pub } = await roomWith(t, 0);
   const c = await rawClient(t, url);
   const joined = await c.request({ type: 'join', room: 'r', since: 0 });
@@ -138,8 +144,14 @@ t.test('5.3 a long idle room replays a 5,000-message backlog in pages, then goes
   const joined = await c.request({ type: 'join', room: 'r', since: 0 });
   t.same(joined.replay, { from: 1, to: N, count: N });
   const rep = await replayed(c, N);
-  t.ok(offsets(rep).every((o, i) => o === i + 1), `offsets 1..${N} in order, across page boundaries`);
-  t.ok(rep.every((e) => e.data.i === e.offset), 'each replayed event has its own data');
+  t.ok(
+    offsets(rep).every((o, i) => o === i + 1),
+    `offsets 1..${N} in order, across page boundaries`,
+  );
+  t.ok(
+    rep.every((e) => e.data.i === e.offset),
+    'each replayed event has its own data',
+  );
   const mid = await rawClient(t, url);
   const j2 = await mid.request({ type: 'join', room: 'r', since: 2500 });
   t.same(j2.replay, { from: 2501, to: N, count: N - 2500 });
@@ -191,12 +203,22 @@ async function seam(t: Test, kind: StoreKind): Promise<void> {
     const offs = offsets(evs);
     const bad = offs.findIndex((o, i) => o !== i + 1);
     t.equal(evs.length, N, `joiner ${j + 1} (joined at ${joined.offset}): exactly ${N} events`);
-    t.equal(bad, -1, `joiner ${j + 1}: offsets 1..${N} in order, no gap, no duplicate${bad >= 0 ? ` (first wrong at index ${bad}: ${offs.slice(Math.max(0, bad - 2), bad + 3)})` : ''}`);
+    t.equal(
+      bad,
+      -1,
+      `joiner ${j + 1}: offsets 1..${N} in order, no gap, no duplicate${bad >= 0 ? ` (first wrong at index ${bad}: ${offs.slice(Math.max(0, bad - 2), bad + 3)})` : ''}`,
+    );
     t.ok(joined.offset >= joinAt[j]!, `joiner ${j + 1} joined partway (at ${joined.offset})`);
     t.ok(joined.offset < N, `joiner ${j + 1} joined before the end`);
-    t.ok(evs.every((e) => (e.offset <= joined.offset ? e.replay === true : e.replay === undefined)), 'replayed up to joined.offset, live after it');
+    t.ok(
+      evs.every((e) => (e.offset <= joined.offset ? e.replay === true : e.replay === undefined)),
+      'replayed up to joined.offset, live after it',
+    );
     const perPub = range(0, PUBS - 1).map((k) => evs.filter((e) => e.data.k === k).map((e) => e.data.i as number));
-    t.ok(perPub.every((is) => is.length === PER && is.every((v, i) => v === i)), 'each publisher\'s messages in its send order');
+    t.ok(
+      perPub.every((is) => is.length === PER && is.every((v, i) => v === i)),
+      "each publisher's messages in its send order",
+    );
   }
 }
 
@@ -220,7 +242,15 @@ t.test('R5.4.10 planConsumerJoin / consumerStart: the consumer replay rule as a 
   t.same(planConsumerJoin(2, fresh, log), { recovered: false, gap: { requested: 2, earliest: 6, latest: 9 } }, 'new, since trimmed');
   t.same(planConsumerJoin(99, { fresh: false, floor: 5, done: [] }, log), { recovered: true }, 'existing: since ignored, nothing trimmed before it');
   t.same(planConsumerJoin(undefined, { fresh: false, floor: 3, done: [4, 5] }, log), { recovered: true }, 'existing: what was trimmed was done');
-  t.same(planConsumerJoin(undefined, { fresh: false, floor: 3, done: [5] }, log), { recovered: false, gap: { requested: 3, earliest: 6, latest: 9 } }, 'existing: offset 4 was trimmed unfinished');
-  t.same(planConsumerJoin(undefined, { fresh: false, floor: 12, done: [] }, log), { recovered: false, gap: { requested: 12, earliest: 6, latest: 9 } }, 'existing: the log is behind the consumer');
+  t.same(
+    planConsumerJoin(undefined, { fresh: false, floor: 3, done: [5] }, log),
+    { recovered: false, gap: { requested: 3, earliest: 6, latest: 9 } },
+    'existing: offset 4 was trimmed unfinished',
+  );
+  t.same(
+    planConsumerJoin(undefined, { fresh: false, floor: 12, done: [] }, log),
+    { recovered: false, gap: { requested: 12, earliest: 6, latest: 9 } },
+    'existing: the log is behind the consumer',
+  );
   t.same(planConsumerJoin(undefined, { fresh: false, floor: 0, done: [] }, { epoch: 'e', first: 1, last: 0 }), { recovered: true }, 'an empty log');
 });

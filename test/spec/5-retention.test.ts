@@ -8,7 +8,6 @@ import type { RawClient } from '../helpers/raw-client.js';
 import { barrier, eventIn, offsets, publish, publishMany, storeOptions, STORES, waitFrames, type StoreKind, type StoreSetup } from '../helpers/logs.js';
 import { rawClient, startServer } from '../helpers/server.js';
 
-
 async function setup(t: Test, kind: StoreKind, s: StoreSetup) {
   const { server, url } = await startServer(t, await storeOptions(t, kind, s));
   return { server, url, pub: await rawClient(t, url) };
@@ -32,7 +31,10 @@ for (const kind of STORES) {
     t.same(offsets(acks), [1, 2, 3, 4, 5], 'every emit is acked: drop-oldest never refuses');
     const h = await held(t, url, 'r');
     t.same(h.offsets, [3, 4, 5], 'replay from earliest shows only the last 3');
-    t.same(h.events.map((e) => e.data.i), [3, 4, 5]);
+    t.same(
+      h.events.map((e) => e.data.i),
+      [3, 4, 5],
+    );
     const c = await rawClient(t, url);
     const j = await c.request({ type: 'join', room: 'r', since: 0 });
     t.equal(j.recovered, false, 'a client that wanted everything learns it lost some');
@@ -59,7 +61,12 @@ for (const kind of STORES) {
 
   t.test(`5.6 maxBytes trims by payload size (${kind} store)`, async (t) => {
     // size = JSON length of data + event name: 'e' + '"xxxxxxxx"' = 11 bytes; 35 bytes hold 3
-    const { url, pub } = await setup(t, kind, { retentionRules: [{ room: 'drop', maxBytes: 35 }, { room: 'reject', maxBytes: 35, overflow: 'reject' }] });
+    const { url, pub } = await setup(t, kind, {
+      retentionRules: [
+        { room: 'drop', maxBytes: 35 },
+        { room: 'reject', maxBytes: 35, overflow: 'reject' },
+      ],
+    });
     for (let i = 0; i < 5; i++) t.equal((await publish(pub, 'drop', 'e', 'xxxxxxxx')).type, 'ack');
     t.same((await held(t, url, 'drop')).offsets, [3, 4, 5], 'the oldest are dropped to fit');
     for (let i = 0; i < 3; i++) t.equal((await publish(pub, 'reject', 'e', 'xxxxxxxx')).type, 'ack');
@@ -76,7 +83,11 @@ for (const kind of STORES) {
     await publish(pub, 'r', 'e', { i: 3 }); // 3 at t0 + 600
     let h = await held(t, url, 'r');
     t.same(h.offsets, [1, 2, 3], 'nothing is old yet');
-    t.same(h.events.map((e) => e.ts), [now - 600, now - 600, now], 'ts comes from the server clock');
+    t.same(
+      h.events.map((e) => e.ts),
+      [now - 600, now - 600, now],
+      'ts comes from the server clock',
+    );
 
     now += 500; // 1 and 2 are 1100 ms old, 3 is 500 ms old
     h = await held(t, url, 'r');
@@ -133,7 +144,11 @@ for (const kind of STORES) {
     await publish(pub, 'r', 'e', 'new');
     await waitFrames(w, eventIn('r'), 2);
     await barrier(w);
-    t.same(w.seen(eventIn('r')).map((e) => e.data), ['old', 'new'], 'the expired message is gone, the group moves on');
+    t.same(
+      w.seen(eventIn('r')).map((e) => e.data),
+      ['old', 'new'],
+      'the expired message is gone, the group moves on',
+    );
   });
 
   t.test(`5.6 retention is overridable per room pattern and per namespace (${kind} store)`, async (t) => {

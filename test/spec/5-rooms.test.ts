@@ -18,13 +18,25 @@ t.test('5.2 stored emits get offsets 1, 2, 3… per room, with a stable epoch', 
   const b = [await publish(pub, 'b', 'x', 1), await publish(pub, 'b', 'x', 2)];
   t.same(offsets(a), [1, 2, 3], 'room a counts from 1');
   t.same(offsets(b), [1, 2], 'room b has its own offsets');
-  t.ok(a.every((f) => f.type === 'ack' && typeof f.epoch === 'string' && f.epoch === joined.epoch), 'one epoch for room a, the one joined reported');
-  t.ok(b.every((f) => f.epoch === b[0]!.epoch), 'one epoch for room b');
+  t.ok(
+    a.every((f) => f.type === 'ack' && typeof f.epoch === 'string' && f.epoch === joined.epoch),
+    'one epoch for room a, the one joined reported',
+  );
+  t.ok(
+    b.every((f) => f.epoch === b[0]!.epoch),
+    'one epoch for room b',
+  );
 
   const events = await waitFrames(member, eventIn('a'), 3);
   t.same(offsets(events), [1, 2, 3], 'members get the events in offset order');
-  t.same(events.map((e) => e.data), [1, 2, 3]);
-  t.ok(events.every((e) => e.epoch === joined.epoch && e.from === pub.welcome.sid && e.replay === undefined), 'live events carry epoch and sender');
+  t.same(
+    events.map((e) => e.data),
+    [1, 2, 3],
+  );
+  t.ok(
+    events.every((e) => e.epoch === joined.epoch && e.from === pub.welcome.sid && e.replay === undefined),
+    'live events carry epoch and sender',
+  );
 
   const vol = await publish(pub, 'a', 'x', 'v', { volatile: true });
   t.equal(vol.type, 'ack');
@@ -54,7 +66,11 @@ t.test('5.2 a sender is skipped unless echo, and need not be a member', async (t
   t.equal((await publish(a, 'r', 'x', 'loud', { echo: true })).offset, 2);
   const [ev] = await waitFrames(a, eventIn('r'), 1);
   await barrier(a);
-  t.same(a.seen(eventIn('r')).map((e) => e.offset), [2], 'only the echo emit came back');
+  t.same(
+    a.seen(eventIn('r')).map((e) => e.offset),
+    [2],
+    'only the echo emit came back',
+  );
   t.equal(ev!.data, 'loud');
 });
 
@@ -92,8 +108,14 @@ t.test('5.1 personal room @X: messages wait for X, are delivered with an id, and
   const alice = await rawClient(t, `${url}?client=alice`);
   const first = await waitFrames(alice, eventIn('@alice'), 3);
   t.same(offsets(first), [1, 2, 3], 'all waiting messages arrive in order on connect, without a join');
-  t.same(first.map((e) => e.data), ['m1', 'm2', 'm3']);
-  t.ok(first.every((e) => e.id !== undefined && e.attempt === 1), 'each carries an id to ack and attempt 1');
+  t.same(
+    first.map((e) => e.data),
+    ['m1', 'm2', 'm3'],
+  );
+  t.ok(
+    first.every((e) => e.id !== undefined && e.attempt === 1),
+    'each carries an id to ack and attempt 1',
+  );
   alice.send({ type: 'ack', id: first[0]!.id });
   alice.send({ type: 'ack', id: first[1]!.id });
   await barrier(alice); // acks are handled before the ping is answered
@@ -119,7 +141,11 @@ t.test('5.1 personal room @X: messages wait for X, are delivered with an id, and
 
   const bob = await rawClient(t, `${url}?client=bob`);
   await barrier(bob);
-  t.same(bob.seen((f) => f.type === 'event'), [], 'another client does not get alice\'s messages');
+  t.same(
+    bob.seen((f) => f.type === 'event'),
+    [],
+    "another client does not get alice's messages",
+  );
 });
 
 t.test('5.1 personal rooms exist in every namespace a client connects', async (t) => {
@@ -140,7 +166,10 @@ t.test('5.1 an anonymous connection has no personal room', async (t) => {
   await publish(pub, '@nobody', 'x', 1);
   const anon = await rawClient(t, url);
   await barrier(anon);
-  t.same(anon.seen((f) => f.type === 'event'), []);
+  t.same(
+    anon.seen((f) => f.type === 'event'),
+    [],
+  );
 });
 
 t.test('5.2 an idle room log is dropped from memory and comes back from the store with the same epoch and offsets', async (t) => {
@@ -156,6 +185,10 @@ t.test('5.2 an idle room log is dropped from memory and comes back from the stor
   const c = await rawClient(t, url);
   const joined = await c.request({ type: 'join', room: 'idle', since: 0 });
   t.equal(joined.epoch, acks[0]!.epoch, 'same epoch');
-  t.same((await c.collect((f) => f.type === 'event', 3)).map((f) => f.offset), [1, 2, 3], 'replay from the store');
+  t.same(
+    (await c.collect((f) => f.type === 'event', 3)).map((f) => f.offset),
+    [1, 2, 3],
+    'replay from the store',
+  );
   t.equal((await p.request({ type: 'emit', room: 'idle', event: 'e' })).offset, 4, 'offsets continue');
 });

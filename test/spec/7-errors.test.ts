@@ -62,8 +62,11 @@ const CASES: Case[] = [
   { code: 'unsupported_frame', name: 'a binary frame', send: (a) => a.sendRaw(Buffer.from('{"type":"ping"}'), true) },
   { code: 'payload_too_large', name: 'a frame over maxPayload', send: frame({ type: 'emit', event: 'x', room: 'r', data: 'x'.repeat(5000), id: 13 }) },
   {
-    code: 'unknown_namespace', name: 'connect to a namespace the server does not serve', opts: { namespaces: 'declared' },
-    send: frame({ type: 'connect', ns: '/nope', id: 14 }), id: 14,
+    code: 'unknown_namespace',
+    name: 'connect to a namespace the server does not serve',
+    opts: { namespaces: 'declared' },
+    send: frame({ type: 'connect', ns: '/nope', id: 14 }),
+    id: 14,
   },
   { code: 'not_connected', name: 'join before connect on a namespace', send: frame({ type: 'join', ns: '/chat', room: 'r', id: 15 }), id: 15 },
   { code: 'not_connected', name: 'emit to a namespace not connected', send: frame({ type: 'emit', ns: '/chat', room: 'r', event: 'x', id: 16 }), id: 16 },
@@ -71,19 +74,27 @@ const CASES: Case[] = [
   { code: 'not_member', name: 'leave of a room not joined', send: frame({ type: 'leave', room: 'elsewhere', id: 18 }), id: 18 },
   { code: 'unauthorized', name: 'a durable join without a client identity', send: frame({ type: 'join', room: 'd', durable: true, id: 19 }), id: 19 },
   {
-    code: 'unauthorized', name: 'namespace middleware refuses', opts: { namespaces: 'declared' },
+    code: 'unauthorized',
+    name: 'namespace middleware refuses',
+    opts: { namespaces: 'declared' },
     setup: (s) => void s.of('/secure').use((_sock, next) => next(new Error('auth.token is missing'))),
-    send: frame({ type: 'connect', ns: '/secure', id: 20 }), id: 20,
+    send: frame({ type: 'connect', ns: '/secure', id: 20 }),
+    id: 20,
   },
   {
-    code: 'forbidden', name: 'namespace middleware forbids', opts: { namespaces: 'declared' },
+    code: 'forbidden',
+    name: 'namespace middleware forbids',
+    opts: { namespaces: 'declared' },
     setup: (s) => void s.of('/admin').use((_sock, next) => next(new WsqError('forbidden', 'only admins may connect'))),
-    send: frame({ type: 'connect', ns: '/admin', id: 21 }), id: 21,
+    send: frame({ type: 'connect', ns: '/admin', id: 21 }),
+    id: 21,
   },
-  { code: 'forbidden', name: 'join of another connection\'s sid', send: (a, b) => a.send({ type: 'join', room: b.welcome.sid, id: 22 }), id: 22 },
-  { code: 'forbidden', name: 'join of another client\'s personal room', send: frame({ type: 'join', room: '@someone-else', id: 29 }), id: 29 },
+  { code: 'forbidden', name: "join of another connection's sid", send: (a, b) => a.send({ type: 'join', room: b.welcome.sid, id: 22 }), id: 22 },
+  { code: 'forbidden', name: "join of another client's personal room", send: frame({ type: 'join', room: '@someone-else', id: 29 }), id: 29 },
   {
-    code: 'queue_full', name: 'emit into a full room with overflow "reject"', opts: { retentionRules: [{ room: 'full', maxMessages: 1, overflow: 'reject' }] },
+    code: 'queue_full',
+    name: 'emit into a full room with overflow "reject"',
+    opts: { retentionRules: [{ room: 'full', maxMessages: 1, overflow: 'reject' }] },
     send: async (a) => {
       await a.request({ type: 'emit', room: 'full', event: 'x', id: 'first' });
       a.send({ type: 'emit', room: 'full', event: 'x', id: 23 });
@@ -94,23 +105,43 @@ const CASES: Case[] = [
   { code: 'unknown_id', name: 'ack of an unknown id', send: frame({ type: 'ack', id: 25 }), delivery: 25 },
   { code: 'unknown_id', name: 'nack of an unknown id', send: frame({ type: 'nack', id: 'n26' }), delivery: 'n26' },
   {
-    code: 'unavailable', name: 'a stored emit while the store refuses writes',
-    opts: { store: new (class extends MemoryStore {
-      override append(...a: Parameters<MemoryStore['append']>): Promise<AppendResult> {
-        return a[2].event === 'x' ? Promise.reject(new StoreUnavailableError('no space left on device (injected)')) : super.append(...a);
-      }
-    })({ retention: () => DEFAULT_RETENTION }) },
-    send: frame({ type: 'emit', room: 'r', event: 'x', id: 29 }), id: 29,
+    code: 'unavailable',
+    name: 'a stored emit while the store refuses writes',
+    opts: {
+      store: new (class extends MemoryStore {
+        override append(...a: Parameters<MemoryStore['append']>): Promise<AppendResult> {
+          return a[2].event === 'x' ? Promise.reject(new StoreUnavailableError('no space left on device (injected)')) : super.append(...a);
+        }
+      })({ retention: () => DEFAULT_RETENTION }),
+    },
+    send: frame({ type: 'emit', room: 'r', event: 'x', id: 29 }),
+    id: 29,
   },
   {
-    code: 'internal', name: 'a server handler that throws', opts: { namespaces: 'declared' },
-    setup: (s) => void s.on('connection', (sock) => sock.on('boom', () => { throw new Error('kaput'); })),
-    send: frame({ type: 'emit', event: 'boom', id: 27 }), id: 27,
+    code: 'internal',
+    name: 'a server handler that throws',
+    opts: { namespaces: 'declared' },
+    setup: (s) =>
+      void s.on('connection', (sock) =>
+        sock.on('boom', () => {
+          throw new Error('kaput');
+        }),
+      ),
+    send: frame({ type: 'emit', event: 'boom', id: 27 }),
+    id: 27,
   },
   {
-    code: 'internal', name: 'a server handler that rejects', opts: { namespaces: 'declared' },
-    setup: (s) => void s.on('connection', (sock) => sock.on('boom', async () => { throw new Error('kaput'); })),
-    send: frame({ type: 'emit', event: 'boom', id: 28 }), id: 28,
+    code: 'internal',
+    name: 'a server handler that rejects',
+    opts: { namespaces: 'declared' },
+    setup: (s) =>
+      void s.on('connection', (sock) =>
+        sock.on('boom', async () => {
+          throw new Error('kaput');
+        }),
+      ),
+    send: frame({ type: 'emit', event: 'boom', id: 28 }),
+    id: 28,
   },
 ];
 
@@ -138,7 +169,11 @@ for (const c of CASES) {
     t.match(await a.request({ type: 'emit', room: 'r', event: 'after', data: c.code, id: 'after' }), { type: 'ack', id: 'after' });
     t.match(await b.next((f) => f.type === 'event' && f.event === 'after'), { room: 'r', data: c.code, from: a.welcome.sid }, 'the other member still receives room emits');
     await b.sync();
-    t.same(b.seen((f) => f.type === 'error'), [], 'the other member got no error');
+    t.same(
+      b.seen((f) => f.type === 'error'),
+      [],
+      'the other member got no error',
+    );
     t.equal(a.seen((f) => f.type === 'error').length, 1, 'exactly one error for one bad frame');
   });
 }
@@ -173,7 +208,10 @@ t.test('7 a burst of bad frames from one client never reaches another', async (t
   await a.request({ type: 'emit', room: 'r', event: 'fine' });
   t.match(await b.next('event'), { event: 'fine' });
   await b.sync();
-  t.same(b.seen((f) => f.type === 'error' || (f.type === 'event' && f.event !== 'fine')), []);
+  t.same(
+    b.seen((f) => f.type === 'error' || (f.type === 'event' && f.event !== 'fine')),
+    [],
+  );
 });
 
 t.test('7 rate_limited: frames past the 1,000 held while the main middleware runs', async (t) => {
@@ -198,11 +236,18 @@ t.test('7 rate_limited: frames past the 1,000 held while the main middleware run
   t.match(await a.next((f) => f.id === 'j'), { type: 'joined', room: 'r' }, 'the held frames are handled in order');
   await a.next((f) => f.type === 'pong' && f.id === 998);
   t.equal(a.seen((f) => f.type === 'pong').length, 999, 'every held ping was answered');
-  t.same(a.seen((f) => f.id === 'dropped'), [], 'the frame past the limit was dropped');
+  t.same(
+    a.seen((f) => f.id === 'dropped'),
+    [],
+    'the frame past the limit was dropped',
+  );
   t.match(await a.request({ type: 'emit', room: 'r', event: 'after', id: 'after' }), { type: 'ack' }, 'the connection is usable');
   t.match(await b.next((f) => f.event === 'after'), { from: a.seen((f) => f.type === 'welcome')[0]!.sid }, 'the other member still receives room emits');
   await b.sync();
-  t.same(b.seen((f) => f.type === 'error'), []);
+  t.same(
+    b.seen((f) => f.type === 'error'),
+    [],
+  );
 });
 
 for (const c of CASES) {

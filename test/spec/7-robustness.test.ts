@@ -21,7 +21,10 @@ function rawHttp(port: number, text: string): Promise<string> {
 
 t.test('2.1 a request target that is not a URL gets 400, and the server keeps serving', async (t) => {
   const { server, url } = await startServer(t);
-  const upgrade = await rawHttp(server.port, 'GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  const upgrade = await rawHttp(
+    server.port,
+    'GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   t.match(upgrade, /^HTTP\/1.1 400/, 'an upgrade with a bad target is refused with 400');
   await rawHttp(server.port, 'GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   const c = await rawClient(t, url);
@@ -45,8 +48,12 @@ t.test('5.5 dead-lettering into a full "reject" dead room keeps the message and 
 
 t.test('9 a "connection" listener that throws does not break the connection or the server', async (t) => {
   const { server, url } = await startServer(t, { logger: () => {} });
-  server.on('connection', () => { throw new Error('app bug in /'); });
-  server.of('/app').on('connection', () => { throw new Error('app bug in /app'); });
+  server.on('connection', () => {
+    throw new Error('app bug in /');
+  });
+  server.of('/app').on('connection', () => {
+    throw new Error('app bug in /app');
+  });
   const c = await rawClient(t, url);
   t.equal((await c.request({ type: 'ping' })).type, 'pong', '"/" still serves');
   t.equal((await c.request({ type: 'connect', ns: '/app' })).type, 'connected', '/app answers connected, not an error');

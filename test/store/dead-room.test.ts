@@ -19,7 +19,7 @@ const retention = (): Retention => ({ maxMessages: 0, maxAgeMs: 0, maxBytes: 0, 
 t.test('R5.5.5 a 256-byte room in a 256-byte namespace has a usable dead-letter room on the disk store', async (tt) => {
   const dir = await mkdtemp(join(tmpdir(), 'wsq-dead-room-'));
   tt.teardown(() => rm(dir, { recursive: true, force: true }));
-  const ns = '/' + '\u20ac'.repeat(85);
+  const ns = `/${'\u20ac'.repeat(85)}`;
   const room = '\u{1d11e}'.repeat(64);
   tt.same([Buffer.byteLength(ns), Buffer.byteLength(room)], [256, 256]);
   const store = await LmdbStore.open(dir, { retention });
@@ -43,6 +43,10 @@ t.test('R5.5.5 a 256-byte room in a 256-byte namespace has a usable dead-letter 
   await server.close();
   const again = await LmdbStore.open(dir, { retention });
   tt.teardown(() => again.close());
-  tt.same((await again.read(ns, `$dead:${room}`, 1, 10)).map((m) => m.data), [{ n: 1 }], 'and stored');
+  tt.same(
+    (await again.read(ns, `$dead:${room}`, 1, 10)).map((m) => m.data),
+    [{ n: 1 }],
+    'and stored',
+  );
   tt.same((await again.getConsumer(ns, room, 'group:g'))?.floor, 1, 'the group counts it done');
 });

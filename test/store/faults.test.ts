@@ -22,7 +22,7 @@ import { RawClient } from '../helpers/raw-client.js';
 const SIZE = '8m';
 
 /** Mount a tmpfs of SIZE on a new directory; undefined when mounting is not possible here. */
-async function smallDisk(tt: Test): Promise<string | undefined> {
+async function smallDisk(_tt: Test): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'wsq-tmpfs-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE}`, 'tmpfs', dir], { stdio: 'ignore' });
@@ -86,23 +86,43 @@ t.test('R5.8.4 a full disk: writes are refused with StoreUnavailableError, never
   const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => store.append('ns', 'r', msg(clock, `${big}${i}`))));
   const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
   tt.ok(refused.length > 0, `appends were refused once the disk was full (${refused.length} of 40)`);
-  tt.ok(refused.every((e) => e instanceof StoreUnavailableError && e.code === 'unavailable'), 'each as StoreUnavailableError (code unavailable)');
+  tt.ok(
+    refused.every((e) => e instanceof StoreUnavailableError && e.code === 'unavailable'),
+    'each as StoreUnavailableError (code unavailable)',
+  );
   tt.match((refused[0] as Error).message, /^The store refused the write, so nothing was stored: .+\. Retry later/, 'with a sentence saying why');
   const h = store.health();
   tt.equal(h.writable, false, 'health() says not writable');
   tt.match(h.reason, /commit/i, `and why: ${h.reason}`);
   const attempts = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [String(i + 100), 1]));
-  const put = await store.putConsumer('ns', 'r', 'group:g', { floor: 5, done: [], attempts }).then(() => 'stored', (e: unknown) => e);
-  tt.ok(put === 'stored' || put instanceof StoreUnavailableError, `a consumer-state write is stored (in freed pages) or refused as StoreUnavailableError, never a crash (${put === 'stored' ? put : 'refused'})`);
-  tt.same((await store.read('ns', 'r', 1, 5)).map((m) => m.data), [0, 1, 2, 3, 4], 'reads go on');
+  const put = await store.putConsumer('ns', 'r', 'group:g', { floor: 5, done: [], attempts }).then(
+    () => 'stored',
+    (e: unknown) => e,
+  );
+  tt.ok(
+    put === 'stored' || put instanceof StoreUnavailableError,
+    `a consumer-state write is stored (in freed pages) or refused as StoreUnavailableError, never a crash (${put === 'stored' ? put : 'refused'})`,
+  );
+  tt.same(
+    (await store.read('ns', 'r', 1, 5)).map((m) => m.data),
+    [0, 1, 2, 3, 4],
+    'reads go on',
+  );
   unlinkSync(filler);
   const after = await store.append('ns', 'r', msg(clock, 'back'));
   tt.ok(after.offset > 20, `an append succeeds once space is back (offset ${after.offset})`);
   tt.same(store.health(), { writable: true }, 'health() is writable again');
   const held = (await store.read('ns', 'r', 1, 100)).map((m) => m.offset);
-  tt.same(held.slice(0, 20), Array.from({ length: 20 }, (_, i) => i + 1), 'the messages from before are all there');
+  tt.same(
+    held.slice(0, 20),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+    'the messages from before are all there',
+  );
   tt.equal(held.at(-1), after.offset, 'and the new one after them');
-  tt.ok(held.every((o, i) => i === 0 || o > held[i - 1]!), 'offsets only grow (a refused offset stays a gap, never reused)');
+  tt.ok(
+    held.every((o, i) => i === 0 || o > held[i - 1]!),
+    'offsets only grow (a refused offset stays a gap, never reused)',
+  );
   await new Promise((r) => setImmediate(r));
   tt.same(rejections, [], 'no unhandled rejection');
 });
@@ -150,12 +170,16 @@ t.test('R5.8.4 a full disk under a server: emit answers `unavailable`, live deli
   tt.match(await pub.request({ type: 'ping', id: 'p' }), { type: 'pong' }, 'acks whose state cannot be saved do not disturb the server');
 
   member.send({ type: 'emit', room: 'news', event: 'live', data: 'v', volatile: true });
-  tt.match(await pub.next((f) => f.type === 'event' && f.event === 'live', 3000).catch(() => undefined) ?? { type: 'event' }, { type: 'event' });
+  tt.match((await pub.next((f) => f.type === 'event' && f.event === 'live', 3000).catch(() => undefined)) ?? { type: 'event' }, { type: 'event' });
   const reader = await client();
   const joined = await reader.request({ type: 'join', room: 'news', since: 0, id: 'r' });
   tt.ok(joined.replay && joined.replay.count >= 5, 'a replay still reads what was stored');
   const replayed = await reader.collect((f) => f.type === 'event' && f.room === 'news', 5);
-  tt.same(replayed.slice(0, 5).map((f) => f.data), [0, 1, 2, 3, 4], 'the stored messages, in order');
+  tt.same(
+    replayed.slice(0, 5).map((f) => f.data),
+    [0, 1, 2, 3, 4],
+    'the stored messages, in order',
+  );
 
   unlinkSync(filler);
   const ok = await pub.request({ type: 'emit', room: 'news', event: 'n', data: 'back', id: 'back' }, 10_000);

@@ -90,12 +90,19 @@ t.test('I7.1 a second wsq serve on the same --data-dir refuses to start, naming 
   const dir = await tempDir(tt);
   const a = serve(tt, dir);
   await listening(a);
-  tt.equal(readFileSync(join(dir, 'wsq.lock'), 'utf8').trim(), String(a.proc.pid), 'the lock file holds the first process\'s PID');
+  tt.equal(readFileSync(join(dir, 'wsq.lock'), 'utf8').trim(), String(a.proc.pid), "the lock file holds the first process's PID");
   const b = serve(tt, dir);
   const code = await within(b.exited, 'the second wsq to exit');
   tt.not(code, 0, 'the second process exits non-zero');
-  tt.match(b.err(), new RegExp(`^wsq: the data directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another wsq process \\(PID ${a.proc.pid}\\b`), 'its sentence names the directory and the PID');
-  tt.notOk(b.out.some((l) => /listening on/.test(l)), 'the second never listened');
+  tt.match(
+    b.err(),
+    new RegExp(`^wsq: the data directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another wsq process \\(PID ${a.proc.pid}\\b`),
+    'its sentence names the directory and the PID',
+  );
+  tt.notOk(
+    b.out.some((l) => /listening on/.test(l)),
+    'the second never listened',
+  );
   tt.equal(a.proc.exitCode, null, 'the first keeps running');
   a.proc.kill('SIGTERM');
   tt.equal(await within(a.exited, 'the first wsq to stop'), 0, 'the first stops cleanly');

@@ -24,9 +24,7 @@ function section(number: string): string[] {
 
 /** The first cell of every table row of some lines (header and separator rows excluded). */
 function firstCells(ls: string[]): string[] {
-  return ls
-    .filter((l) => l.startsWith('|') && !/^\|[-\s|]+\|$/.test(l))
-    .map((l) => l.split('|')[1]!.trim());
+  return ls.filter((l) => l.startsWith('|') && !/^\|[-\s|]+\|$/.test(l)).map((l) => l.split('|')[1]!.trim());
 }
 
 t.test('§7 lists every error code, and only those', async (t) => {
@@ -43,9 +41,15 @@ t.test('§7 lists every error code, and only those', async (t) => {
 
 t.test('§7 gives each code a meaning and what to do', async (t) => {
   for (const row of section('7').filter((l) => /^\| `[a-z_]+` \|/.test(l))) {
-    const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = row
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     t.equal(cells.length, 5, `${cells[0]}: five columns`);
-    t.ok(cells.every((c) => c.length > 0), `${cells[0]}: no empty cell`);
+    t.ok(
+      cells.every((c) => c.length > 0),
+      `${cells[0]}: no empty cell`,
+    );
     t.ok(cells[3] === 'yes' || cells[3] === 'no', `${cells[0]}: says whether it counts toward the bad-frame limit`);
   }
 });
@@ -92,8 +96,6 @@ t.test('the section numbers are those of docs/protocol-outline.md', async (t) =>
     for (const m of line.matchAll(/(?:—|·)\s*(\d+\.\d+) /g)) expected.push(m[1]!);
   }
   t.ok(expected.length > 30, 'the outline was read');
-  const actual = lines
-    .map((l) => /^## (\d+)\. /.exec(l)?.[1] ?? /^### (\d+\.\d+) /.exec(l)?.[1])
-    .filter((n): n is string => n !== undefined);
+  const actual = lines.map((l) => /^## (\d+)\. /.exec(l)?.[1] ?? /^### (\d+\.\d+) /.exec(l)?.[1]).filter((n): n is string => n !== undefined);
   t.strictSame(actual, expected, 'same numbered headings, same order');
 });

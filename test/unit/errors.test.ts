@@ -16,7 +16,7 @@ t.test('the server library throws the protocol WsqError', async (t) => {
   t.equal((new WsqError('internal', 'x', undefined, { cause: 'disk' }) as Error).cause, 'disk', 'a cause is kept');
 });
 
-t.test('the client SDK error extends it, with the client\'s codes', async (t) => {
+t.test("the client SDK error extends it, with the client's codes", async (t) => {
   const c = new ClientWsqError('closed', 'The client is closed.', { details: { why: 'x' }, cause: 1 });
   t.ok(c instanceof WsqError, 'a client error is a protocol WsqError');
   t.ok(c instanceof ClientWsqError);

@@ -14,7 +14,12 @@ import { deadLetterRoom, nameProblem, ServerFrame, type NameKind } from '../../p
 
 /** A valid name of a kind: any string the name rule accepts (unicode, quotes, backslashes). */
 const name = (kind: NameKind, prefix = ''): fc.Arbitrary<string> =>
-  fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '/', '$', 'é', '€', '😀', '__proto__', 'constructor'), fc.string({ unit: 'grapheme', maxLength: 1 })), minLength: 1, maxLength: 40 })
+  fc
+    .string({
+      unit: fc.oneof(fc.constantFrom('"', '\\', '/', '$', 'é', '€', '😀', '__proto__', 'constructor'), fc.string({ unit: 'grapheme', maxLength: 1 })),
+      minLength: 1,
+      maxLength: 40,
+    })
     .map((s) => prefix + s)
     .filter((s) => nameProblem(kind, s) === undefined);
 /** JSON data as a client may send it (any code point, lone surrogates too): what JSON.parse gives back (-0 as 0). */
@@ -31,7 +36,6 @@ function parses(t: Test, text: string, what: string): Record<string, unknown> | 
   return r.frame as Record<string, unknown>;
 }
 
-
 t.test('encodeStoredEvent output parses as a ServerFrame event, with and without from, replay, delivery id and attempt', async (t) => {
   let runs = 0;
   fc.assert(
@@ -45,7 +49,10 @@ t.test('encodeStoredEvent output parses as a ServerFrame event, with and without
       fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
       (ns, room, event, value, f, id, attempt) => {
         runs++;
-        const text = encodeStoredEvent({ ns, room, event, offset: f.offset, epoch: 'E1', ts: f.ts, ...(f.from === undefined ? {} : { from: f.from }), ...(f.replay === undefined ? {} : { replay: f.replay }) }, JSON.stringify(value));
+        const text = encodeStoredEvent(
+          { ns, room, event, offset: f.offset, epoch: 'E1', ts: f.ts, ...(f.from === undefined ? {} : { from: f.from }), ...(f.replay === undefined ? {} : { replay: f.replay }) },
+          JSON.stringify(value),
+        );
         const ev = parses(t, text, 'encodeStoredEvent');
         if (!ev) return false;
         if (ev.ns !== ns || ev.room !== room || ev.event !== event || JSON.stringify(ev.data) !== JSON.stringify(value)) return false;

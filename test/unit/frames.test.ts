@@ -187,7 +187,10 @@ t.test('schema errors carry every zod issue with its path in details', async (t)
   const paths = issues.map((i) => i.path);
   t.ok(paths.includes('room'), 'the missing room is listed');
   t.ok(paths.includes('since'), 'the bad since is listed');
-  t.ok(issues.some((i) => i.code === 'unrecognized_keys' && i.message.includes('rom')), 'the typo "rom" is listed');
+  t.ok(
+    issues.some((i) => i.code === 'unrecognized_keys' && i.message.includes('rom')),
+    'the typo "rom" is listed',
+  );
 });
 
 t.test('the unknown-field message lists the allowed fields', async (t) => {
@@ -217,13 +220,31 @@ const serverSamples: [string, Json][] = [
   ['disconnected', { type: 'disconnected', ns: '/chat' }],
   ['joined (live, no replay)', { type: 'joined', ns: '/', room: 'news', epoch: 'GmgXTlRPga', offset: 0, recovered: true, id: 2 }],
   ['joined (replay)', { type: 'joined', ns: '/', room: 'news', epoch: 'GmgXTlRPga', offset: 2, recovered: true, id: 3, replay: { from: 1, to: 2, count: 2 } }],
-  ['joined (gap)', { type: 'joined', ns: '/', room: 'small', epoch: 'KImfEs4YFx', offset: 5, recovered: false, replay: { from: 3, to: 5, count: 3 }, gap: { requested: 0, earliest: 3, latest: 5 } }],
+  [
+    'joined (gap)',
+    {
+      type: 'joined',
+      ns: '/',
+      room: 'small',
+      epoch: 'KImfEs4YFx',
+      offset: 5,
+      recovered: false,
+      replay: { from: 3, to: 5, count: 3 },
+      gap: { requested: 0, earliest: 3, latest: 5 },
+    },
+  ],
   ['joined (group)', { type: 'joined', ns: '/', room: 'jobs', epoch: 'XiegfC63o5', offset: 0, recovered: true, group: 'workers', id: 1 }],
   ['joined (durable)', { type: 'joined', ns: '/', room: 'orders', epoch: 'XiegfC63o5', offset: 9, recovered: true, durable: true }],
   ['left', { type: 'left', ns: '/', room: 'news', id: 13 }],
   ['event (live)', { type: 'event', ns: '/', room: 'news', event: 'headline', data: { t: 'hi' }, offset: 1, epoch: 'GmgXTlRPga', from: 'Qge7rHSR9C-k', ts: 1795401447405 }],
-  ['event (replayed)', { type: 'event', ns: '/', room: 'news', event: 'headline', data: { t: 'hi' }, offset: 1, epoch: 'GmgXTlRPga', from: 'Qge7rHSR9C-k', ts: 1795401447405, replay: true }],
-  ['event (group delivery)', { type: 'event', ns: '/', room: 'jobs', event: 'job', data: 3, offset: 3, epoch: 'XiegfC63o5', from: 'qJY_pZWUjHHw', ts: 1795401460223, id: 2, attempt: 2 }],
+  [
+    'event (replayed)',
+    { type: 'event', ns: '/', room: 'news', event: 'headline', data: { t: 'hi' }, offset: 1, epoch: 'GmgXTlRPga', from: 'Qge7rHSR9C-k', ts: 1795401447405, replay: true },
+  ],
+  [
+    'event (group delivery)',
+    { type: 'event', ns: '/', room: 'jobs', event: 'job', data: 3, offset: 3, epoch: 'XiegfC63o5', from: 'qJY_pZWUjHHw', ts: 1795401460223, id: 2, attempt: 2 },
+  ],
   ['event (volatile)', { type: 'event', ns: '/', event: 'v', data: null, room: 'news', from: 'Qge7rHSR9C-k', ts: 1795401448571 }],
   ['event (socket.emit, no room)', { type: 'event', ns: '/', event: 'hello', data: 'hi', ts: 1795401448571 }],
   ['ack (stored emit)', { type: 'ack', id: 'e1', offset: 1, epoch: 'GmgXTlRPga' }],
@@ -231,7 +252,10 @@ const serverSamples: [string, Json][] = [
   ['ack (volatile emit)', { type: 'ack', id: 14 }],
   ['ack (handler answer)', { type: 'ack', id: 1, data: 3 }],
   ['error', { type: 'error', code: 'bad_json', message: 'The frame is not valid JSON.' }],
-  ['error with id and details', { type: 'error', code: 'bad_frame', message: 'join: "room" is required (string).', id: 5, details: { issues: [{ path: 'room', code: 'invalid_type', message: 'x' }] } }],
+  [
+    'error with id and details',
+    { type: 'error', code: 'bad_frame', message: 'join: "room" is required (string).', id: 5, details: { issues: [{ path: 'room', code: 'invalid_type', message: 'x' }] } },
+  ],
   ['presence', { type: 'presence', ns: '/', room: 'jobs', action: 'join', sid: 'cJPLUnaCR5IN' }],
   ['presence (leave, with client)', { type: 'presence', ns: '/', room: 'jobs', action: 'leave', sid: 'cJPLUnaCR5IN', client: 'alice' }],
   ['pong', { type: 'pong' }],
@@ -287,7 +311,18 @@ t.test('6.5 encodeStoredEvent writes the same text as encodeFrame of the same ev
   ];
   for (const c of cases) {
     const { data, replay, ...rest } = c as typeof c & { replay?: true };
-    const viaFrame = enc({ type: 'event', ns: rest.ns, room: rest.room, event: rest.event, data, offset: rest.offset, epoch: rest.epoch, from: (rest as { from?: string }).from, ts: rest.ts, ...(replay ? { replay } : {}) });
+    const viaFrame = enc({
+      type: 'event',
+      ns: rest.ns,
+      room: rest.room,
+      event: rest.event,
+      data,
+      offset: rest.offset,
+      epoch: rest.epoch,
+      from: (rest as { from?: string }).from,
+      ts: rest.ts,
+      ...(replay ? { replay } : {}),
+    });
     t.equal(encodeStoredEvent({ ...rest, replay }, JSON.stringify(data)), viaFrame, `same text for ${JSON.stringify(c).slice(0, 60)}`);
   }
 });
@@ -298,7 +333,11 @@ t.test('6.5 encodeStoredEvent writes the same text as encodeFrame of the same ev
 const precise: [string, unknown, string][] = [
   ['ack without id', { type: 'ack' }, 'ack: "id" is required: an integer, or a string of at most 64 UTF-8 bytes.'],
   ['ack with a fractional id', { type: 'ack', id: 1.5 }, 'ack: "id" must be an integer, or a string of at most 64 UTF-8 bytes; got the number 1.5.'],
-  ['ping id beyond the exact integers', { type: 'ping', id: 2 ** 60 }, 'ping: "id" must be an integer, or a string of at most 64 UTF-8 bytes; got the number 1152921504606847000, beyond ±(2^53 − 1), the exact integers.'],
+  [
+    'ping id beyond the exact integers',
+    { type: 'ping', id: 2 ** 60 },
+    'ping: "id" must be an integer, or a string of at most 64 UTF-8 bytes; got the number 1152921504606847000, beyond ±(2^53 − 1), the exact integers.',
+  ],
   ['since "latest"', { type: 'join', room: 'r', since: 'latest' }, 'join: "since" must be a whole number ≥ 0 or "earliest"; got the string "latest".'],
   ['since -1', { type: 'join', room: 'r', since: -1 }, 'join: "since" must be a whole number ≥ 0 or "earliest"; got the number -1.'],
   ['since null', { type: 'join', room: 'r', since: null }, 'join: "since" must be a whole number ≥ 0 or "earliest"; got null.'],
@@ -312,7 +351,11 @@ const precise: [string, unknown, string][] = [
   ['auth a string', { type: 'connect', ns: '/a', auth: 'token' }, 'connect: "auth" must be an object; got the string "token".'],
   ['ns without "/"', { type: 'connect', ns: 'chat' }, 'connect: "ns" must start with "/", e.g. "/chat"; got the string "chat".'],
   ['epoch a number', { type: 'join', room: 'r', since: 1, epoch: 7 }, 'join: "epoch" must be a string; got the number 7.'],
-  ['a long string is cut', { type: 'join', room: 'r', since: 'y'.repeat(1000) }, `join: "since" must be a whole number ≥ 0 or "earliest"; got a string of 1000 characters starting "${'y'.repeat(32)}".`],
+  [
+    'a long string is cut',
+    { type: 'join', room: 'r', since: 'y'.repeat(1000) },
+    `join: "since" must be a whole number ≥ 0 or "earliest"; got a string of 1000 characters starting "${'y'.repeat(32)}".`,
+  ],
 ];
 
 t.test('R7.4 every field error says what was expected and what came', async (t) => {
@@ -336,7 +379,8 @@ t.test('R1.7 R1.12 names are measured in UTF-8 bytes, without control characters
   t.equal(utf8Bytes('€'), 3);
   t.equal(utf8Bytes(emoji), 4);
   t.equal(utf8Bytes('\ud800'), Buffer.byteLength('\ud800'), 'a lone surrogate counts as Buffer counts it (U+FFFD, 3 bytes)');
-  for (const s of ['', 'a', 'ü€😀', emoji.repeat(64), '\ud800x', 'x\udc00']) t.equal(utf8Bytes(s), Buffer.byteLength(s), `utf8Bytes(${JSON.stringify(s).slice(0, 20)}) = Buffer.byteLength`);
+  for (const s of ['', 'a', 'ü€😀', emoji.repeat(64), '\ud800x', 'x\udc00'])
+    t.equal(utf8Bytes(s), Buffer.byteLength(s), `utf8Bytes(${JSON.stringify(s).slice(0, 20)}) = Buffer.byteLength`);
   t.equal(LIMITS.roomBytes, 256);
   t.equal(LIMITS.namespaceBytes, 256);
   t.equal(LIMITS.eventBytes, 256);
@@ -417,27 +461,43 @@ t.test('R4.3.5 R4.3.7 R4.5.2 R5.7.5 cross-field rules: the zod refinement and th
   const { JOIN_RULES, EMIT_RULES } = await import('../../protocol/frames.js');
   const { buildJsonSchema } = await import('../../protocol/schema.js');
   const defs = (buildJsonSchema() as { $defs: Record<string, { allOf?: unknown[] }> }).$defs;
-  t.strictSame(defs.JoinFrame!.allOf, JOIN_RULES.map((r) => r.json), 'JoinFrame carries every join rule');
-  t.strictSame(defs.EmitFrame!.allOf, EMIT_RULES.map((r) => r.json), 'EmitFrame carries every emit rule');
+  t.strictSame(
+    defs.JoinFrame!.allOf,
+    JOIN_RULES.map((r) => r.json),
+    'JoinFrame carries every join rule',
+  );
+  t.strictSame(
+    defs.EmitFrame!.allOf,
+    EMIT_RULES.map((r) => r.json),
+    'EmitFrame carries every emit rule',
+  );
   // Every combination of the fields the rules look at.
   const joins: Record<string, unknown>[] = [];
-  for (const durable of [undefined, true, false]) for (const group of [undefined, 'g']) for (const epoch of [undefined, 'e']) {
-    const f: Record<string, unknown> = { type: 'join', room: 'r', since: 1 };
-    if (durable !== undefined) f.durable = durable;
-    if (group !== undefined) f.group = group;
-    if (epoch !== undefined) f.epoch = epoch;
-    joins.push(f);
-  }
+  for (const durable of [undefined, true, false])
+    for (const group of [undefined, 'g'])
+      for (const epoch of [undefined, 'e']) {
+        const f: Record<string, unknown> = { type: 'join', room: 'r', since: 1 };
+        if (durable !== undefined) f.durable = durable;
+        if (group !== undefined) f.group = group;
+        if (epoch !== undefined) f.epoch = epoch;
+        joins.push(f);
+      }
   const emits: Record<string, unknown>[] = [];
-  for (const room of [undefined, 'r']) for (const volatile of [undefined, true, false]) for (const echo of [undefined, true, false]) for (const key of [undefined, 'k']) {
-    const f: Record<string, unknown> = { type: 'emit', event: 'e' };
-    if (room !== undefined) f.room = room;
-    if (volatile !== undefined) f.volatile = volatile;
-    if (echo !== undefined) f.echo = echo;
-    if (key !== undefined) f.key = key;
-    emits.push(f);
-  }
-  for (const [frames, def] of [[joins, defs.JoinFrame!], [emits, defs.EmitFrame!]] as const) {
+  for (const room of [undefined, 'r'])
+    for (const volatile of [undefined, true, false])
+      for (const echo of [undefined, true, false])
+        for (const key of [undefined, 'k']) {
+          const f: Record<string, unknown> = { type: 'emit', event: 'e' };
+          if (room !== undefined) f.room = room;
+          if (volatile !== undefined) f.volatile = volatile;
+          if (echo !== undefined) f.echo = echo;
+          if (key !== undefined) f.key = key;
+          emits.push(f);
+        }
+  for (const [frames, def] of [
+    [joins, defs.JoinFrame!],
+    [emits, defs.EmitFrame!],
+  ] as const) {
     for (const f of frames) {
       const zodOk = decodeClientFrame(JSON.stringify(f)).ok;
       t.equal(matches(def as Record<string, any>, f), zodOk, `${JSON.stringify(f)}: JSON Schema ${zodOk ? 'accepts' : 'refuses'} it as zod does`);
@@ -448,12 +508,18 @@ t.test('R4.3.5 R4.3.7 R4.5.2 R5.7.5 cross-field rules: the zod refinement and th
     const r = decodeClientFrame(JSON.stringify(f));
     return r.ok ? 'accepted' : `${r.error.code}: ${r.error.message}`;
   };
-  t.equal(msg({ type: 'join', room: 'r', durable: true, group: 'g' }), 'bad_frame: join: use either "durable" or "group", not both (a group already keeps its progress on the server).');
+  t.equal(
+    msg({ type: 'join', room: 'r', durable: true, group: 'g' }),
+    'bad_frame: join: use either "durable" or "group", not both (a group already keeps its progress on the server).',
+  );
   t.match(msg({ type: 'join', room: 'r', durable: true, since: 1, epoch: 'e' }), /^bad_frame: join: "epoch" goes with a live join's "since"/);
   t.match(msg({ type: 'join', room: 'r', group: 'g', epoch: 'e' }), /^bad_frame: join: "epoch"/);
   t.equal(msg({ type: 'emit', event: 'e', echo: true }), 'bad_frame: emit: "volatile", "echo" and "key" apply to room emits; add "room", or drop them.');
   t.match(msg({ type: 'emit', event: 'e', key: 'k' }), /apply to room emits/);
-  t.equal(msg({ type: 'emit', event: 'e', room: 'r', volatile: true, key: 'k' }), 'bad_frame: emit: "key" makes sense only for stored emits; a volatile emit is never stored, so drop "key" or "volatile".');
+  t.equal(
+    msg({ type: 'emit', event: 'e', room: 'r', volatile: true, key: 'k' }),
+    'bad_frame: emit: "key" makes sense only for stored emits; a volatile emit is never stored, so drop "key" or "volatile".',
+  );
   t.equal(msg({ type: 'emit', event: 'e', volatile: false, echo: false }), 'accepted', 'volatile and echo false without a room are allowed');
   t.equal(msg({ type: 'join', room: 'r', durable: false, group: 'g' }), 'accepted', 'durable false with a group is allowed');
 });

@@ -56,7 +56,11 @@ t.test('close and reopen keeps epochs, offsets, messages, consumer state and ded
   tt.same(await s2.append('ns', 'r', msg(clock, 4, { key: 'k4' })), { offset: 4, epoch: pos.epoch, duplicate: true }, 'dedup keys survive');
   const next = await s2.append('ns', 'r', msg(clock, 5));
   tt.same([next.offset, next.epoch], [5, pos.epoch], 'the next append continues at last + 1');
-  tt.same((await s2.read('ns', 'r', 1, 10)).map((m) => m.data), [3, 4, 5], 'retention continues from the saved first');
+  tt.same(
+    (await s2.read('ns', 'r', 1, 10)).map((m) => m.data),
+    [3, 4, 5],
+    'retention continues from the saved first',
+  );
 });
 
 t.test('close waits for appends that were not awaited', async (tt) => {
@@ -68,7 +72,10 @@ t.test('close waits for appends that were not awaited', async (tt) => {
   tt.equal((await Promise.all(pending)).length, 50, 'every append resolved');
   const s2 = await openIn(ctx, options(clock));
   tt.same((await s2.position('ns', 'r')).last, 50);
-  tt.same((await s2.read('ns', 'r', 1, 100)).map((m) => m.data), Array.from({ length: 50 }, (_, i) => i));
+  tt.same(
+    (await s2.read('ns', 'r', 1, 100)).map((m) => m.data),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });
 
 t.test('append after close is refused', async (tt) => {
@@ -113,13 +120,20 @@ t.test('long names and keys are stored (hashed past the key limit); an unencodab
   tt.same((await s.append('ns', 'r', msg(clock, 'b', { key: 'k'.repeat(2000) }))).duplicate, true, 'and deduplicated');
   await tt.rejects(s.append('ns', 'r', msg(clock, 1n << 70n)), TypeError);
   tt.equal((await s.append('ns', 'r', msg(clock, 'c'))).offset, 3, 'no offset was used');
-  tt.same((await s.read('ns', 'r', 1, 10)).map((m) => m.data), ['a', 'b', 'c']);
+  tt.same(
+    (await s.read('ns', 'r', 1, 10)).map((m) => m.data),
+    ['a', 'b', 'c'],
+  );
   const long = 'r'.repeat(2000);
   tt.equal((await s.append('n'.repeat(2000), long, msg(clock, 'x'))).offset, 1, 'a 4,000-byte namespace + room is accepted');
   await s.putConsumer('n'.repeat(2000), long, 'g'.repeat(2000), { floor: 1, done: [], attempts: {} });
   await s.close();
   const s2 = await openIn(ctx, options(clock));
-  tt.same((await s2.read('n'.repeat(2000), long, 1, 10)).map((m) => m.data), ['x'], 'and read back after a restart');
+  tt.same(
+    (await s2.read('n'.repeat(2000), long, 1, 10)).map((m) => m.data),
+    ['x'],
+    'and read back after a restart',
+  );
   tt.same(await s2.getConsumer('n'.repeat(2000), long, 'g'.repeat(2000)), { floor: 1, done: [], attempts: {} });
   tt.equal(await s2.getConsumer('n'.repeat(2000), long, 'g'.repeat(1999)), undefined);
 });

@@ -26,7 +26,13 @@ t.test('the longest names are at their limits and valid', async (t) => {
   t.equal(utf8Bytes(longest.event), LIMITS.eventBytes, 'event: 256 bytes');
   t.equal(utf8Bytes(longest.group), LIMITS.groupBytes, 'group: 128 bytes');
   t.equal(utf8Bytes(longest.key), LIMITS.keyBytes, 'key: 128 bytes');
-  for (const [kind, v] of [['namespace', longest.ns], ['room', longest.room], ['event', longest.event], ['group', longest.group], ['key', longest.key]] as const) {
+  for (const [kind, v] of [
+    ['namespace', longest.ns],
+    ['room', longest.room],
+    ['event', longest.event],
+    ['group', longest.group],
+    ['key', longest.key],
+  ] as const) {
     t.equal(nameProblem(kind, v), undefined, `${kind} is valid`);
   }
 });

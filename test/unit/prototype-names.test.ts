@@ -90,14 +90,26 @@ t.test('every Object.prototype name is a documented code or a plain name, never 
       // Everything the attacker got is a documented frame; every error code is documented.
       const errors = attacker.seen((f) => f.type === 'error');
       t.ok(errors.length > 0, 'errors were answered');
-      t.strictSame(errors.filter((e) => !CODES.has(e.code)), [], 'every error code is documented');
-      t.strictSame(errors.filter((e) => !(typeof e.message === 'string' && /[.!?]$/.test(e.message))), [], 'every error message is a sentence');
+      t.strictSame(
+        errors.filter((e) => !CODES.has(e.code)),
+        [],
+        'every error code is documented',
+      );
+      t.strictSame(
+        errors.filter((e) => !(typeof e.message === 'string' && /[.!?]$/.test(e.message))),
+        [],
+        'every error message is a sentence',
+      );
       // The attacker's connection carries on; so do the others.
       const p = await attacker.request({ type: 'ping' });
       t.equal(p.type, 'pong', 'the attacker still gets pong');
       await emitOne();
       const got = await victim.collect(eventIn('calm'), sent, 5000);
-      t.strictSame(got.map((f) => f.data), Array.from({ length: sent }, (_, i) => i + 1), `the victim got all ${sent} events in order`);
+      t.strictSame(
+        got.map((f) => f.data),
+        Array.from({ length: sent }, (_, i) => i + 1),
+        `the victim got all ${sent} events in order`,
+      );
       t.equal((await victim.request({ type: 'ping' })).type, 'pong', 'the victim still gets pong');
     });
   }

@@ -30,7 +30,12 @@ const cases: Case[] = [
   { rule: 'earliest on a trimmed log: from the first held', req: { since: 'earliest' }, log: log(4, 6), plan: { recovered: true, range: range(4, 6) } },
   { rule: 'earliest on an empty log: nothing to replay', req: { since: 'earliest' }, log: log(1, 0), plan: { recovered: true } },
   { rule: 'earliest on a fully trimmed log', req: { since: 'earliest' }, log: log(8, 7), plan: { recovered: true } },
-  { rule: 'earliest with another epoch: still every held message, recovered', req: { since: 'earliest', epoch: 'old' }, log: log(1, 3), plan: { recovered: true, range: range(1, 3) } },
+  {
+    rule: 'earliest with another epoch: still every held message, recovered',
+    req: { since: 'earliest', epoch: 'old' },
+    log: log(1, 3),
+    plan: { recovered: true, range: range(1, 3) },
+  },
 
   // since N, current epoch (or none), N + 1 >= first: replay N+1..last, recovered.
   { rule: 'since N: replay after N', req: { since: 3 }, log: log(1, 5), plan: { recovered: true, range: range(4, 5) } },
@@ -55,7 +60,12 @@ const cases: Case[] = [
   // epoch differs: replay first..last, not recovered, gap (whatever N is).
   { rule: 'other epoch: replay every held message, gap', req: { since: 3, epoch: 'old' }, log: log(1, 5), plan: { recovered: false, range: range(1, 5), gap: gap(3, 1, 5) } },
   { rule: 'other epoch, since 0', req: { since: 0, epoch: 'old' }, log: log(1, 2), plan: { recovered: false, range: range(1, 2), gap: gap(0, 1, 2) } },
-  { rule: 'other epoch, since beyond last: still replays first..last', req: { since: 99, epoch: 'old' }, log: log(1, 5), plan: { recovered: false, range: range(1, 5), gap: gap(99, 1, 5) } },
+  {
+    rule: 'other epoch, since beyond last: still replays first..last',
+    req: { since: 99, epoch: 'old' },
+    log: log(1, 5),
+    plan: { recovered: false, range: range(1, 5), gap: gap(99, 1, 5) },
+  },
   { rule: 'other epoch on a trimmed log', req: { since: 10, epoch: 'old' }, log: log(4, 6), plan: { recovered: false, range: range(4, 6), gap: gap(10, 4, 6) } },
   { rule: 'other epoch on an empty log: no replay, gap', req: { since: 3, epoch: 'old' }, log: log(1, 0), plan: { recovered: false, gap: gap(3, 1, 0) } },
 

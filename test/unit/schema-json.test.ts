@@ -59,7 +59,7 @@ t.test('the document names itself and covers both directions', async (t) => {
     t.equal(def?.additionalProperties, false, `${name} is closed (unknown fields are errors)`);
     t.ok(typeof def?.description === 'string', `${name} is described`);
   }
-  const types = clientRefs.map((r) => ((s.$defs[r.replace('#/$defs/', '')]!.properties as Record<string, { const: string }>).type.const));
+  const types = clientRefs.map((r) => (s.$defs[r.replace('#/$defs/', '')]!.properties as Record<string, { const: string }>).type.const);
   t.strictSame(types, Object.keys(CLIENT_FRAMES), 'client definitions in frame-type order');
 });
 
@@ -76,14 +76,24 @@ t.test('R1.7 R1.12 the published names carry their length and control-character 
   const s = buildJsonSchema() as { $defs: Record<string, Record<string, unknown>> };
   const ctl = new RegExp(s.$defs.GroupName!.pattern as string);
   t.ok(ctl.test('workers') && !ctl.test('a\u0000b') && !ctl.test('a\u007f'), 'the pattern refuses control characters');
-  for (const [name, max] of [['Namespace', 256], ['EmitRoom', 256], ['EventName', 256], ['GroupName', 128], ['IdempotencyKey', 128], ['Epoch', 64]] as const) {
+  for (const [name, max] of [
+    ['Namespace', 256],
+    ['EmitRoom', 256],
+    ['EventName', 256],
+    ['GroupName', 128],
+    ['IdempotencyKey', 128],
+    ['Epoch', 64],
+  ] as const) {
     t.equal(s.$defs[name]!.maxLength, max, `${name}: maxLength ${max} (characters, implied by the byte limit)`);
     t.equal(s.$defs[name]!.minLength, 1, `${name}: minLength 1`);
   }
   const emitRoom = new RegExp(s.$defs.EmitRoom!.pattern as string);
   t.ok(emitRoom.test('jobs') && !emitRoom.test('$dead:jobs'), 'EmitRoom refuses $ rooms');
   const room = s.$defs.RoomName!.anyOf as { pattern: string; maxLength: number }[];
-  t.ok(room.some((r) => new RegExp(r.pattern).test('$dead:jobs') && r.maxLength === 262), 'RoomName admits $dead:<room> up to 262 characters');
+  t.ok(
+    room.some((r) => new RegExp(r.pattern).test('$dead:jobs') && r.maxLength === 262),
+    'RoomName admits $dead:<room> up to 262 characters',
+  );
   t.strictSame((s.$defs.ConnectFrame!.properties as Record<string, unknown>).auth, { type: 'object' }, 'auth is an object');
   const id = s.$defs.RequestId!.anyOf as { type: string; maxLength?: number }[];
   t.equal(id.find((b) => b.type === 'string')?.maxLength, 64, 'a string id has maxLength 64');

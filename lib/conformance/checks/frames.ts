@@ -60,7 +60,7 @@ export const frameChecks: Check[] = [
     const d = await p.request({ type: 'disconnect', ns });
     expect(d.type === 'disconnected' && d.ns === ns, `reply: ${short(d)}`);
   }),
-  check(['R4.2.2', 'R6.2.1'], 'disconnect ends the namespace\'s subscriptions; nothing of it follows', async (ctx) => {
+  check(['R4.2.2', 'R6.2.1'], "disconnect ends the namespace's subscriptions; nothing of it follows", async (ctx) => {
     const a = await ctx.open();
     const b = await ctx.open();
     const ns = ctx.ns('d2');

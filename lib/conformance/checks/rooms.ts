@@ -127,7 +127,10 @@ export const roomChecks: Check[] = [
     const evs = await p.collect((f) => f.type === 'event' && f.room === room, 10);
     const offs = evs.map((e) => e.offset);
     expect(offs.join() === '1,2,3,4,5,6,7,8,9,10', `live offsets: ${offs.join()}`);
-    expect([...acks, ...evs].every((f) => f.epoch === j.epoch), `epochs differ from joined.epoch ${j.epoch}`);
+    expect(
+      [...acks, ...evs].every((f) => f.epoch === j.epoch),
+      `epochs differ from joined.epoch ${j.epoch}`,
+    );
   }),
   check(['R5.3.1', 'R5.3.7', 'R6.3.1'], 'the replay decision table', async (ctx) => {
     const { room } = await filled(ctx, 'plan', 3);
@@ -291,7 +294,7 @@ export const roomChecks: Check[] = [
     }
     expect([...seen].sort((x, y) => x - y).join() === '1,2,3,4,5,6', `group a got offsets ${seen.join()} (each of 1..6 exactly once expected)`);
   }),
-  check(['R5.5.3', 'R4.2.2'], 'a group member\'s unacknowledged delivery goes to another member when it leaves the namespace', async (ctx) => {
+  check(['R5.5.3', 'R4.2.2'], "a group member's unacknowledged delivery goes to another member when it leaves the namespace", async (ctx) => {
     const room = ctx.room('hand');
     const m1 = await ctx.open();
     await join(m1, room, { group: 'g', prefetch: 1 });

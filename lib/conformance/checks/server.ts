@@ -96,7 +96,7 @@ export const serverChecks: Check[] = [
       expect(/\w+ \w+/.test(e.message), `message is not a sentence: ${short(e.message)}`);
     }
   }),
-  check('R6.8.1', 'presence frames for other connections\' joins and leaves, not for oneself', async (ctx) => {
+  check('R6.8.1', "presence frames for other connections' joins and leaves, not for oneself", async (ctx) => {
     const room = ctx.room('pres');
     const w = await ctx.open();
     const mark = w.frames.length;
@@ -119,7 +119,7 @@ export const serverChecks: Check[] = [
     const got = await after(p, mark, (f) => f.type === 'error');
     expect(got.length === 1, `errors for one frame: ${short(got)}`);
   }),
-  check('R7.2', 'error precedence: shape, then the connection\'s state, then resources', async (ctx) => {
+  check('R7.2', "error precedence: shape, then the connection's state, then resources", async (ctx) => {
     const p = await ctx.open();
     const ns = ctx.ns('never');
     const cases: [object, string, string][] = [
@@ -129,7 +129,7 @@ export const serverChecks: Check[] = [
       [{ type: 'emit', ns, room: 'r', event: '$x' }, 'bad_frame', 'a reserved event in a namespace not entered'],
       [{ type: 'emit', ns, room: '$x', event: 'cf' }, 'bad_frame', 'an emit into a $ room in a namespace not entered'],
       [{ type: 'join', ns, room: '$x' }, 'not_connected', 'a join of a $ room in a namespace not entered'],
-      [{ type: 'join', room: `@${ctx.client('y')}`, durable: true }, 'unauthorized', 'an anonymous durable join of another\'s @room'],
+      [{ type: 'join', room: `@${ctx.client('y')}`, durable: true }, 'unauthorized', "an anonymous durable join of another's @room"],
     ];
     for (const [frame, code, what] of cases) {
       const f = await p.request(frame);

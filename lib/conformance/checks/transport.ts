@@ -244,7 +244,10 @@ export const transportChecks: Check[] = [
     for (let i = 0; i < n; i++) p.sendRaw('{bad');
     const code = await p.closeCode(ctx.waitMs * 2);
     expect(code === 1008, `close code after ${n} bad frames: ${code ?? 'none (still open)'}`);
-    expect(p.seen((f) => f.type === 'error' && f.code === 'bad_json').length === n, `expected ${n} bad_json errors before the close, saw ${p.seen((f) => f.type === 'error').length}`);
+    expect(
+      p.seen((f) => f.type === 'error' && f.code === 'bad_json').length === n,
+      `expected ${n} bad_json errors before the close, saw ${p.seen((f) => f.type === 'error').length}`,
+    );
   }),
   check('R3.1', 'a frame without a string type is bad_frame', async (ctx) => {
     const p = await ctx.open();
@@ -317,7 +320,8 @@ export const transportChecks: Check[] = [
     for (let i = 0; i < 20; i++) p.send({ type: 'emit', room, event: 'cf', data: i, id: `o${i}` });
     const acks = await p.collect((f) => f.type === 'ack' && String(f.id).startsWith('o'), 20);
     const offsetOf = new Map(acks.map((a) => [a.id, a.offset as number]));
-    for (let i = 1; i < 20; i++) expect(offsetOf.get(`o${i}`)! > offsetOf.get(`o${i - 1}`)!, `emit o${i} got offset ${offsetOf.get(`o${i}`)}, o${i - 1} got ${offsetOf.get(`o${i - 1}`)}`);
+    for (let i = 1; i < 20; i++)
+      expect(offsetOf.get(`o${i}`)! > offsetOf.get(`o${i - 1}`)!, `emit o${i} got offset ${offsetOf.get(`o${i}`)}, o${i - 1} got ${offsetOf.get(`o${i - 1}`)}`);
   }),
   check('R3.11', 'every request gets exactly one reply', async (ctx) => {
     const p = await ctx.open();
