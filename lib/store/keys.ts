@@ -98,3 +98,12 @@ export function prefixEnd(prefix: Buffer): Buffer {
   }
   return Buffer.concat([b, Buffer.from([0xff])]);
 }
+
+/** The name of a name part (`nameKey`'s tail): decoded, or `sha256:<hex>` when it was hashed for length. */
+export function nameOf(part: Buffer): string {
+  if (part[0] === HASHED) return `sha256:${part.subarray(1).toString('hex')}`;
+  const n = part.readUInt32BE(0);
+  const wide = (n & UTF16) !== 0;
+  const len = n & ~UTF16;
+  return part.subarray(4, 4 + len).toString(wide ? 'utf16le' : 'utf8');
+}

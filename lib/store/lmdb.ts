@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LRUCache } from 'lru-cache';
 import { nanoid } from 'nanoid';
-import { nameKey, offsetKey, offsetOf, prefixEnd, roomKey, timeKey } from './keys.js';
+import { nameKey, nameOf, offsetKey, offsetOf, prefixEnd, roomKey, timeKey } from './keys.js';
 import { IDLE_ROOM_TTL_MS, IDLE_SWEEP_MS, SWEEP_CHUNK, compositeKey, copyConsumer, makeRoom, messageSize } from './memory.js';
 import {
   StoreUnavailableError,
@@ -38,9 +38,11 @@ import {
   type AppendResult,
   type ConsumerState,
   type LogPosition,
+  type NamedConsumerState,
   type NewMessage,
   type Retention,
   type RetentionResolver,
+  type RoomSummary,
   type Store,
   type StoreHealth,
   type StoreOptions,
@@ -309,6 +311,41 @@ export class LmdbStore implements Store {
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /** Rooms with a log on disk or in flight (of `ns` when given), at most `limit`. */
+  async listRooms(ns?: string, limit = 1000): Promise<RoomSummary[]> {
+    await this.lastWrite;
+    const out: RoomSummary[] = [];
+    for (const { value } of this.metas.getRange({})) {
+      if (out.length >= limit) break;
+      if (ns !== undefined && value.ns !== ns) continue;
+      const log = this.busy.get(compositeKey(value.ns, value.room)) ?? this.cache.peek(compositeKey(value.ns, value.room)) ?? value;
+      out.push({ ns: value.ns, room: value.room, epoch: log.epoch, first: log.first, last: log.last });
+    }
+    return out;
+  }
+
+  /** Every saved consumer state of a room (saves in flight committed first), at most `limit`. A name too long to keep in its key is shown as its hash. */
+  async consumerStates(ns: string, room: string, limit = 1000): Promise<NamedConsumerState[]> {
+    await this.lastWrite;
+    const key = roomKey(ns, room);
+    const out: NamedConsumerState[] = [];
+    for (const { key: k, value } of this.consumers.getRange({ start: key, end: prefixEnd(key), limit })) {
+      out.push({ name: nameOf(k.subarray(key.length)), state: copyConsumer(value) });
+    }
+    return out;
+  }
+
+  /**
+   * Copy the environment to directory `dir` while serving (LMDB's consistent hot copy, one read
+   * transaction; writers go on). `dir` is created; it must not already hold a data.mdb.
+   */
+  async backup(dir: string, compact = false): Promise<void> {
+    if (this.closed) throw new Error('LmdbStore is closed: backup after close()');
+    await mkdir(dir, { recursive: true });
+    await this.lastWrite;
+    await this.env.backup(join(dir, 'data.mdb'), compact);
   }
 
   /** Whether any consumer state (saved or being saved) exists for the room with this key. */

@@ -10,9 +10,11 @@ import {
   type AppendResult,
   type ConsumerState,
   type LogPosition,
+  type NamedConsumerState,
   type NewMessage,
   type Retention,
   type RetentionResolver,
+  type RoomSummary,
   type Store,
   type StoreHealth,
   type StoreOptions,
@@ -109,6 +111,8 @@ export class MemoryStore implements Store {
   private readonly consumers = new Map<string, ConsumerState>();
   /** Consumer states per room key (a room with any is never idle). */
   private readonly consumerRooms = new Map<string, number>();
+  /** Consumer names per room key (for `consumerStates`). */
+  private readonly consumerNames = new Map<string, Set<string>>();
   private readonly retention: RetentionResolver;
   private readonly now: () => number;
   private readonly idleTtl: number;
@@ -202,12 +206,34 @@ export class MemoryStore implements Store {
     this.setConsumer(ns, room, name, state);
   }
 
+  /** Rooms with a log here (of `ns` when given), at most `limit`. */
+  async listRooms(ns?: string, limit = 1000): Promise<RoomSummary[]> {
+    const out: RoomSummary[] = [];
+    for (const log of this.logs.values()) {
+      if (out.length >= limit) break;
+      if (ns === undefined || log.ns === ns) out.push({ ns: log.ns, room: log.room, epoch: log.epoch, first: log.first, last: log.last });
+    }
+    return out;
+  }
+
+  /** Copies of every saved consumer state of a room, at most `limit`. */
+  async consumerStates(ns: string, room: string, limit = 1000): Promise<NamedConsumerState[]> {
+    const out: NamedConsumerState[] = [];
+    for (const name of this.consumerNames.get(compositeKey(ns, room)) ?? []) {
+      if (out.length >= limit) break;
+      const s = this.consumers.get(compositeKey(ns, room, name));
+      if (s) out.push({ name, state: copyConsumer(s) });
+    }
+    return out;
+  }
+
   /** Drop everything held. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.logs.clear();
     this.consumers.clear();
     this.consumerRooms.clear();
+    this.consumerNames.clear();
   }
 
   private setConsumer(ns: string, room: string, name: string, state: ConsumerState): void {
@@ -215,6 +241,9 @@ export class MemoryStore implements Store {
     if (!this.consumers.has(k)) {
       const rk = compositeKey(ns, room);
       this.consumerRooms.set(rk, (this.consumerRooms.get(rk) ?? 0) + 1);
+      let names = this.consumerNames.get(rk);
+      if (!names) this.consumerNames.set(rk, (names = new Set()));
+      names.add(name);
     }
     this.consumers.set(k, copyConsumer(state));
   }

@@ -105,6 +105,18 @@ export interface AppendExtra {
   consumer?: { room: string; name: string; state: ConsumerState };
 }
 
+/** A room the store knows (for admin listings). */
+export interface RoomSummary extends LogPosition {
+  ns: string;
+  room: string;
+}
+
+/** One consumer's saved progress, by its stored name (`group:<name>`, `client:<id>`, `admin:redrive`). */
+export interface NamedConsumerState {
+  name: string;
+  state: ConsumerState;
+}
+
 /** Options every store takes. */
 export interface StoreOptions {
   retention: RetentionResolver;
@@ -164,6 +176,13 @@ export interface Store {
    * Stores also run it on their own timer.
    */
   sweepIdle(limit?: number): Promise<number>;
+  /**
+   * Rooms the store holds a log for (admin listings), of namespace `ns` when given, at most `limit`
+   * (default 1,000), in no promised order; positions as stored (age retention is not applied here).
+   */
+  listRooms(ns?: string, limit?: number): Promise<RoomSummary[]>;
+  /** Every consumer with saved state over one room's log, at most `limit` (default 1,000). */
+  consumerStates(ns: string, room: string, limit?: number): Promise<NamedConsumerState[]>;
   /** Flush and release resources. */
   close(): Promise<void>;
 }

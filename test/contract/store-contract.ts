@@ -422,6 +422,38 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.equal((await store.position('ns', 'recent')).epoch, fresh2.epoch, 'a room used within the TTL stays');
   });
 
+  t.test(`${name}: listRooms names every room with its position, per namespace or all`, async (tt) => {
+    const { store, clock } = await fresh(tt, { maxMessages: 2 });
+    for (const d of ['a', 'b', 'c']) await store.append('ns', 'jobs', msg(clock, d));
+    await store.append('other', 'jobs', msg(clock, 'x'));
+    await store.position('ns', 'empty');
+    const all = await store.listRooms();
+    tt.same(all.map((r) => `${r.ns} ${r.room}`).sort(), ['ns empty', 'ns jobs', 'other jobs']);
+    const jobs = all.find((r) => r.ns === 'ns' && r.room === 'jobs')!;
+    tt.same([jobs.first, jobs.last], [2, 3], 'first and last after retention');
+    tt.equal(jobs.epoch, (await store.position('ns', 'jobs')).epoch);
+    tt.same(
+      (await store.listRooms('other')).map((r) => r.room),
+      ['jobs'],
+      'only the namespace asked for',
+    );
+    tt.equal((await store.listRooms(undefined, 1)).length, 1, 'at most limit');
+  });
+
+  t.test(`${name}: consumerStates lists every consumer of one room by name`, async (tt) => {
+    const { store } = await fresh(tt);
+    await store.putConsumer('ns', 'jobs', 'group:workers', { floor: 3, done: [5], attempts: { 4: 2 } });
+    await store.putConsumer('ns', 'jobs', 'client:ann', { floor: 1, done: [], attempts: {} });
+    await store.putConsumer('ns', 'jobs2', 'group:other', { floor: 9, done: [], attempts: {} });
+    await store.putConsumer('ns', 'jobs', `group:${'w'.repeat(600)}`, { floor: 0, done: [], attempts: {} });
+    const got = await store.consumerStates('ns', 'jobs');
+    const byName = new Map(got.map((c) => [c.name, c.state]));
+    tt.equal(got.length, 3, "the room's consumers only");
+    tt.same(byName.get('group:workers'), { floor: 3, done: [5], attempts: { 4: 2 } });
+    tt.same(byName.get('client:ann'), { floor: 1, done: [], attempts: {} });
+    tt.same(await store.consumerStates('ns', 'none'), [], 'a room without consumers has none');
+  });
+
   t.test(`${name}: R5.6.7 the idle sweep works in chunks and leaves busy rooms alone`, async (tt) => {
     const { store, clock } = await fresh(tt, {}, {}, { idleRoomTtlMs: 1000 });
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.position('ns', `r${i}`)));
