@@ -13,6 +13,8 @@ import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
 import { parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
 import { Guard, type AuthorizeHook } from './auth/guard.js';
+import { Readiness, routeHealth } from './http/health.js';
+import { HttpRouter } from './http/router.js';
 import { WsqError } from './errors.js';
 import { connecting } from './handlers/connect.js';
 import { dispatch } from './handlers/index.js';
@@ -116,6 +118,17 @@ export class WsqServer implements ConnectionHost {
    */
   authorize: AuthorizeHook | undefined;
   readonly httpServer: HttpServer;
+  /**
+   * Routes of plain HTTP requests on this server's port (health, readiness, metrics, admin); unrouted paths answer 426.
+   * @example
+   * server.http.route('GET', '/version', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('1\n'));
+   */
+  readonly http: HttpRouter = new HttpRouter(
+    (req, res) => this.notRouted(req, res),
+    (msg, err) => this.log('error', msg, err),
+  );
+  /** What `/readyz` checks: the store is writable, not shutting down, and every check added here (e.g. a Redis ping). */
+  readonly readiness: Readiness;
   private readonly wss: WebSocketServer;
   private readonly nsps = new Map<string, Namespace>();
   private readonly parents: ParentNamespace[] = [];
@@ -129,6 +142,8 @@ export class WsqServer implements ConnectionHost {
     this.options = resolve(options);
     const o = this.options;
     this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
+    this.readiness = new Readiness(this.store, () => this.closing !== undefined);
+    routeHealth(this.http, this.readiness);
     this.limits = {
       maxPayload: o.maxPayload,
       badFrameLimit: o.badFrameLimit,
@@ -337,11 +352,11 @@ export class WsqServer implements ConnectionHost {
   }
 
   private onHttp(req: IncomingMessage, res: import('node:http').ServerResponse): void {
-    const path = parseUrl(req.url)?.pathname;
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', connections: this.connections.size, store: this.store.kind }));
-      return;
-    }
+    this.http.handle(req, res);
+  }
+
+  /** Requests no route answers: this is a WebSocket endpoint (426 Upgrade Required). */
+  private notRouted(_req: IncomingMessage, res: import('node:http').ServerResponse): void {
     res
       .writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
       .end('This is a wsq/1 WebSocket endpoint. Connect with a WebSocket client, e.g. wscat -c ws://HOST:PORT/\n');
