@@ -136,6 +136,44 @@ export function decodeServerFrame(text: string): Decoded<ServerFrame> {
   return { ok: true, frame: parsed.data };
 }
 
+/** What a client reads from a server (R1.4): a frame, or a frame of a type it does not know, to ignore. */
+export type ReadServerFrame = Decoded<ServerFrame> | { ok: true; frame: undefined; unknownType: string };
+
+const SERVER_TYPES: ReadonlySet<string> = new Set(ServerFrame.options.map((o) => o.shape.type.value));
+
+/**
+ * Decode a server frame as a client must (R1.4): fields this revision does not define are
+ * dropped (at any depth) and a frame of an unknown `type` comes back as `unknownType` to be
+ * ignored, so a newer 1.x server's optional additions never break an older client. Anything
+ * else that does not match wsq/1 is an error, as in `decodeServerFrame`. Never throws.
+ * @example
+ * const r = readServerFrame(text);
+ * if (r.ok && r.frame) route(r.frame); // r.ok && !r.frame: a newer server's frame type, ignored
+ */
+export function readServerFrame(text: string): ReadServerFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: errorFrame('bad_json', `The server sent invalid JSON (${(e as Error).message}).`) };
+  }
+  const type = typeof value === 'object' && value !== null && Object.hasOwn(value, 'type') ? (value as { type: unknown }).type : undefined;
+  if (typeof type === 'string' && !SERVER_TYPES.has(type)) return { ok: true, frame: undefined, unknownType: type.slice(0, 64) };
+  // Unknown keys are reported by the strict schema with their paths: drop them and parse again (a few rounds at most: one per depth).
+  for (let round = 0; round < 8; round++) {
+    const parsed = ServerFrame.safeParse(value);
+    if (parsed.success) return { ok: true, frame: parsed.data };
+    const unknown = parsed.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    if (unknown.length === 0 || unknown.length !== parsed.error.issues.length) break;
+    for (const issue of unknown) {
+      let at: unknown = value;
+      for (const k of issue.path) at = (at as Record<PropertyKey, unknown>)?.[k as PropertyKey];
+      if (typeof at === 'object' && at !== null) for (const k of issue.keys) delete (at as Record<string, unknown>)[k];
+    }
+  }
+  return decodeServerFrame(text);
+}
+
 /** Write any frame as JSON text. */
 export function encodeFrame(frame: object): string {
   return JSON.stringify(frame);

@@ -3,7 +3,7 @@
  * reconnected and rooms rejoined (resuming from the last offset) after every drop; an
  * outbox for emits made while disconnected; acks with timeouts.
  */
-import { decodeServerFrame, encodeFrame } from '../../protocol/codec.js';
+import { encodeFrame, readServerFrame } from '../../protocol/codec.js';
 import { CLOSE_CODES, TERMINAL_CLOSE_CODES } from '../../protocol/codes.js';
 import type { WelcomeFrame } from '../../protocol/frames.js';
 import { Backoff } from './backoff.js';
@@ -354,11 +354,12 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   private onText(t: Transport, text: string): void {
     if (t !== this.transport || this.current === 'closed') return;
     this.heartbeat.heard();
-    const decoded = decodeServerFrame(text);
+    const decoded = readServerFrame(text); // R1.4: unknown fields are dropped, unknown frame types ignored
     if (!decoded.ok) {
       this.report(errorFromFrame(decoded.error));
       return;
     }
+    if (decoded.frame === undefined) return;
     // D1: before `welcome`, an `error` is the server refusing the connection (close 4001 follows).
     if (decoded.frame.type === 'error' && this.current !== 'open' && decoded.frame.id === undefined) {
       this.preWelcomeError = errorFromFrame(decoded.frame);

@@ -34,7 +34,7 @@ interface Case {
   send: (a: RawClient, b: RawClient) => void | Promise<void>;
   /** The id the error must echo (omit when none can be echoed). */
   id?: string | number;
-  /** For an error about an ack/nack: the delivery id it names in details.delivery (R6.7.x, D5: never as `id`). */
+  /** For an error about an ack/nack: the delivery id it names in details.delivery (R6.7.3, D5: never as `id`). */
   delivery?: string | number;
 }
 

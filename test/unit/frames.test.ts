@@ -5,7 +5,7 @@
  * server frame decodes.
  */
 import t from 'tap';
-import { decodeClientFrame, decodeServerFrame } from '../../protocol/codec.js';
+import { decodeClientFrame, decodeServerFrame, readServerFrame } from '../../protocol/codec.js';
 import { CLIENT_FRAMES, ServerFrame } from '../../protocol/frames.js';
 import { ERROR_CODE_LIST } from '../../protocol/codes.js';
 
@@ -567,4 +567,29 @@ t.test('R3.14 every Object.prototype name as a type is unknown_type', async (t) 
   }
   const proto = decodeClientFrame('{"type":"connect","ns":"/a","auth":{"__proto__":{"admin":true}}}');
   t.ok(proto.ok && Object.hasOwn((proto.frame as { auth: object }).auth, '__proto__'), 'an auth key "__proto__" stays an own key, as sent');
+});
+
+t.test('R1.4 a client reads a newer server: unknown fields are dropped at any depth, unknown frame types ignored, the rest still checked', async (t) => {
+  const welcome = {
+    type: 'welcome',
+    sid: 's',
+    protocol: 1,
+    heartbeatMs: 1,
+    maxPayload: 1024,
+    server: { name: 'x', version: '1', build: 'b' },
+    limits: { timeoutMs: 1, future: 2 },
+    shiny: true,
+  };
+  const r = readServerFrame(j(welcome));
+  t.ok(r.ok && r.frame, 'a welcome with new fields is read');
+  t.same(
+    r.ok && r.frame,
+    { type: 'welcome', sid: 's', protocol: 1, heartbeatMs: 1, maxPayload: 1024, server: { name: 'x', version: '1' }, limits: { timeoutMs: 1 } },
+    'without them',
+  );
+  t.same(readServerFrame(j({ type: 'pong', extra: 1 })), { ok: true, frame: { type: 'pong' } }, 'a pong with a new field');
+  t.same(readServerFrame(j({ type: 'hello', x: 1 })), { ok: true, frame: undefined, unknownType: 'hello' }, 'an unknown frame type is to be ignored');
+  const bad = readServerFrame(j({ type: 'event', ns: '/', event: 'x', ts: 1, extra: 1 }));
+  t.notOk(bad.ok, 'a frame that breaks its table is still an error (event without data)');
+  t.notOk(readServerFrame('{"type":').ok, 'not JSON');
 });
