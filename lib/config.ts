@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { DEFAULT_RETENTION } from './retention.js';
+import { isPinoLike, LOG_LEVELS, type LoggerOption } from './logging.js';
 import { IDLE_ROOM_TTL_MS } from './store/memory.js';
 import type { Store } from './store/types.js';
 
@@ -110,6 +111,13 @@ const RetentionSchema = z.strictObject({
 });
 const RetentionRuleSchema = z.strictObject({ ns: pattern.optional(), room: pattern.optional(), ...RetentionSchema.partial().shape });
 
+/** The `log` section: which lines are written, and how. */
+export const LogSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** Pretty lines (pino-pretty) instead of JSON; default: when stderr is a terminal. */
+  pretty: z.boolean({ error: 'must be true or false' }).optional(),
+});
+
 /** The options shared by the library and the stand-alone service. */
 const shared = {
   path: z
@@ -139,6 +147,22 @@ const shared = {
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   /** Browser origins allowed to connect (`*` globs, e.g. "https://*.example.com"); ["*"] allows every origin. Default: the same host only. Requests without `Origin` (not browsers) are always allowed. */
   origins: z.array(z.string().min(1)).optional(),
+  /** The admin HTTP API (`/admin/api/…`) and `/dashboard`: off unless configured. Admin keys are not client credentials (a separate list; `wsq hash-key` makes them). */
+  admin: z
+    .strictObject({
+      keys: z
+        .array(
+          z.strictObject({
+            /** Who holds it (shown nowhere but the config). */
+            name: z.string().min(1).optional(),
+            hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be "sha256:" and 64 hex digits (print it with `wsq hash-key`)' }),
+          }),
+        )
+        .min(1, { error: 'must list at least one admin key ({ "hash": "sha256:…" }, from `wsq hash-key`)' }),
+    })
+    .optional(),
+  /** Log lines (lib/logging.ts): the level (default "warn" in the library, "info" in `wsq serve`) and pretty output (default: when stderr is a terminal). */
+  log: LogSchema.default({ level: 'warn' }),
 };
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { error: `must be a function (${what})` });
@@ -151,9 +175,8 @@ export const ServerOptionsSchema = z.strictObject({
     .optional(),
   adapter: fn<AdapterFactory>('nsp => Adapter').default(() => (nsp: ConstructorParameters<typeof MemoryAdapter>[0]) => new MemoryAdapter(nsp)),
   now: fn<() => number>('() => ms').default(() => Date.now),
-  logger: fn<(level: 'info' | 'warn' | 'error', msg: string, err?: unknown) => void>('(level, msg, err) => void').default(
-    () => (level: string, msg: string, err?: unknown) => console.error(`[wsq] ${level}: ${msg}${err ? ` — ${(err as Error).stack ?? err}` : ''}`),
-  ),
+  /** Where log lines go: a pino logger, or a function `(level, msg, err, fields) => void`. Default: a pino logger on stderr at `log.level` (lib/logging.ts). */
+  logger: z.custom<LoggerOption>((v) => typeof v === 'function' || isPinoLike(v), { error: 'must be a pino logger or a function (level, msg, err, fields) => void' }).optional(),
 });
 /** `new WsqServer(options)` as written. */
 export type ServerOptionsInput = z.input<typeof ServerOptionsSchema>;
@@ -164,6 +187,11 @@ export type ServerOptions = z.output<typeof ServerOptionsSchema>;
 export const ConfigSchema = z.strictObject({
   ...shared,
   namespaces: shared.namespaces.unwrap().default('any'),
+  log: LogSchema.default({ level: 'info' }),
+  /** Serve wss:// (https) with this certificate and key (PEM files; relative paths are taken from the config file's directory). */
+  tls: z
+    .strictObject({ cert: z.string().min(1, { error: 'must be the path of a PEM certificate file' }), key: z.string().min(1, { error: 'must be the path of a PEM key file' }) })
+    .optional(),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.int({ error: 'must be a whole number' }).min(0, { error: 'must be 0-65535 (0 picks a free port)' }).max(65_535, { error: 'must be 0-65535' }).default(8080),
   store: z

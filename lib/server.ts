@@ -12,17 +12,20 @@ import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js
 import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
 import { parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
+import { mountAdmin } from './admin/api.js';
+import { recordRefusal } from './admin/stats.js';
 import { Guard, type AuthorizeHook } from './auth/guard.js';
 import { Readiness, routeHealth } from './http/health.js';
 import { HttpRouter } from './http/router.js';
 import { WsqError } from './errors.js';
+import { connFields, createLogger, isPinoLike, Log, type LogFields, type LoggerOption, type LogLevel, type LogThreshold } from './logging.js';
 import { connecting } from './handlers/connect.js';
 import { dispatch } from './handlers/index.js';
 import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
 import { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
 import type { Socket } from './socket.js';
 import { MemoryStore } from './store/memory.js';
-import type { Retention, Store } from './store/types.js';
+import { StoreUnavailableError, type Retention, type Store } from './store/types.js';
 import { VERSION } from './version.js';
 
 /** Options of a WsqServer. Every field has a default. */
@@ -63,8 +66,10 @@ export interface WsqServerOptions {
   perMessageDeflate?: boolean | { threshold: number };
   /** Clock (injectable for tests). */
   now?: () => number;
-  /** Where log lines go. Default: stderr. */
-  logger?: (level: 'info' | 'warn' | 'error', msg: string, err?: unknown) => void;
+  /** Where log lines go: a pino logger (its own level applies too), or a function `(level, msg, err, fields) => void`. Default: pino JSON lines on stderr (lib/logging.ts). */
+  logger?: LoggerOption;
+  /** Which lines are written (`level`, default "warn" in the library) and whether the default logger is pretty (default: when stderr is a terminal). */
+  log?: { level?: LogThreshold; pretty?: boolean };
   /** Tokens, API keys and permissions checked at the upgrade (docs/security.md). Absent: every connection is let in with every permission. */
   auth?: AuthConfigInput;
   /** Connection, room, namespace, name, prefetch and rate limits (docs/security.md); 0 = no limit. */
@@ -129,6 +134,10 @@ export class WsqServer implements ConnectionHost {
   );
   /** What `/readyz` checks: the store is writable, not shutting down, and every check added here (e.g. a Redis ping). */
   readonly readiness: Readiness;
+  /** @internal The server's log (levels, fields per line, rate-limited kinds). */
+  readonly logs: Log;
+  /** Writes refused by the store since the current storage fault began (undefined: no fault now). */
+  private storeFault: number | undefined;
   private readonly wss: WebSocketServer;
   private readonly nsps = new Map<string, Namespace>();
   private readonly parents: ParentNamespace[] = [];
@@ -141,9 +150,15 @@ export class WsqServer implements ConnectionHost {
   constructor(options: WsqServerOptions = {}, httpServer?: HttpServer) {
     this.options = resolve(options);
     const o = this.options;
+    this.logs = new Log(
+      o.logger ?? createLogger({ level: o.log.level, ...(o.log.pretty !== undefined ? { pretty: o.log.pretty } : {}) }),
+      isPinoLike(o.logger) ? 'debug' : o.log.level,
+      () => this.now(),
+    );
     this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
     this.readiness = new Readiness(this.store, () => this.closing !== undefined);
     routeHealth(this.http, this.readiness);
+    mountAdmin(this); // /admin/api/… and /dashboard, only when `admin` is configured
     this.limits = {
       maxPayload: o.maxPayload,
       badFrameLimit: o.badFrameLimit,
@@ -174,9 +189,20 @@ export class WsqServer implements ConnectionHost {
     return this.options.now();
   }
 
-  /** @internal Log a line. */
-  log(level: 'info' | 'warn' | 'error', msg: string, err?: unknown): void {
-    this.options.logger(level, msg, err);
+  /** @internal Log a line (`fields`: `sid` and `client` for a line about a connection); a storage fault is logged once per episode. */
+  log(level: LogLevel, msg: string, err?: unknown, fields?: LogFields): void {
+    if (err instanceof StoreUnavailableError) return this.storageFault(err, fields);
+    this.logs.write(level, msg, fields, err);
+  }
+
+  /** @internal A write the store refused: logged (error) once per fault episode; the recovery is logged when the store is writable again. */
+  storageFault(err: StoreUnavailableError, fields?: LogFields): void {
+    if (this.storeFault !== undefined) {
+      this.storeFault++;
+      return;
+    }
+    this.storeFault = 1;
+    this.logs.write('error', `the store refuses writes: ${err.reason}`, { ...fields, store: this.store.kind, reason: err.reason });
   }
 
   /** Listen on a port (0 picks a free one). */
@@ -231,6 +257,11 @@ export class WsqServer implements ConnectionHost {
   /** @internal Names of the namespaces in memory now (for tests and, later, metrics). */
   namespaceNames(): string[] {
     return [...this.nsps.keys()];
+  }
+
+  /** @internal A namespace in memory by name, or undefined (never creates or re-declares one; for the admin API). */
+  namespace(name: string): Namespace | undefined {
+    return this.nsps.get(name);
   }
 
   /** The main namespace "/". */
@@ -312,7 +343,7 @@ export class WsqServer implements ConnectionHost {
 
   /** @internal */
   onClose(conn: Connection): void {
-    this.connections.delete(conn);
+    if (this.connections.delete(conn) && this.logs.enabled('debug')) this.logs.write('debug', 'connection closed', connFields(conn));
     for (const socket of [...conn.sockets.values()]) socket.nsp.remove(socket, 'transport close');
     if (this.connections.size === 0) this.drained?.();
   }
@@ -323,6 +354,7 @@ export class WsqServer implements ConnectionHost {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
+      this.logs.write('info', 'shutting down', { connections: this.connections.size });
       for (const c of this.connections) c.close(CLOSE_CODES.going_away, 'server shutting down');
       // R2.1.5: the listener stays open while the connections close (at most SHUTDOWN_DRAIN_MS), so a
       // new upgrade meanwhile is answered 503 "shutting down" instead of finding the port closed.
@@ -347,6 +379,7 @@ export class WsqServer implements ConnectionHost {
       for (const c of [...this.connections]) this.onClose(c);
       await Promise.all([...this.nsps.values()].map((n) => n.closeConsumers()));
       await this.store.close();
+      this.logs.write('info', 'shut down');
     })();
     return this.closing;
   }
@@ -363,6 +396,9 @@ export class WsqServer implements ConnectionHost {
   }
 
   private refuse(sock: Duplex, status: number, text: string): void {
+    recordRefusal(this, status, text); // the dashboard's recent refusals (capped ring, lib/admin/stats.ts)
+    // Refusals are logged at info, at most one line per second per status (with the count of those suppressed).
+    this.logs.limited(`refused:${status}`, 'info', 'upgrade refused', { status, reason: text, address: (sock as { remoteAddress?: string }).remoteAddress });
     // Destroyed once written: a peer that never closes its side must not hold the listener's close() open.
     sock.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\nConnection: close\r\n\r\n${text}\n`, () =>
       sock.destroy(),
@@ -407,8 +443,10 @@ export class WsqServer implements ConnectionHost {
           ...(a.credentials ? { credentials: a.credentials } : {}),
         };
         this.wss.handleUpgrade(req, sock, head, (ws) => {
-          this.guard.opened(ws, a, CLOSE_CODES.credentials_expired);
-          this.onConnection(ws, info);
+          const conn = this.onConnection(ws, info);
+          this.guard.opened(ws, a, CLOSE_CODES.credentials_expired, () =>
+            this.logs.limited('closed:4003', 'info', 'credentials expired; closing with 4003', connFields(conn, { code: CLOSE_CODES.credentials_expired })),
+          );
         });
       },
       (err) => {
@@ -418,9 +456,10 @@ export class WsqServer implements ConnectionHost {
     );
   }
 
-  private onConnection(ws: WebSocket, info: HandshakeInfo): void {
+  private onConnection(ws: WebSocket, info: HandshakeInfo): Connection {
     const conn = new Connection(this, ws, nanoid(12), info);
     this.connections.add(conn);
+    if (this.logs.enabled('debug')) this.logs.write('debug', 'connection opened', connFields(conn, { address: info.address }));
     const main = this.sockets;
     // D1 (R2.1.8, R2.1.9): `welcome` means accepted, so it goes out only once the main namespace's middleware
     // accepted. Frames that arrive meanwhile are held by the connection and handled, in order, after
@@ -434,9 +473,12 @@ export class WsqServer implements ConnectionHost {
       (err: Error) => {
         const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';
         conn.sendError(code, `The server refused the connection: ${err.message}.`, undefined, err instanceof WsqError ? err.details : undefined);
+        this.logs.limited('refused:middleware', 'info', 'connection refused by middleware', connFields(conn, { code: CLOSE_CODES.unauthorized, reason: err.message }));
+        recordRefusal(this, CLOSE_CODES.unauthorized, `refused by middleware: ${err.message}`);
         conn.close(CLOSE_CODES.unauthorized, 'refused by middleware');
       },
     );
+    return conn;
   }
 
   /** The `welcome` frame of a connection, with the limits a client needs (R6.1.3). */
@@ -465,6 +507,10 @@ export class WsqServer implements ConnectionHost {
 
   private beat(): void {
     const now = this.now();
+    if (this.storeFault !== undefined && this.store.health().writable) {
+      this.logs.write('info', 'the store accepts writes again', { store: this.store.kind, refused: this.storeFault });
+      this.storeFault = undefined;
+    }
     const { heartbeatMs, timeoutMs } = this.options;
     for (const c of this.connections) {
       // R2.4.5: lastSeen is the last pong, so a peer that writes but never reads is dropped too.
