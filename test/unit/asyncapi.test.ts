@@ -3,12 +3,12 @@
  * (protocol/gen-asyncapi.ts); this test fails while the checked-in file is stale, and checks the
  * document's AsyncAPI 3 structure (no AsyncAPI validator is installed: these checks are the test).
  */
-import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { SUBPROTOCOL } from '../../protocol/codes.js';
 import { CLIENT_FRAMES, ServerFrame } from '../../protocol/frames.js';
 import { asyncApiText, buildAsyncApi, CHANNEL } from '../../protocol/gen-asyncapi.js';
 import { buildJsonSchema } from '../../protocol/schema.js';
+import { checkGenerated } from '../helpers/generated.js';
 
 type Json = Record<string, unknown>;
 interface Message {
@@ -61,28 +61,7 @@ function refsIn(value: unknown, out: string[] = []): string[] {
 const message = (ref: { $ref: string }): Message => resolveRef((resolveRef(ref.$ref) as { $ref: string }).$ref) as Message;
 
 t.test('the checked-in AsyncAPI document is up to date', async (t) => {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    t.fail('protocol/wsq-v1.asyncapi.json is missing: run `npm run schema` and commit the file');
-    return;
-  }
-  const fresh = asyncApiText();
-  if (text === fresh) {
-    t.pass('protocol/wsq-v1.asyncapi.json matches buildAsyncApi()');
-    return;
-  }
-  let onDisk: unknown;
-  try {
-    onDisk = JSON.parse(text);
-  } catch {
-    t.fail('protocol/wsq-v1.asyncapi.json is not valid JSON: run `npm run schema`');
-    return;
-  }
-  const stale = 'protocol/wsq-v1.asyncapi.json is stale: run `npm run schema` and commit the file';
-  if (JSON.stringify(onDisk) !== JSON.stringify(buildAsyncApi())) t.strictSame(onDisk, buildAsyncApi(), stale);
-  else t.equal(text, fresh, `${stale} (only its formatting differs: 2 spaces, trailing newline)`);
+  checkGenerated(t, file, 'protocol/wsq-v1.asyncapi.json', asyncApiText, buildAsyncApi);
 });
 
 t.test('buildAsyncApi() is stable and plain JSON', async (t) => {
