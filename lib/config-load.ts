@@ -51,6 +51,10 @@ export const FLAGS: Flag[] = [
   { flag: 'jwt-issuer', key: 'auth.jwt.issuer', kind: 'string', help: 'the "iss" tokens must carry' },
   { flag: 'jwt-audience', key: 'auth.jwt.audience', kind: 'string', help: 'the "aud" tokens must carry' },
   { flag: 'anonymous', key: 'auth.anonymous', kind: 'bool', value: true, help: 'with auth configured, also let in connections without credentials' },
+  { flag: 'log-level', key: 'log.level', kind: 'string', help: 'log lines written: debug, info, warn, error or silent' },
+  { flag: 'log-pretty', key: 'log.pretty', kind: 'bool', value: true, help: 'pretty log lines instead of JSON (default: when stderr is a terminal)' },
+  { flag: 'tls-cert', key: 'tls.cert', kind: 'string', help: 'serve wss:// with this PEM certificate file (with --tls-key)' },
+  { flag: 'tls-key', key: 'tls.key', kind: 'string', help: 'the PEM private key file of --tls-cert' },
 ];
 
 /** The environment variable of a flag: `max-payload` → `WSQ_MAX_PAYLOAD`. */
@@ -99,7 +103,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-/** Read a JSON config file; its auth file paths are taken relative to the file's directory. */
+/** Read a JSON config file; its auth and TLS file paths are taken relative to the file's directory. */
 export function readConfigFile(file: string): Record<string, unknown> {
   let cfg: unknown;
   try {
@@ -113,6 +117,13 @@ export function readConfigFile(file: string): Record<string, unknown> {
     for (const k of ['secretFile', 'jwksFile']) {
       const v = jwt[k];
       if (typeof v === 'string' && !isAbsolute(v)) jwt[k] = resolve(dirname(file), v);
+    }
+  }
+  const tls = (cfg as { tls?: Record<string, unknown> }).tls;
+  if (tls && typeof tls === 'object') {
+    for (const k of ['cert', 'key']) {
+      const v = tls[k];
+      if (typeof v === 'string' && v !== '' && !isAbsolute(v)) tls[k] = resolve(dirname(file), v);
     }
   }
   return cfg as Record<string, unknown>;

@@ -8,6 +8,7 @@ import { decodeClientFrame, encodeFrame, errorFrame } from '../protocol/codec.js
 import { CLOSE_CODES, type ErrorCode } from '../protocol/codes.js';
 import { LIMITS, type ClientFrame, type RequestId, type ServerFrame } from '../protocol/frames.js';
 import type { Credentials } from './auth/permissions.js';
+import { connFields, type Log, type LogFields, type LogLevel } from './logging.js';
 import type { Consumer } from './consumer.js';
 import type { Socket } from './socket.js';
 
@@ -17,7 +18,10 @@ export interface ConnectionHost {
   now(): number;
   dispatch(conn: Connection, frame: ClientFrame): void | Promise<void>;
   onClose(conn: Connection): void;
-  log(level: 'warn' | 'error', msg: string, err?: unknown): void;
+  /** Log a line; lines about a connection pass its `sid` and `client` in `fields`. */
+  log(level: LogLevel, msg: string, err?: unknown, fields?: LogFields): void;
+  /** The server's log, for rate-limited lines (kicks, slow consumers, bad-frame closes). */
+  readonly logs?: Log;
 }
 
 /** Facts of the upgrade, kept small (the request itself is not held). */
@@ -95,7 +99,7 @@ export class Connection {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('pong', () => (this.lastSeen = this.host.now()));
     ws.on('close', () => this.onClosed());
-    ws.on('error', (err) => this.host.log('warn', `socket ${sid}: ${err.message}`));
+    ws.on('error', (err) => this.logLimited('socket-error', 'warn', `socket error: ${err.message}`));
   }
 
   /** The client identity, if any. */
@@ -204,10 +208,19 @@ export class Connection {
     return w;
   }
 
-  /** Close the WebSocket with a code and reason. */
+  /** Close the WebSocket with a code and reason (kicks and bad-frame closes are logged, rate-limited). */
   close(code: number = CLOSE_CODES.normal, reason = ''): void {
     if (this.closed) return;
+    if (code === CLOSE_CODES.kicked) this.logLimited('closed:4000', 'info', 'kicked; closing with 4000', { code, reason });
+    else if (code === CLOSE_CODES.policy_violation) this.logLimited('closed:1008', 'warn', 'too many bad frames; closing with 1008', { code, reason });
     this.ws.close(code, reason);
+  }
+
+  /** A line about this connection, at most one per second of its kind across the server. */
+  private logLimited(kind: string, level: LogLevel, msg: string, more?: LogFields): void {
+    const fields = connFields(this, more);
+    if (this.host.logs) this.host.logs.limited(kind, level, msg, fields);
+    else this.host.log(level, msg, undefined, fields);
   }
 
   /** Drop the TCP connection at once (dead peer). */
@@ -232,7 +245,7 @@ export class Connection {
     const cap = this.host.limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED; // 0: no cap
     if (!cap || this.overflowed || !this.open || this.ws.bufferedAmount <= cap) return;
     this.overflowed = true;
-    this.host.log('warn', `socket ${this.sid}: more than ${cap} bytes queued; closing with 4002 slow_consumer`);
+    this.logLimited('closed:4002', 'warn', `more than ${cap} bytes queued; closing with 4002 slow_consumer`, { code: CLOSE_CODES.slow_consumer });
     this.ws.close(CLOSE_CODES.slow_consumer, 'slow_consumer: outgoing buffer over its cap; reconnect and resume');
     setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
@@ -311,7 +324,7 @@ export class Connection {
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
       return this.bad('bad_frame', `${type}: the frame's JSON is nested too deeply to handle. Flatten "data" (at most ${LIMITS.depth} levels, R1.13).`, id);
     }
-    this.host.log('error', `handling ${type} from ${this.sid} failed`, err);
+    this.host.log('error', `handling ${type} failed`, err, connFields(this));
     this.sendError('internal', undefined, id);
   }
 

@@ -138,15 +138,18 @@ export class Guard {
     return { ok: true, credentials, ...(credentials.client ? { client: credentials.client, identity: credentials.client } : {}) };
   }
 
-  /** Count an admitted connection until its WebSocket closes; close it with 4003 when its credential expires. */
-  opened(ws: import('ws').WebSocket, a: Extract<Admission, { ok: true }>, closeCode: number): void {
+  /** Count an admitted connection until its WebSocket closes; close it with 4003 when its credential expires (`expired` is told first, to log it). */
+  opened(ws: import('ws').WebSocket, a: Extract<Admission, { ok: true }>, closeCode: number, expired?: () => void): void {
     this.open++;
     if (a.identity !== undefined) this.perIdentity.add(a.identity, 1);
     let timer: NodeJS.Timeout | undefined;
     const exp = a.credentials?.expiresAt;
     const arm = (): void => {
       const left = exp! - this.now();
-      if (left <= 0) return ws.close(closeCode, 'credentials_expired');
+      if (left <= 0) {
+        expired?.();
+        return ws.close(closeCode, 'credentials_expired');
+      }
       timer = setTimeout(arm, Math.min(left, MAX_TIMER)).unref(); // R2.2.11: one timer per connection
     };
     if (exp !== undefined) arm();

@@ -2,6 +2,7 @@
 import { encodeFrame } from '../../protocol/codec.js';
 import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
+import { connFields } from '../logging.js';
 import { QueueFullError, StoreUnavailableError } from '../store/types.js';
 import type { WsqServer } from '../server.js';
 
@@ -35,7 +36,10 @@ export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFra
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch, ...(r.duplicate ? { duplicate: true } : {}) });
   } catch (err) {
     if (err instanceof QueueFullError) return conn.sendError('queue_full', err.message, f.id);
-    if (err instanceof StoreUnavailableError) return conn.sendError('unavailable', err.message, f.id); // R5.8.4: the store refused the write
+    if (err instanceof StoreUnavailableError) {
+      server.storageFault(err, connFields(conn, { room: f.room })); // logged once per fault episode
+      return conn.sendError('unavailable', err.message, f.id); // R5.8.4: the store refused the write
+    }
     throw err;
   }
 }
