@@ -407,6 +407,8 @@ export const WelcomeFrame = strictObject({
     dedupWindowMs: number().int().nonnegative().optional(),
     maxRooms: number().int().positive().optional(),
   }).optional(),
+  /** The optional features this server supports (R1.10, R6.1.4); absent means none. */
+  features: array(string()).optional(),
 });
 export const ConnectedFrame = strictObject({
   type: literal('connected'),

@@ -593,3 +593,10 @@ t.test('R1.4 a client reads a newer server: unknown fields are dropped at any de
   t.notOk(bad.ok, 'a frame that breaks its table is still an error (event without data)');
   t.notOk(readServerFrame('{"type":').ok, 'not JSON');
 });
+
+t.test('R1.10 R6.1.4 a welcome may list its optional features (the published schema allows them)', async (t) => {
+  const w = { type: 'welcome', sid: 's', protocol: 1, heartbeatMs: 1, maxPayload: 1024, server: { name: 'x', version: '1' }, features: [] };
+  t.ok(decodeServerFrame(j(w)).ok, 'features: [] is a valid welcome');
+  t.ok(decodeServerFrame(j({ ...w, features: ['binary'] })).ok, 'and so is a named feature');
+  t.notOk(decodeServerFrame(j({ ...w, features: 'binary' })).ok, 'but not a string');
+});
