@@ -6,7 +6,8 @@
  * schema in lib/config.ts (defaults live there, not here). `wsq hash-key` prints the stored
  * form of an API key; `wsq config check FILE` validates a config file.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
@@ -22,36 +23,42 @@ import { VERSION } from './version.js';
 
 const program = new Command('wsq').version(VERSION).description('wsq: a WebSocket message queue on plain ws (protocol wsq/1)');
 
-const serve = program
-  .command('serve')
-  .description('run the stand-alone wsq/1 service (settings: --config FILE, then WSQ_<FLAG> variables, then flags)')
-  .option('--config <file>', 'JSON config file: every setting of docs/security.md and README (unknown keys are errors)');
-for (const f of FLAGS) {
-  const names = `${f.short ? `-${f.short}, ` : ''}--${f.flag}${f.kind === 'bool' ? '' : ` <${f.kind === 'int' ? 'n' : 'value'}>`}`;
-  const d = f.kind === 'bool' ? undefined : defaultOf(f.key);
-  serve.option(names, `${f.help} [${envName(f.flag)}]${d !== undefined ? ` (default: ${JSON.stringify(d)})` : ''}`);
+/** `--config FILE` and every flag of the one flag table (lib/config-load.ts) on a command. */
+function configOptions(cmd: Command): Command {
+  cmd.option('--config <file>', 'JSON config file: every setting of docs/security.md and README (unknown keys are errors)');
+  for (const f of FLAGS) {
+    const names = `${f.short ? `-${f.short}, ` : ''}--${f.flag}${f.kind === 'bool' ? '' : ` <${f.kind === 'int' ? 'n' : 'value'}>`}`;
+    const d = f.kind === 'bool' ? undefined : defaultOf(f.key);
+    cmd.option(names, `${f.help} [${envName(f.flag)}]${d !== undefined ? ` (default: ${JSON.stringify(d)})` : ''}`);
+  }
+  return cmd;
 }
-serve.action(async (o: Record<string, string | boolean | undefined>) => {
+
+/** The effective configuration: the `--config` file, then WSQ_* variables, then flags. */
+function effectiveConfig(o: Record<string, string | boolean | undefined>): Config {
   const flags: Record<string, string | boolean | undefined> = {};
   for (const f of FLAGS) flags[f.flag] = o[f.flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
-  const cfg = loadConfig({ file: o.config as string | undefined, env: process.env, flags });
+  return loadConfig({ file: o.config as string | undefined, env: process.env, flags });
+}
+
+const serve = configOptions(program.command('serve').description('run the stand-alone wsq/1 service (settings: --config FILE, then WSQ_<FLAG> variables, then flags)'));
+serve.action(async (o: Record<string, string | boolean | undefined>) => {
+  const cfg = effectiveConfig(o);
+  const tls = cfg.tls ? httpsServer(cfg.tls) : undefined; // before the store opens: a bad certificate stops the start naming its file
   const store = await openStore(cfg);
-  const { host, port, store: _kind, ...options } = cfg;
+  const { host, port, store: _kind, tls: _tls, ...options } = cfg;
   let server: WsqServer;
   try {
-    server = new WsqServer({ ...options, store });
+    server = new WsqServer({ ...options, store }, tls);
   } catch (err) {
     await store.close();
     throw err;
   }
+  // A server passed in keeps its own request listener: route its plain HTTP requests (health, metrics, admin) here.
+  if (tls) tls.on('request', (req, res) => server.http.handle(req, res));
   await server.listen({ port, host });
-  const where = cfg.store.kind === 'memory' ? 'memory store (not durable)' : `disk store at ${resolve(cfg.store.dataDir)}`;
-  console.log(`wsq ${VERSION} listening on ${addresses(host, server.port, cfg.path)} (${where})`);
-  if (!cfg.auth) {
-    console.error(
-      'wsq: warning: no "auth" is configured, so this server is unprotected: anyone who can reach the port can read, write and erase every room. Configure "auth" (see docs/security.md).',
-    );
-  }
+  for (const line of startLines(cfg, server)) console.log(line);
+  for (const line of unprotected(cfg, server)) console.error(`wsq: warning: ${line}`);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;
@@ -65,6 +72,70 @@ serve.action(async (o: Record<string, string | boolean | undefined>) => {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 });
+
+/** The https server of `tls.cert` and `tls.key`; a file that cannot be read or used stops the start, naming it. */
+function httpsServer(tls: { cert: string; key: string }): HttpsServer {
+  const read = (path: string, what: string, key: string, flag: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read the TLS ${what} ${resolve(path)} (${key}, --${flag}, ${envName(flag)}): ${(err as Error).message}`);
+    }
+  };
+  const cert = read(tls.cert, 'certificate', 'tls.cert', 'tls-cert');
+  const key = read(tls.key, 'key', 'tls.key', 'tls-key');
+  try {
+    return createHttpsServer({ cert, key });
+  } catch (err) {
+    throw new Error(`the TLS certificate ${resolve(tls.cert)} and key ${resolve(tls.key)} (tls.cert, tls.key) cannot be used: ${(err as Error).message}`);
+  }
+}
+
+/** A loopback address: only this machine can connect. */
+const loopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+/** What `wsq serve` prints once listening: where, which store, what is served on the port, the log. */
+function startLines(cfg: Config, server: WsqServer): string[] {
+  const where = cfg.store.kind === 'memory' ? 'memory store (not durable)' : `disk store at ${resolve(cfg.store.dataDir)}`;
+  const scheme = cfg.tls ? 'wss' : 'ws';
+  const lines = [`wsq ${VERSION} listening on ${addresses(cfg.host, server.port, cfg.path, scheme)} (${where})`];
+  lines.push(cfg.store.kind === 'memory' ? 'wsq: store: memory (everything is lost when the process stops)' : `wsq: store: disk, directory ${resolve(cfg.store.dataDir)}`);
+  const http = cfg.tls ? 'https' : 'http';
+  const open = ['/healthz', '/readyz', '/metrics'].filter((p) => server.http.has(p));
+  const admin = ['/dashboard', '/admin/api/rooms'].filter((p) => server.http.has(p)).map((p) => (p.startsWith('/admin/api/') ? '/admin/api/' : p));
+  lines.push(
+    `wsq: ${http}: ${open.length ? `${open.join(', ')} (no auth)` : 'no plain HTTP routes'}; ${admin.length ? `${admin.join(', ')} (admin keys)` : 'admin API and dashboard off (no "admin" configured)'}`,
+  );
+  lines.push(
+    `wsq: tls: ${cfg.tls ? `on (certificate ${resolve(cfg.tls.cert)})` : 'off'}; log: ${cfg.log.level}, ${(cfg.log.pretty ?? process.stderr.isTTY === true) ? 'pretty' : 'JSON lines'} on stderr`,
+  );
+  return lines;
+}
+
+/** What is not protected, one sentence each (printed as warnings). */
+function unprotected(cfg: Config, server: WsqServer): string[] {
+  const out: string[] = [];
+  if (!cfg.auth) {
+    out.push(
+      'no "auth" is configured, so this server is unprotected: anyone who can reach the port can read, write and erase every room. Configure "auth" (see docs/security.md).',
+    );
+  }
+  const exposed = !loopback(cfg.host);
+  if (exposed && server.http.has('/metrics')) out.push(`/metrics is served without authentication on ${cfg.host}; set "metrics": { "enabled": false } or keep the port private.`);
+  if (exposed && !cfg.tls)
+    out.push(
+      `TLS is off on ${cfg.host}, a non-loopback address: credentials and messages cross the network in clear. Set "tls" (--tls-cert, --tls-key) or terminate TLS in front.`,
+    );
+  return out;
+}
+
+/** The configuration with secret material replaced by "***": key hashes and any value whose key names a secret (file paths are kept: files are never read into it). */
+function masked(v: unknown, key = ''): unknown {
+  if (key === 'hash' || (/secret|password|token/i.test(key) && !/File$/.test(key))) return '***';
+  if (Array.isArray(v)) return v.map((x) => masked(x));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, masked(x, k)]));
+  return v;
+}
 
 /** The store a config names; a failure to open it says which directory. */
 async function openStore(cfg: Config): Promise<Store> {
@@ -82,8 +153,8 @@ async function openStore(cfg: Config): Promise<Store> {
 }
 
 /** Every URL the server answers on: one for a specific host; each interface's address for 0.0.0.0 or ::. */
-function addresses(host: string, port: number, path: string): string {
-  const url = (a: string): string => `ws://${a.includes(':') ? `[${a}]` : a}:${port}${path}`;
+function addresses(host: string, port: number, path: string, scheme = 'ws'): string {
+  const url = (a: string): string => `${scheme}://${a.includes(':') ? `[${a}]` : a}:${port}${path}`;
   if (host !== '0.0.0.0' && host !== '::') return url(host);
   const all = Object.values(networkInterfaces())
     .flat()
@@ -100,14 +171,18 @@ program
     console.log(`key:  ${k}\nhash: ${hashKey(k)}`);
   });
 
-program
-  .command('config')
-  .description('configuration tools')
+const configCommand = program.command('config').description('configuration tools');
+configCommand
   .command('check <file>')
-  .description('validate a config file (with WSQ_* variables applied) and print the resolved configuration')
+  .description('validate a config file (with WSQ_* variables applied) and print the resolved configuration (secrets masked)')
   .action((file: string) => {
-    console.log(JSON.stringify(loadConfig({ file, env: process.env }), null, 2));
+    console.log(JSON.stringify(masked(loadConfig({ file, env: process.env })), null, 2));
   });
+configOptions(
+  configCommand.command('print').description('print the effective configuration (--config file, then WSQ_* variables, then flags, defaults filled in) as JSON, secrets masked'),
+).action((o: Record<string, string | boolean | undefined>) => {
+  console.log(JSON.stringify(masked(effectiveConfig(o)), null, 2));
+});
 
 program
   .command('conformance <url>')

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
 import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/codes.js';
@@ -225,7 +226,7 @@ export class WsqServer implements ConnectionHost {
   get url(): string {
     const a = this.httpServer.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
-    return `ws://${host}:${a.port}${this.options.path}`;
+    return `${this.httpServer instanceof TlsServer ? 'wss' : 'ws'}://${host}:${a.port}${this.options.path}`;
   }
 
   /**
