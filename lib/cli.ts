@@ -37,7 +37,9 @@ function configOptions(cmd: Command): Command {
 /** The effective configuration: the `--config` file, then WSQ_* variables, then flags. */
 function effectiveConfig(o: Record<string, string | boolean | undefined>): Config {
   const flags: Record<string, string | boolean | undefined> = {};
-  for (const f of FLAGS) flags[f.flag] = o[f.flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+  const camel = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+  // commander keeps a `--no-x` flag as `x: false` (and `x: true` when it is not given).
+  for (const f of FLAGS) flags[f.flag] = f.flag.startsWith('no-') ? (o[camel(f.flag.slice(3))] === false ? true : undefined) : o[camel(f.flag)];
   return loadConfig({ file: o.config as string | undefined, env: process.env, flags });
 }
 

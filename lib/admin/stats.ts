@@ -56,10 +56,18 @@ export class RateRing {
   private readonly buckets: RateBucket[] = [];
   private last = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  private listened = false;
 
   constructor(private readonly server: WsqServer) {
-    this.timer = setInterval(() => this.sample(), SAMPLE_MS).unref();
-    server.httpServer.once('close', () => this.stop());
+    this.timer = setInterval(() => this.tick(), SAMPLE_MS).unref();
+  }
+
+  /** Sample while the server listens; stop once it stopped listening (the ring is built before the server listens). */
+  private tick(): void {
+    if (this.server.httpServer?.listening) {
+      this.listened = true;
+      this.sample();
+    } else if (this.listened) this.stop();
   }
 
   /** Stop sampling. */

@@ -345,7 +345,7 @@ export class LmdbStore implements Store {
     if (this.closed) throw new Error('LmdbStore is closed: backup after close()');
     await mkdir(dir, { recursive: true });
     await this.lastWrite;
-    await this.env.backup(join(dir, 'data.mdb'), compact);
+    await this.env.backup(dir, compact); // an environment with a subdirectory copies into dir/data.mdb
   }
 
   /** Whether any consumer state (saved or being saved) exists for the room with this key. */

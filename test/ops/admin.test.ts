@@ -1,0 +1,150 @@
+/**
+ * Issue 11 item 4: every admin command (`wsq rooms`, `groups`, `dead`, `redrive`, `cursor reset`,
+ * `backup`, `restore`) against a live `wsq serve` child with real traffic, and the admin API's
+ * refusals (no key, a wrong key, a memory store's backup, a cursor reset while members are connected).
+ * Needs dist/ (`npx tsc -p tsconfig.json`).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { start } from '../examples/children.js';
+import { ADMIN_KEY, adminApi, cli, serve, tmp, traffic, until, wsq } from './admin-fixture.js';
+
+const env = { WSQ_ADMIN_KEY: ADMIN_KEY };
+
+t.test('the admin API is off unless admin.keys is configured, and refuses requests without an admin key (401, one line)', async (t) => {
+  const plain = start(t, cli, ['serve', '--port', '0', '--memory']);
+  const [offWs, { http }] = await Promise.all([plain.waitFor((x) => /listening on (ws:\/\/\S+)/.exec(x.stdout)?.[1], 10_000, 'listening line'), serve(t, 'memory')]);
+  const off = offWs.replace(/^ws/, 'http').replace(/\/$/, '');
+  const res = await fetch(`${off}/admin/api/rooms`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  t.equal(res.status, 426, 'no admin section: /admin/api/ is not routed at all');
+  t.equal((await fetch(`${off}/dashboard`)).status, 426, 'nor is /dashboard');
+
+  const none = await fetch(`${http}/admin/api/rooms`);
+  t.equal(none.status, 401);
+  t.match(((await none.json()) as { error: string }).error, /^Unauthorized: send "Authorization: Bearer <admin key>"/);
+  const wrong = await adminApi(http, 'GET', 'rooms', 'wsq_not-the-admin-key');
+  t.equal(wrong.status, 401);
+  t.match(wrong.body.error, /not an admin key/);
+  const [cliWrong, cliNone, backup] = await Promise.all([
+    wsq(t, ['rooms', '--url', http, '--key', 'wsq_nope']),
+    wsq(t, ['rooms', '--url', http], { WSQ_ADMIN_KEY: '' }),
+    wsq(t, ['backup', join(tmp(t), 'b'), '--url', http], env),
+  ]);
+  t.equal(cliWrong.code, 1, 'wsq rooms with a wrong key exits 1');
+  t.match(cliWrong.stderr, /wsq: 401: Unauthorized: this is not an admin key/);
+  t.match(cliNone.stderr, /an admin key is needed: --key KEY or WSQ_ADMIN_KEY/);
+  t.equal(backup.code, 1, 'a memory store has no backup');
+  t.match(backup.stderr, /409: this server runs the memory store, which has nothing on disk to back up/);
+});
+
+t.test('wsq rooms, groups, dead, redrive and cursor reset show and change what the traffic left', async (t) => {
+  const data = tmp(t);
+  const { http, ws } = await serve(t, join(data, 'live'));
+  const { worker } = await traffic(t, ws);
+  const url = ['--url', http];
+
+  // The group's progress is saved asynchronously: wait (bounded) until the store shows floor 2.
+  await until(
+    async () => (await adminApi(http, 'GET', 'groups?room=jobs')).body.groups.find((x: { name: string; floor: number }) => x.name === 'group:workers' && x.floor === 2),
+    8000,
+    'the group state floor 2',
+  );
+  const [rooms, roomsOut, groupsOut, groups, busy, dead] = await Promise.all([
+    wsq(t, ['rooms', ...url], env),
+    adminApi(http, 'GET', 'rooms'),
+    adminApi(http, 'GET', 'groups?room=jobs'),
+    wsq(t, ['groups', 'jobs', ...url], env),
+    wsq(t, ['cursor', 'reset', 'jobs', 'workers', '--to', 'latest', ...url], env),
+    wsq(t, ['dead', 'jobs', ...url], env),
+  ]);
+  t.equal(rooms.code, 0, rooms.stderr);
+  t.match(rooms.stdout, /^NS\s+ROOM\s+MEMBERS\s+FIRST\s+LAST\s+EPOCH\s+RETENTION/m, 'a table with a header');
+  t.match(rooms.stdout, /^\/\s+jobs\s+2\s+1\s+3\s+\S+/m, 'jobs: 2 members (live + group), offsets 1-3');
+  const roomsJson = roomsOut.body;
+  const jobs = roomsJson.rooms.find((r: { room: string }) => r.room === 'jobs');
+  t.match(jobs, { ns: '/', room: 'jobs', members: 2, first: 1, last: 3, retention: { overflow: 'drop-oldest' } });
+  t.ok(
+    roomsJson.rooms.some((r: { room: string; last: number }) => r.room === '$dead:jobs' && r.last === 1),
+    'the dead room is listed',
+  );
+
+  const g = groupsOut.body.groups.find((x: { name: string }) => x.name === 'group:workers');
+  t.match(g, { kind: 'group', members: 1, floor: 2, lag: 1, pending: 1 }, 'one member, lag 1, offset 3 pending');
+  t.match(groups.stdout, /^group:workers\s+group\s+1\s+2\s+1\s+1$/m, 'the table row');
+
+  t.equal(busy.code, 1, 'a reset while a member is connected is refused');
+  t.match(busy.stderr, /409: consumer "group:workers" has 1 member\(s\) connected/);
+
+  t.equal(dead.code, 0, dead.stderr);
+  t.match(dead.stdout, /^1\s+job\s+\S+Z\s+\S+\s+\{"n":1\}$/m, 'the dead letter: offset, event, time, from, data');
+  t.match(dead.stdout, /1 dead letter\(s\)/);
+
+  await worker.close();
+  await until(
+    async () => (await adminApi(http, 'GET', 'groups?room=jobs')).body.groups.find((x: { name: string; members: number }) => x.name === 'group:workers' && x.members === 0),
+    5000,
+    'the worker gone',
+  );
+  const [reset, badTo] = await Promise.all([
+    wsq(t, ['cursor', 'reset', 'jobs', 'workers', '--to', 'latest', ...url], env),
+    wsq(t, ['cursor', 'reset', 'jobs', 'workers', '--to', 'soon', ...url], env),
+  ]);
+  t.equal(badTo.code, 1, 'a bad --to is refused');
+  t.match(badTo.stderr, /400: to must be earliest, latest or an offset/);
+  t.equal(reset.code, 0, reset.stderr);
+  t.match(reset.stdout, /group:workers of "jobs": floor 2 → 3 \(lag 0\)/);
+
+  const [back, redrive] = await Promise.all([
+    wsq(t, ['cursor', 'reset', 'jobs', 'group:workers', '--to', 'earliest', '--json', ...url], env),
+    wsq(t, ['redrive', 'jobs', ...url], env),
+  ]);
+  t.match(JSON.parse(back.stdout), { consumer: 'group:workers', before: 3, floor: 0 }, '--to earliest (--json): everything held is to do again');
+  t.equal(redrive.code, 0, redrive.stderr);
+  t.match(redrive.stdout, /re-drove 1 dead letter\(s\) into "jobs" \(1 stored, 0 left\)/);
+  const [deadAfter, repeat] = await Promise.all([wsq(t, ['dead', 'jobs', '--json', ...url], env), wsq(t, ['redrive', 'jobs', ...url], env)]);
+  t.match(JSON.parse(deadAfter.stdout), { count: 0, dead: [], redriven: 1 }, 'nothing left to re-drive');
+  t.match(repeat.stdout, /re-drove 0 dead letter\(s\)/, 'a repeat re-drives nothing');
+  const after = (await adminApi(http, 'GET', 'rooms')).body.rooms.find((r: { room: string }) => r.room === 'jobs');
+  t.equal(after.last, 4, 'the dead letter is back in jobs as offset 4');
+});
+
+t.test('wsq backup copies the disk store while serving; wsq restore refuses a held directory and restores into another', async (t) => {
+  const data = tmp(t);
+  const liveDir = join(data, 'live');
+  const { http, ws, child } = await serve(t, liveDir);
+  await traffic(t, ws);
+  const dir = join(data, 'backup-1');
+  const b = await wsq(t, ['backup', dir, '--url', http], env);
+  t.equal(b.code, 0, b.stderr);
+  t.match(b.stderr, /backup: asking http:\S+ to copy its disk store to /, 'a progress line first');
+  t.match(b.stdout, /backup: done: \S+data\.mdb \(\d+\.\d MiB\) in \d+ ms/);
+  t.ok(existsSync(join(dir, 'data.mdb')) && statSync(join(dir, 'data.mdb')).size > 0, 'data.mdb written');
+  const [again, held] = await Promise.all([wsq(t, ['backup', dir, '--url', http], env), wsq(t, ['restore', dir, '--data-dir', liveDir])]);
+  t.equal(again.code, 1, 'a backup over an existing one is refused');
+  t.match(again.stderr, /409: the backup to \S+ failed/);
+
+  t.equal(held.code, 1, 'restore into the directory of a running server is refused');
+  t.match(held.stderr, new RegExp(`in use by another wsq process \\(PID ${child.pid}`), 'naming the PID');
+
+  const target = join(data, 'restored');
+  const r = await wsq(t, ['restore', dir, '--data-dir', target]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /restore: copying \S+ \(\d+\.\d MiB\) to /);
+  t.match(r.stderr, /restore: done: /);
+  t.equal((await wsq(t, ['restore', dir, '--data-dir', target])).code, 1, 'restoring over data needs --force');
+  const forced = await wsq(t, ['restore', dir, '--data-dir', target, '--force']);
+  t.match(forced.stderr, /kept the data that was there as \S+before-restore/);
+
+  const second = await serve(t, target);
+  const rooms = (await adminApi(second.http, 'GET', 'rooms')).body.rooms;
+  t.match(
+    rooms.find((x: { room: string }) => x.room === 'jobs'),
+    { first: 1, last: 3, members: 0 },
+    'the restored store holds the room as it was',
+  );
+  t.ok(
+    rooms.some((x: { room: string }) => x.room === '$dead:jobs'),
+    'and its dead letters',
+  );
+});
