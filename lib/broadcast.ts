@@ -65,7 +65,9 @@ export class BroadcastOperator {
   emit(event: string, data?: unknown): boolean {
     assertEventName(event); // R4.5.1: reserved names never reach a client
     for (const nsp of this.nsps()) {
-      nsp.adapter.broadcast(nsp.encodeEvent(event, data), { rooms: this.rooms, except: this.exceptRooms, flags: this.flags });
+      const text = nsp.encodeEvent(event, data);
+      const dropped = nsp.stats.volatileDropped;
+      nsp.stats.fanout(nsp.adapter.broadcast(text, { rooms: this.rooms, except: this.exceptRooms, flags: this.flags }), text.length, dropped);
     }
     return true;
   }

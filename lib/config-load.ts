@@ -51,6 +51,7 @@ export const FLAGS: Flag[] = [
   { flag: 'jwt-issuer', key: 'auth.jwt.issuer', kind: 'string', help: 'the "iss" tokens must carry' },
   { flag: 'jwt-audience', key: 'auth.jwt.audience', kind: 'string', help: 'the "aud" tokens must carry' },
   { flag: 'anonymous', key: 'auth.anonymous', kind: 'bool', value: true, help: 'with auth configured, also let in connections without credentials' },
+  { flag: 'no-metrics', key: 'metrics.enabled', kind: 'bool', value: false, help: 'do not serve GET /metrics (Prometheus text; open by default)' },
   { flag: 'log-level', key: 'log.level', kind: 'string', help: 'log lines written: debug, info, warn, error or silent' },
   { flag: 'log-pretty', key: 'log.pretty', kind: 'bool', value: true, help: 'pretty log lines instead of JSON (default: when stderr is a terminal)' },
   { flag: 'tls-cert', key: 'tls.cert', kind: 'string', help: 'serve wss:// with this PEM certificate file (with --tls-key)' },

@@ -163,6 +163,16 @@ const shared = {
     .optional(),
   /** Log lines (lib/logging.ts): the level (default "warn" in the library, "info" in `wsq serve`) and pretty output (default: when stderr is a terminal). */
   log: LogSchema.default({ level: 'warn' }),
+  /** `GET /metrics` (Prometheus text, lib/http/metrics.ts): on by default, not behind admin auth (docs/security.md). `roomPatterns` (`*` globs) opt rooms into per-group lag labels. */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
+      roomPatterns: z
+        .array(z.string().min(1, { error: 'must be a room name or a * glob' }))
+        .max(100, { error: 'must list at most 100 patterns' })
+        .default([]),
+    })
+    .default({ enabled: true, roomPatterns: [] }),
 };
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { error: `must be a function (${what})` });

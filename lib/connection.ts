@@ -10,6 +10,7 @@ import { LIMITS, type ClientFrame, type RequestId, type ServerFrame } from '../p
 import type { Credentials } from './auth/permissions.js';
 import { connFields, type Log, type LogFields, type LogLevel } from './logging.js';
 import type { Consumer } from './consumer.js';
+import type { FrameInType, FrameOutType, WireStats } from './http/stats.js';
 import type { Socket } from './socket.js';
 
 /** What a connection needs from its server. */
@@ -22,6 +23,8 @@ export interface ConnectionHost {
   log(level: LogLevel, msg: string, err?: unknown, fields?: LogFields): void;
   /** The server's log, for rate-limited lines (kicks, slow consumers, bad-frame closes). */
   readonly logs?: Log;
+  /** Counters read by `/metrics` (plain integers: one increment per frame). */
+  readonly stats: WireStats;
 }
 
 /** Facts of the upgrade, kept small (the request itself is not held). */
@@ -121,7 +124,8 @@ export class Connection {
 
   /** Send a server frame (typed: only frames of wsq/1 §6 can be sent). */
   send(frame: ServerFrame): void {
-    this.sendText(encodeFrame(frame));
+    if (frame.type === 'error' && this.open) this.host.stats.errors[frame.code]++;
+    this.sendText(encodeFrame(frame), frame.type);
   }
 
   /** Send an error frame; `message` defaults to the code's sentence. */
@@ -129,9 +133,12 @@ export class Connection {
     this.send(errorFrame(code, message, id, details));
   }
 
-  /** Send already encoded JSON text. */
-  sendText(text: string): void {
+  /** Send already encoded JSON text (a frame of `type`, counted for `/metrics`; deliveries and replays are events). */
+  sendText(text: string, type: FrameOutType = 'event'): void {
     if (!this.open) return;
+    const stats = this.host.stats;
+    stats.framesOut[type]++;
+    stats.bytesOut += text.length;
     this.cork();
     this.ws.send(text);
   }
@@ -139,7 +146,10 @@ export class Connection {
   /** Send an encoded frame from a broadcast; volatile frames are dropped when the socket is backed up. */
   sendEncoded(buf: Buffer, volatile = false, compress = true): void {
     if (!this.open) return;
-    if (volatile && this.ws.bufferedAmount > this.host.limits.volatileHighWater) return;
+    if (volatile && this.ws.bufferedAmount > this.host.limits.volatileHighWater) {
+      this.host.stats.volatileDropped++;
+      return;
+    }
     this.cork();
     this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
   }
@@ -196,6 +206,13 @@ export class Connection {
     return id;
   }
 
+  /** Consumer deliveries waiting for this client's ack (read at `/metrics` scrape time, not counted on the way). */
+  pendingDeliveries(): number {
+    let n = 0;
+    for (const w of this.waiting.values()) if (w.kind === 'delivery') n++;
+    return n;
+  }
+
   /** Forget an id (its delivery was completed or moved elsewhere). */
   untrack(id: RequestId): void {
     this.waiting.delete(id);
@@ -245,6 +262,7 @@ export class Connection {
     const cap = this.host.limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED; // 0: no cap
     if (!cap || this.overflowed || !this.open || this.ws.bufferedAmount <= cap) return;
     this.overflowed = true;
+    this.host.stats.slowConsumerCloses++;
     this.logLimited('closed:4002', 'warn', `more than ${cap} bytes queued; closing with 4002 slow_consumer`, { code: CLOSE_CODES.slow_consumer });
     this.ws.close(CLOSE_CODES.slow_consumer, 'slow_consumer: outgoing buffer over its cap; reconnect and resume');
     setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
@@ -285,6 +303,11 @@ export class Connection {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!this.open) return; // closing (e.g. after 1008): frames still in flight are not handled
     // Frames do not refresh lastSeen: only a pong proves the peer reads what it is sent (R2.4.5).
+    const stats = this.host.stats;
+    if (isBinary || data.length > this.host.limits.maxPayload) {
+      stats.bytesIn += data.length;
+      stats.framesIn.invalid++;
+    }
     if (isBinary) return this.bad('unsupported_frame');
     const max = this.host.limits.maxPayload;
     if (data.length > max) {
@@ -305,12 +328,18 @@ export class Connection {
       }
       return;
     }
+    stats.bytesIn += data.length; // here, not above: a frame held before the start comes through again
     let frame: ClientFrame | undefined;
     try {
       // R3.14: decoding sits inside the try too: no exception from a frame ever escapes the connection.
       const decoded = decodeClientFrame(data.toString());
-      if (!decoded.ok) return this.bad(decoded.error.code, decoded.error.message, decoded.error.id, decoded.error.details);
+      const framesIn = stats.framesIn;
+      if (!decoded.ok) {
+        framesIn.invalid++;
+        return this.bad(decoded.error.code, decoded.error.message, decoded.error.id, decoded.error.details);
+      }
       const f = (frame = decoded.frame);
+      framesIn[f.type as FrameInType]++;
       const r = this.host.dispatch(this, f);
       if (r) r.catch((err) => this.failed(f, err));
     } catch (err) {

@@ -173,6 +173,11 @@ export class Consumer implements LogListener {
     this.ready = this.load();
   }
 
+  /** @internal Messages committed to the room and not yet done by this consumer (`committed offset - floor`; read at `/metrics` scrape time). */
+  get lag(): number {
+    return Math.max(0, this.log.committed - this.floor);
+  }
+
   private async load(): Promise<void> {
     await this.log.ready;
     const s = await this.log.host.store.getConsumer(this.log.host.name, this.log.room, this.name);
@@ -314,6 +319,7 @@ export class Consumer implements LogListener {
           this.dead.add(offset);
           return this.state();
         });
+        this.log.host.stats.deadLettered++;
       } finally {
         this.dying.delete(offset);
         this.dead.delete(offset);
@@ -429,6 +435,7 @@ export class Consumer implements LogListener {
             break;
           }
           this.attempts.set(msg.offset, attempt);
+          if (attempt > 1) this.log.host.stats.redeliveries++;
           changed = true;
           const id = member.deliver(this.log.frameOf(msg), this, msg.offset, attempt);
           this.pending.set(msg.offset, { member, id, deadline: Date.now() + this.opts.ackTimeoutMs });

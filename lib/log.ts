@@ -7,6 +7,7 @@
 import { encodeFrame, encodeStoredEvent } from '../protocol/codec.js';
 import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
+import type { WireStats } from './http/stats.js';
 import { planRecovery, type RecoveryRequest } from './replay.js';
 import type { AppendExtra, AppendResult, NewMessage, Store, StoredMessage } from './store/types.js';
 
@@ -15,6 +16,8 @@ export interface LogHost {
   readonly name: string;
   readonly adapter: Adapter;
   readonly store: Store;
+  /** Counters read by `/metrics`. */
+  readonly stats: WireStats;
   /** Log a line (failures the log and its consumers recover from). */
   report(level: 'warn' | 'error', msg: string, err?: unknown): void;
 }
@@ -22,7 +25,7 @@ export interface LogHost {
 /** Something a log can replay to: a socket's view for the seam. */
 export interface ReplayTarget {
   readonly id: string;
-  sendText(frame: string): void;
+  sendText(frame: string, type?: 'joined'): void;
   /** Resolves when the socket's send buffer has drained below its high-water mark. */
   drain(): Promise<void>;
   /** False once the socket left the room, joined it again, or disconnected. */
@@ -135,7 +138,9 @@ export class RoomLog {
     this.unsettled.add(seq);
     try {
       // The store keeps this JSON text as it is (a replay is the same JSON as the live copy); `extra` may carry a consumer state to commit with it.
+      const t0 = performance.now();
       const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length, { ...extra, json });
+      this.host.stats.commitObserved((performance.now() - t0) / 1000);
       if (r.epoch !== this.epoch) {
         // The store forgot this room while it was idle (StoreOptions.idleRoomTtlMs) and began a new log: follow it.
         this.epoch = r.epoch;
@@ -205,7 +210,7 @@ export class RoomLog {
     if (plan.range) joined.replay = plan.range;
     if (plan.gap) joined.gap = plan.gap;
     // Answered even when a later frame already replaced this subscription: every request gets a reply.
-    target.sendText(encodeFrame(joined));
+    target.sendText(encodeFrame(joined), 'joined');
     if (!target.current()) return;
     if (!plan.range) {
       this.host.adapter.addAll(target.id, this.roomSet);
@@ -231,6 +236,7 @@ export class RoomLog {
             if (m.offset > to) break;
             const f = this.encode(m, true);
             target.sendText(f);
+            this.host.stats.replayed++;
             bytes += f.length;
             if ((sent += f.length) >= DRAIN_EVERY) {
               sent = 0;
@@ -345,7 +351,7 @@ export class RoomLog {
         j.bytes = 0;
       } else j.buffer.push(frame);
     }
-    this.host.adapter.broadcast(frame, { rooms: this.roomSet, except: skip === undefined ? EMPTY : new Set([skip]), flags: {} });
+    this.host.stats.fanout(this.host.adapter.broadcast(frame, { rooms: this.roomSet, except: skip === undefined ? EMPTY : new Set([skip]), flags: {} }), frame.length);
     for (const l of this.listeners) l.notify();
   }
 }

@@ -10,6 +10,7 @@ import type { Adapter } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection } from './connection.js';
 import { WsqError } from './errors.js';
+import type { WireStats } from './http/stats.js';
 import { RoomLog } from './log.js';
 import { reservedEventError } from './names.js';
 import type { WsqServer } from './server.js';
@@ -75,6 +76,11 @@ export class Namespace extends EventEmitter {
   /** The store of room logs and cursors. */
   get store(): Store {
     return this.server.store;
+  }
+
+  /** @internal The server's `/metrics` counters. */
+  get stats(): WireStats {
+    return this.server.stats;
   }
 
   /** Add a middleware run for every socket connecting to this namespace. */

@@ -17,7 +17,9 @@ import { mountAdmin } from './admin/api.js';
 import { recordRefusal } from './admin/stats.js';
 import { Guard, type AuthorizeHook } from './auth/guard.js';
 import { Readiness, routeHealth } from './http/health.js';
+import { ServerMetrics, routeMetrics } from './http/metrics.js';
 import { HttpRouter } from './http/router.js';
+import { WireStats } from './http/stats.js';
 import { WsqError } from './errors.js';
 import { connFields, createLogger, isPinoLike, Log, type LogFields, type LoggerOption, type LogLevel, type LogThreshold } from './logging.js';
 import { connecting } from './handlers/connect.js';
@@ -77,6 +79,8 @@ export interface WsqServerOptions {
   limits?: LimitsConfigInput;
   /** Browser origins allowed (`*` globs; ["*"] = any). Default: the same host only. Requests without `Origin` are always allowed. */
   origins?: string[];
+  /** `GET /metrics` (Prometheus text): `enabled` (default true); rooms matching `roomPatterns` (`*` globs, default none) get per-consumer lag series. */
+  metrics?: { enabled?: boolean; roomPatterns?: string[] };
 }
 
 /** Options with their defaults filled in (by lib/config.ts). */
@@ -135,6 +139,10 @@ export class WsqServer implements ConnectionHost {
   );
   /** What `/readyz` checks: the store is writable, not shutting down, and every check added here (e.g. a Redis ping). */
   readonly readiness: Readiness;
+  /** @internal Counters of the hot paths (plain integers), read by `/metrics`. */
+  readonly stats = new WireStats();
+  /** `/metrics` (prom-client, this server's own Registry); undefined when `metrics.enabled` is false. */
+  readonly metrics: ServerMetrics | undefined;
   /** @internal The server's log (levels, fields per line, rate-limited kinds). */
   readonly logs: Log;
   /** Writes refused by the store since the current storage fault began (undefined: no fault now). */
@@ -159,6 +167,18 @@ export class WsqServer implements ConnectionHost {
     this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
     this.readiness = new Readiness(this.store, () => this.closing !== undefined);
     routeHealth(this.http, this.readiness);
+    if (o.metrics.enabled) {
+      this.metrics = new ServerMetrics(
+        {
+          stats: this.stats,
+          connections: () => this.connections,
+          connectionCount: () => this.connections.size,
+          namespaces: () => this.nsps.values(),
+        },
+        { roomPatterns: o.metrics.roomPatterns },
+      );
+      routeMetrics(this.http, this.metrics);
+    }
     mountAdmin(this); // /admin/api/… and /dashboard, only when `admin` is configured
     this.limits = {
       maxPayload: o.maxPayload,
@@ -355,6 +375,7 @@ export class WsqServer implements ConnectionHost {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
+      this.metrics?.close();
       this.logs.write('info', 'shutting down', { connections: this.connections.size });
       for (const c of this.connections) c.close(CLOSE_CODES.going_away, 'server shutting down');
       // R2.1.5: the listener stays open while the connections close (at most SHUTDOWN_DRAIN_MS), so a

@@ -130,8 +130,10 @@ export class Socket extends EventEmitter implements AdapterSocket {
     assertEventName(event); // R4.5.1: reserved names never reach a client
     const text = this.nsp.encodeEvent(event, args[0]);
     if (this.early) this.hold(text);
-    else if (this.nextCompress === false) this.conn.sendEncoded(Buffer.from(text), false, false);
-    else this.conn.sendText(text);
+    else if (this.nextCompress === false) {
+      this.conn.host.stats.fanout(1, text.length); // sendEncoded counts no frames (broadcasts count theirs once)
+      this.conn.sendEncoded(Buffer.from(text), false, false);
+    } else this.conn.sendText(text);
     this.nextCompress = undefined;
     return true;
   }

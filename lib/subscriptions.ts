@@ -52,7 +52,12 @@ export class Subscriptions {
     const log = this.nsp.log(f.room);
     const current = (): boolean => socket.connected && socket.subs.get(f.room) === sub;
     if (mode === 'live') {
-      await log.join({ id: socket.id, sendText: (t) => socket.conn.sendText(t), drain: () => socket.conn.drain(), current }, { since: f.since, epoch: f.epoch }, f.id, snapshot);
+      await log.join(
+        { id: socket.id, sendText: (t, type) => socket.conn.sendText(t, type), drain: () => socket.conn.drain(), current },
+        { since: f.since, epoch: f.epoch },
+        f.id,
+        snapshot,
+      );
     } else {
       const name = mode === 'group' ? `group:${f.group}` : `client:${socket.client}`;
       const key = compositeKey(f.room, name); // D6: length-prefixed, never a bare separator

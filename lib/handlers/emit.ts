@@ -25,7 +25,12 @@ export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFra
     const text = encodeFrame(frame);
     // R4.5.3: a volatile emit reaches the room's live members; its echo reaches the sender only when the
     // sender is one of them (the adapter's membership decides: never a non-member, durable or group member).
-    nsp.adapter.broadcast(text, { rooms: new Set([f.room]), except: f.echo ? NONE : new Set([socket.id]), flags: { volatile: f.volatile } });
+    const dropped = server.stats.volatileDropped;
+    server.stats.fanout(
+      nsp.adapter.broadcast(text, { rooms: new Set([f.room]), except: f.echo ? NONE : new Set([socket.id]), flags: { volatile: f.volatile } }),
+      text.length,
+      dropped,
+    );
     // R4.5.2: a direct message's echo: the sender is not in the recipient's sid room, so send it its copy here.
     if (f.echo && direct && f.room !== socket.id) conn.sendText(text);
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id });
