@@ -211,6 +211,8 @@ program
     process.exitCode = results.some((r) => r.status === 'fail') ? 1 : 0;
   });
 
+(await import('./admin/cli.js')).registerAdminCommands(program); // wsq rooms, groups, dead, redrive, cursor reset, backup, restore
+
 program.parseAsync().catch((err) => {
   console.error(`wsq: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
