@@ -52,3 +52,4 @@ export {
 export { authorize, type Credentials, type Refusal } from './auth/permissions.js';
 export type { AuthorizeHook } from './auth/guard.js';
 export { hashKey, newKey } from './auth/keys.js';
+export { createLogger, LOG_LEVELS, type LogFields, type LogFunction, type LoggerOption, type LogLevel, type LogThreshold } from './logging.js';
