@@ -157,3 +157,36 @@ t.test('a bad metrics option names the key', async (t) => {
   const { WsqServer } = await import('../../lib/index.js');
   t.throws(() => new WsqServer({ metrics: { roomPatterns: [''] } }), /metrics\.roomPatterns/);
 });
+
+t.test('a backed-up reader: volatile frames dropped, then a 4002 slow-consumer close, both counted', async (t) => {
+  const { server, url } = await startServer(t, { volatileHighWater: 0, maxBufferedBytes: 4 * 1024 * 1024 });
+  const scrape = async () => parse((await get(server.port, '/metrics')).body).values;
+  const reader = await client(t, url);
+  t.match(await reader.request({ type: 'join', room: 'flood' }), { type: 'joined' });
+  const raw = (reader.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  raw.pause(); // reads nothing: the kernel buffers fill, then the server's queue grows
+  const pub = await client(t, url);
+  const big = 'x'.repeat(32 * 1024);
+  let volatiles = 0;
+  let m = await scrape();
+  for (let i = 0; i < 2000 && !m.get('wsq_volatile_dropped_total'); i++) {
+    await pub.request({ type: 'emit', room: 'flood', event: 'big', data: big });
+    await pub.request({ type: 'emit', room: 'flood', event: 'tick', volatile: true });
+    volatiles++;
+    if (i % 8 === 7) m = await scrape();
+  }
+  m = await scrape();
+  const dropped = m.get('wsq_volatile_dropped_total') ?? 0;
+  t.ok(dropped >= 1, `volatile frames dropped for the backed-up reader (${dropped} of ${volatiles})`);
+  t.equal(m.get('wsq_slow_consumer_disconnects_total'), 0, 'not closed yet');
+  for (let i = 0; i < 2000 && !m.get('wsq_slow_consumer_disconnects_total'); i++) {
+    await pub.request({ type: 'emit', room: 'flood', event: 'big', data: big });
+    if (i % 8 === 7) m = await scrape();
+  }
+  m = await scrape();
+  t.equal(m.get('wsq_slow_consumer_disconnects_total'), 1, 'one 4002 slow-consumer close');
+  raw.resume();
+  t.equal((await reader.closed).code, 4002, 'the reader, reading again, finds the 4002 close');
+  const ticks = reader.seen((f) => f.type === 'event' && f.event === 'tick').length;
+  t.equal(ticks + dropped, volatiles, 'every volatile emit was either delivered or counted as dropped');
+});
