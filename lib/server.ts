@@ -130,6 +130,7 @@ export class WsqServer implements ConnectionHost {
   readonly httpServer: HttpServer;
   /**
    * Routes of plain HTTP requests on this server's port (health, readiness, metrics, admin); unrouted paths answer 426.
+   * With your own `httpServer`, its request listener decides: call `server.http.handle(req, res)` to serve these routes.
    * @example
    * server.http.route('GET', '/version', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('1\n'));
    */

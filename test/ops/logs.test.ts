@@ -14,6 +14,7 @@ import { retentionResolver } from '../../lib/retention.js';
 import { MemoryStore } from '../../lib/store/memory.js';
 import { StoreUnavailableError, type StoreHealth } from '../../lib/store/types.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { bearer, hs, jwtConfig, keyFiles } from '../security/setup.js';
 import { clientSocket, rawClient, startServer } from '../helpers/server.js';
 
 type Line = { level: number; time: number; msg: string; sid?: string; client?: string; [k: string]: unknown };
@@ -201,4 +202,25 @@ t.test('createLogger writes JSON lines to a destination at the level asked', asy
     s.lines.map((l) => [l.level, l.msg, l.sid]),
     [[40, 'shown', 'abc']],
   );
+});
+
+t.test('credential expiry (4003) is logged with the sid and the identity', async (t) => {
+  const files = await keyFiles(t);
+  const { url, waitFor } = await logged(t, 'info', { auth: { jwt: jwtConfig(files) } });
+  const token = await hs({ sub: 'bob' }, { exp: Math.floor(Date.now() / 1000) + 1 });
+  const c = await rawClient(t, url, { headers: bearer(token) });
+  const line = await waitFor((l) => l.code === 4003, 'credentials expired', 5000);
+  t.match(line, { level: 30, sid: c.welcome.sid, client: 'bob', msg: /credentials expired/ });
+  t.equal((await c.closed).code, 4003);
+});
+
+t.test('a slow-consumer close (4002) is logged with the sid', async (t) => {
+  const { server, url, waitFor } = await logged(t, 'info', { maxBufferedBytes: 64 * 1024 });
+  const { c } = await clientSocket(t, server, url);
+  const raw = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  raw.pause(); // this client stops reading
+  t.teardown(() => raw.resume());
+  const big = 'x'.repeat(64 * 1024);
+  for (let i = 0; i < 200; i++) server.emit('fill', big);
+  t.match(await waitFor((l) => l.code === 4002, 'slow consumer', 5000), { level: 40, sid: c.welcome.sid, msg: /4002 slow_consumer/ });
 });
