@@ -29,7 +29,11 @@ export interface MetricsOptions {
   roomPatterns?: readonly string[];
 }
 
-/** The metrics of one server. */
+/**
+ * The metrics of one server (`server.metrics`, served at `GET /metrics`).
+ * @example
+ * const text = await server.metrics?.scrape(); // "# HELP wsq_connections Open WebSocket connections.\n…"
+ */
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly loop: IntervalHistogram;
