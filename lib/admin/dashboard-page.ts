@@ -29,7 +29,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   #login { max-width: 420px; margin: 80px auto; background: #fff; padding: 20px; border-radius: 6px; box-shadow: 0 1px 3px #0003; }
   #login input { width: 100%; box-sizing: border-box; padding: 6px; margin: 8px 0; font-family: monospace; }
   #error { color: #b91c1c; }
-  svg text { font-size: 10px; fill: #666; }
+  .axis { display: flex; justify-content: space-between; font-size: 12px; color: #555; }
 </style>
 </head>
 <body>
@@ -51,7 +51,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   <button id="logout" type="button" style="margin-left:auto">Forget key</button>
 </header>
 <main>
-  <section class="wide"><h2>Messages stored per 10 s (last 10 minutes)</h2><svg id="chart" width="100%" height="120" viewBox="0 0 600 120" preserveAspectRatio="none"></svg></section>
+  <section class="wide"><h2>Messages stored per 10 s (last 10 minutes)</h2>
+    <div class="axis"><span id="chart-max"></span><span id="chart-now"></span></div>
+    <svg id="chart" width="100%" height="100" viewBox="0 0 600 100" preserveAspectRatio="none"></svg>
+    <div class="axis muted"><span>10 min ago</span><span>now</span></div></section>
   <section class="wide"><h2>Rooms</h2>
     <table id="rooms"><thead><tr><th>namespace</th><th>room</th><th class="num">members</th><th class="num">first</th><th class="num">last</th><th>epoch</th><th>retention</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Groups and durable consumers</h2>
@@ -78,22 +81,25 @@ export const DASHBOARD_HTML = `<!doctype html>
   }
   const q = (ns, room) => 'ns=' + encodeURIComponent(ns) + '&room=' + encodeURIComponent(room);
   const fill = (id, rows) => { $(id).querySelector('tbody').innerHTML = rows.join('') || '<tr><td colspan="7" class="muted">none</td></tr>'; };
-  const ret = (r) => [r.maxMessages ? r.maxMessages + ' msgs' : '', r.maxAgeMs ? Math.round(r.maxAgeMs / 1000) + ' s' : '', r.maxBytes ? r.maxBytes + ' B' : '', r.overflow].filter(Boolean).join(', ');
+  const age = (ms) => (ms % 3600000 === 0 ? ms / 3600000 + ' h' : ms % 60000 === 0 ? ms / 60000 + ' min' : ms / 1000 + ' s');
+  const bytes = (n) => (n >= 1048576 ? +(n / 1048576).toFixed(1) + ' MiB' : n >= 1024 ? +(n / 1024).toFixed(1) + ' KiB' : n + ' B');
+  const ret = (r) => [r.maxMessages ? r.maxMessages + ' msgs' : '', r.maxAgeMs ? age(r.maxAgeMs) : '', r.maxBytes ? bytes(r.maxBytes) : '', r.overflow].filter(Boolean).join(', ');
 
   function chart(rates) {
-    const svg = $('chart');
-    const W = 600, H = 120, P = 16;
-    const n = Math.max(rates.length, 2);
+    // 60 slots of 10 s, newest at the right; one bar per bucket the server kept.
+    const W = 600, H = 100, SLOTS = 60;
     const max = Math.max(1, ...rates.map((b) => b.messages));
-    const x = (i) => P + (i * (W - 2 * P)) / (n - 1);
-    const y = (v) => H - P - (v * (H - 2 * P)) / max;
-    const pts = rates.map((b, i) => x(i).toFixed(1) + ',' + y(b.messages).toFixed(1)).join(' ');
-    const area = rates.length ? 'M' + x(0) + ',' + (H - P) + ' L' + pts.replace(/ /g, ' L') + ' L' + x(rates.length - 1) + ',' + (H - P) + ' Z' : '';
-    svg.innerHTML =
-      '<line x1="' + P + '" y1="' + (H - P) + '" x2="' + (W - P) + '" y2="' + (H - P) + '" stroke="#ccc"/>' +
-      '<text x="' + P + '" y="10">max ' + max + '</text>' +
-      (area ? '<path d="' + area + '" fill="#3b82f633"/><polyline id="rate-line" points="' + pts + '" fill="none" stroke="#2563eb" stroke-width="2"/>' : '') +
-      '<text x="' + (W - P) + '" y="' + (H - 2) + '" text-anchor="end">now (' + (rates.at(-1)?.messages ?? 0) + ' in this 10 s)</text>';
+    const w = W / SLOTS;
+    const bars = rates.slice(-SLOTS).map((b, i, all) => {
+      const h = Math.max(b.messages ? 2 : 0, (b.messages * (H - 4)) / max);
+      const x = (SLOTS - all.length + i) * w;
+      return '<rect class="bar" x="' + (x + 1).toFixed(1) + '" y="' + (H - h).toFixed(1) + '" width="' + (w - 2).toFixed(1) + '" height="' + h.toFixed(1) + '" fill="#2563eb"><title>' +
+        new Date(b.ts).toLocaleTimeString() + ': ' + b.messages + ' messages, ' + b.connections + ' connections</title></rect>';
+    });
+    $('chart').innerHTML = '<line x1="0" y1="' + H + '" x2="' + W + '" y2="' + H + '" stroke="#ccc" vector-effect="non-scaling-stroke"/>' + bars.join('');
+    const last = rates.at(-1);
+    $('chart-max').textContent = 'peak ' + max + ' per 10 s';
+    $('chart-now').textContent = 'now: ' + (last ? last.messages : 0) + ' in this 10 s, ' + (last ? last.connections : 0) + ' connections';
   }
 
   async function refresh() {
