@@ -211,10 +211,10 @@ export class WsqServer implements ConnectionHost {
     return this.options.now();
   }
 
-  /** @internal Log a line (`fields`: `sid` and `client` for a line about a connection); a storage fault is logged once per episode. */
+  /** @internal Log a line (`fields`: `sid` and `client` for a line about a connection), rate-limited per message; a storage fault is logged once per episode. */
   log(level: LogLevel, msg: string, err?: unknown, fields?: LogFields): void {
     if (err instanceof StoreUnavailableError) return this.storageFault(err, fields);
-    this.logs.write(level, msg, fields, err);
+    this.logs.limited(msg, level, msg, fields, err); // the same line at most once a second (with the count of those suppressed)
   }
 
   /** @internal A write the store refused: logged (error) once per fault episode; the recovery is logged when the store is writable again. */
@@ -456,7 +456,13 @@ export class WsqServer implements ConnectionHost {
     this.guard.admit(req, query, token).then(
       (a) => {
         if (!a.ok) return this.refuse(sock, a.status, a.reason);
-        if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
+        if (this.closing) {
+          a.release();
+          return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
+        }
+        // The slot admit() reserved is given back if the socket goes before the WebSocket is made (then the WebSocket's close does it).
+        let adopted = false;
+        sock.once('close', () => adopted || a.release());
         const info: HandshakeInfo = {
           query,
           address: req.socket.remoteAddress ?? '',
@@ -466,6 +472,7 @@ export class WsqServer implements ConnectionHost {
           ...(a.credentials ? { credentials: a.credentials } : {}),
         };
         this.wss.handleUpgrade(req, sock, head, (ws) => {
+          adopted = true;
           const conn = this.onConnection(ws, info);
           this.guard.opened(ws, a, CLOSE_CODES.credentials_expired, () =>
             this.logs.limited('closed:4003', 'info', 'credentials expired; closing with 4003', connFields(conn, { code: CLOSE_CODES.credentials_expired })),

@@ -30,8 +30,13 @@ export type Admission =
       client?: string;
       /** The identity counted by maxConnectionsPerClient (connections without one count only in the total). */
       identity?: string;
+      /** Give back the connection slot `admit` reserved, when the upgrade does not complete (idempotent). */
+      release: () => void;
     }
   | { ok: false; status: number; reason: string };
+
+/** Who a credential names, before a connection slot is reserved for it. */
+type Identified = Omit<Extract<Admission, { ok: true }>, 'release'> | Extract<Admission, { ok: false }>;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_TIMER = 2 ** 31 - 1;
@@ -78,10 +83,21 @@ export class Guard {
     if (maxConnections > 0 && this.open >= maxConnections) return no(503, `Service Unavailable: the server holds its maximum of ${maxConnections} connections; retry later`);
     const who = await this.identify(query, token);
     if (!who.ok) return who;
+    // Checked again after the await and reserved at once, with nothing in between: concurrent upgrades cannot all pass.
+    if (maxConnections > 0 && this.open >= maxConnections) return no(503, `Service Unavailable: the server holds its maximum of ${maxConnections} connections; retry later`);
     if (maxConnectionsPerClient > 0 && who.identity !== undefined && this.perIdentity.get(who.identity) >= maxConnectionsPerClient) {
       return no(429, `Too Many Requests: ${who.identity} already holds ${maxConnectionsPerClient} connections (limits.maxConnectionsPerClient); close one first`);
     }
-    return who;
+    this.open++;
+    if (who.identity !== undefined) this.perIdentity.add(who.identity, 1);
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      this.open--;
+      if (who.identity !== undefined) this.perIdentity.add(who.identity, -1);
+    };
+    return { ...who, release };
   }
 
   private originAllowed(origin: string, host: string | undefined): boolean {
@@ -94,7 +110,7 @@ export class Guard {
   }
 
   /** Credentials → identity: `?client=` may only repeat the credential's own identity. */
-  private async identify(query: Record<string, string>, token: string | undefined): Promise<Admission> {
+  private async identify(query: Record<string, string>, token: string | undefined): Promise<Identified> {
     const auth = this.o.auth;
     const asked = query.client;
     if (!auth) return { ok: true, ...(asked ? { client: asked } : {}), ...(asked ? { identity: asked } : {}) };
@@ -140,8 +156,6 @@ export class Guard {
 
   /** Count an admitted connection until its WebSocket closes; close it with 4003 when its credential expires (`expired` is told first, to log it). */
   opened(ws: import('ws').WebSocket, a: Extract<Admission, { ok: true }>, closeCode: number, expired?: () => void): void {
-    this.open++;
-    if (a.identity !== undefined) this.perIdentity.add(a.identity, 1);
     let timer: NodeJS.Timeout | undefined;
     const exp = a.credentials?.expiresAt;
     const arm = (): void => {
@@ -155,8 +169,7 @@ export class Guard {
     if (exp !== undefined) arm();
     ws.once('close', () => {
       clearTimeout(timer);
-      this.open--;
-      if (a.identity !== undefined) this.perIdentity.add(a.identity, -1);
+      a.release();
     });
   }
 

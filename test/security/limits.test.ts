@@ -1,8 +1,9 @@
 /** PROTOCOL.md §2.2 Origin and limits (R2.2.13-R2.2.15): each limit hit with its code and a sentence. */
 import t from 'tap';
+import { WebSocket } from 'ws';
 import { hashKey } from '../../lib/auth/keys.js';
 import { rawClient, startServer } from '../helpers/server.js';
-import { bearer, upgrade } from './setup.js';
+import { bearer, es, jwtConfig, keyFiles, upgrade } from './setup.js';
 
 const keys = [{ client: 'svc', hash: hashKey('wsq_svc') }];
 
@@ -33,6 +34,29 @@ t.test('R2.2.14 connections in total (503) and per identity (429)', async (t) =>
   await a.closed;
   const again = await rawClient(t, url);
   t.ok(again.welcome, 'a closed connection frees its place');
+});
+
+t.test('R2.2.14 upgrades that arrive together cannot pass the connection limits together (the slot is reserved when the checks pass)', async (t) => {
+  // Tokens: their check awaits the crypto thread, so the upgrades really are in flight together.
+  const files = await keyFiles(t);
+  const { url } = await startServer(t, { auth: { jwt: jwtConfig(files), anonymous: true }, limits: { maxConnections: 3, maxConnectionsPerClient: 2 } });
+  const token = await es(files.es, { sub: 'svc' });
+  /** Open a WebSocket and keep it open until the test ends: its status (101, or the refusal's). */
+  const hold = (headers: Record<string, string> = {}): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { headers });
+      t.teardown(() => ws.terminate());
+      const timer = setTimeout(() => reject(new Error('no answer to an upgrade within 3 s')), 3000);
+      ws.once('open', () => (clearTimeout(timer), resolve(101)));
+      ws.once('unexpected-response', (_req, res) => (clearTimeout(timer), resolve(res.statusCode ?? 0)));
+      ws.once('error', () => {});
+    });
+  const svc = await Promise.all(Array.from({ length: 10 }, () => hold(bearer(token))));
+  t.equal(svc.filter((s) => s === 101).length, 2, 'two of ten simultaneous upgrades of svc are let in');
+  t.equal(svc.filter((s) => s === 429).length, 8, 'the other eight get 429');
+  const anon = await Promise.all(Array.from({ length: 6 }, () => hold()));
+  t.equal(anon.filter((s) => s === 101).length, 1, 'one more connection fills the total of 3');
+  t.equal(anon.filter((s) => s === 503).length, 5, 'the rest get 503');
 });
 
 t.test('R2.2.15 namespaces and rooms per connection, and the prefetch cap, answer forbidden with details.limit', async (t) => {
