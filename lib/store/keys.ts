@@ -58,6 +58,11 @@ export function roomKey(ns: string, room: string): Buffer {
   return fit(Buffer.concat([lengthPrefixed(ns), lengthPrefixed(room)]), MAX_ROOM_KEY);
 }
 
+/** The prefix every plain room key of namespace `ns` starts with (hashed long keys do not: they start with 0xFF). */
+export function nsPrefix(ns: string): Buffer {
+  return lengthPrefixed(ns);
+}
+
 /** Room key + a name (consumer name, idempotency key). */
 export function nameKey(room: Buffer, name: string): Buffer {
   return Buffer.concat([room, fit(lengthPrefixed(name), MAX_NAME_PART)]);

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LRUCache } from 'lru-cache';
 import { nanoid } from 'nanoid';
-import { nameKey, nameOf, offsetKey, offsetOf, prefixEnd, roomKey, timeKey } from './keys.js';
+import { nameKey, nameOf, nsPrefix, offsetKey, offsetOf, prefixEnd, roomKey, timeKey } from './keys.js';
 import { IDLE_ROOM_TTL_MS, IDLE_SWEEP_MS, SWEEP_CHUNK, compositeKey, copyConsumer, makeRoom, messageSize } from './memory.js';
 import {
   StoreUnavailableError,
@@ -317,8 +317,9 @@ export class LmdbStore implements Store {
   async listRooms(ns?: string, limit = 1000): Promise<RoomSummary[]> {
     await this.lastWrite;
     const out: RoomSummary[] = [];
-    for (const { value } of this.metas.getRange({})) {
-      if (out.length >= limit) break;
+    // One namespace's rooms are one key range (plain keys are length-prefixed ns first), so a listing reads at most `limit` records.
+    const range = ns === undefined ? { limit } : { start: nsPrefix(ns), end: prefixEnd(nsPrefix(ns)), limit };
+    for (const { value } of this.metas.getRange(range)) {
       if (ns !== undefined && value.ns !== ns) continue;
       const log = this.busy.get(compositeKey(value.ns, value.room)) ?? this.cache.peek(compositeKey(value.ns, value.room)) ?? value;
       out.push({ ns: value.ns, room: value.room, epoch: log.epoch, first: log.first, last: log.last });

@@ -178,7 +178,8 @@ export interface Store {
   sweepIdle(limit?: number): Promise<number>;
   /**
    * Rooms the store holds a log for (admin listings), of namespace `ns` when given, at most `limit`
-   * (default 1,000), in no promised order; positions as stored (age retention is not applied here).
+   * (default 1,000), in no promised order; positions as stored (age retention is not applied here). The disk store
+   * lists a namespace's rooms from one key range, which leaves out rooms whose names were too long to key plainly (hashed keys).
    */
   listRooms(ns?: string, limit?: number): Promise<RoomSummary[]>;
   /** Every consumer with saved state over one room's log, at most `limit` (default 1,000). */
