@@ -224,3 +224,23 @@ t.test('a slow-consumer close (4002) is logged with the sid', async (t) => {
   for (let i = 0; i < 200; i++) server.emit('fill', big);
   t.match(await waitFor((l) => l.code === 4002, 'slow consumer', 5000), { level: 40, sid: c.welcome.sid, msg: /4002 slow_consumer/ });
 });
+
+t.test('the same error line repeated (a failing handler on every frame) is written once a second, with the count suppressed', async (t) => {
+  let clock = 2_000_000;
+  const { server, url, lines, waitFor } = await logged(t, 'info', { now: () => clock });
+  server.on('connection', (socket) =>
+    socket.on('boom', () => {
+      throw new Error('handler bug');
+    }),
+  );
+  const c = await rawClient(t, url);
+  for (let i = 0; i < 100; i++) c.send({ type: 'emit', event: 'boom', id: i + 1 });
+  await c.collect((f) => f.type === 'ack' || f.type === 'error', 100, 5000).catch(() => undefined);
+  await c.sync();
+  const failed = lines.filter((l) => /failed/.test(l.msg));
+  t.equal(failed.length, 1, '100 failures within a second: one line');
+  t.equal(failed[0]?.level, 50);
+  clock += LIMIT_WINDOW_MS;
+  c.send({ type: 'emit', event: 'boom', id: 1000 });
+  t.match(await waitFor((l) => /failed/.test(l.msg) && l.suppressed !== undefined, 'the next failure line'), { suppressed: 99 });
+});
