@@ -36,8 +36,8 @@ export interface Subscription {
   auto?: boolean;
   /** Its `presence` join went out (so a snapshot lists it and its leave is announced; R6.3.2). */
   announced?: boolean;
-  /** Presence frames for this watcher held until its `joined` went out (R6.3.2, R3.13). */
-  heldPresence?: PresenceFrame[];
+  /** Presence frames (encoded) for this watcher held until its `joined` went out (R6.3.2, R3.13). */
+  heldPresence?: string[];
   consumer?: Consumer;
   member?: SocketMember;
 }

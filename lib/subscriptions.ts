@@ -3,6 +3,7 @@
  * for them — live (with replay, through the room log), durable and group (through consumers),
  * presence watchers and the presence snapshot (R6.3.2). Split from namespace.ts by concern.
  */
+import { encodeFrame } from '../protocol/codec.js';
 import { DEAD_ROOM_PREFIX, deadLetterRoom, type JoinFrame, type JoinedFrame, type PresenceFrame } from '../protocol/frames.js';
 import { Consumer } from './consumer.js';
 import type { Namespace } from './namespace.js';
@@ -101,7 +102,7 @@ export class Subscriptions {
     if (!current()) return;
     const held = sub.heldPresence;
     sub.heldPresence = undefined;
-    if (held) for (const frame of held) socket.conn.send(frame);
+    if (held) for (const text of held) socket.conn.sendText(text);
     sub.announced = true;
     this.presence(f.room, socket, 'join');
   }
@@ -178,11 +179,12 @@ export class Subscriptions {
     const w = this.watchers.get(room);
     if (!w || w.size === 0) return;
     const frame: PresenceFrame = { type: 'presence', ns: this.nsp.name, room, action, sid: socket.id, ...(socket.client ? { client: socket.client } : {}) };
+    const text = encodeFrame(frame); // encoded once for every watcher
     for (const s of w) {
       if (s === socket) continue;
       const held = s.subs.get(room)?.heldPresence;
-      if (held && held.length < MAX_HELD_PRESENCE) held.push(frame);
-      else s.conn.send(frame);
+      if (held && held.length < MAX_HELD_PRESENCE) held.push(text);
+      else s.conn.sendText(text);
     }
   }
 
