@@ -57,7 +57,7 @@ const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024;
 /** Within one tick, the outgoing buffer's cap is checked every this many frames (a power of 2). */
 const CHECK_EVERY = 16;
 /** Frames held while the main namespace's middleware runs; more are refused with rate_limited. */
-const MAX_EARLY_FRAMES = 1000;
+export const MAX_EARLY_FRAMES = 1000;
 /** Bytes held while the main namespace's middleware runs (at least one maxPayload). */
 const MAX_EARLY_BYTES = 1 << 20;
 
@@ -74,6 +74,8 @@ function endTick(): void {
 /** One client connection. */
 export class Connection {
   readonly sockets = new Map<string, Socket>();
+  /** Frames waiting for a namespace `connect` still in its middleware (capped at MAX_EARLY_FRAMES, R4.1.7). */
+  waitingForConnect = 0;
   /** Last pong (proof that the peer read everything sent before the ping): R2.4.2, R2.4.5. */
   lastSeen: number;
   private readonly waiting = new Map<RequestId, Waiter>();

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/codes.js';
 import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js';
 import type { AdapterFactory } from './adapter/types.js';
-import { Connection, type ConnectionHost, type HandshakeInfo } from './connection.js';
+import { Connection, type ConnectionHost, type HandshakeInfo, MAX_EARLY_FRAMES } from './connection.js';
 import { parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
 import { mountAdmin } from './admin/api.js';
 import { recordRefusal } from './admin/stats.js';
@@ -357,8 +357,23 @@ export class WsqServer implements ConnectionHost {
     if (limited) return conn.sendError(limited.code, limited.message, 'id' in frame && frame.type !== 'ack' && frame.type !== 'nack' ? frame.id : undefined, limited.details);
     // A frame for a namespace whose `connect` is still in its middleware waits for it (pipelined connect + join).
     if (frame.type !== 'connect' && 'ns' in frame) {
-      const pending = connecting(conn, frame.ns ?? '/');
-      if (pending) return pending.then(() => dispatch(this, conn, frame));
+      const ns = frame.ns ?? '/';
+      const pending = connecting(conn, ns);
+      if (pending) {
+        // R4.1.7: as many frames may wait for a namespace's middleware as for the main one's, no more.
+        if (conn.waitingForConnect >= MAX_EARLY_FRAMES) {
+          return conn.sendError(
+            'rate_limited',
+            `More than ${MAX_EARLY_FRAMES} frames for namespace "${ns}" arrived while its connect was still in the middleware; this one was dropped. Wait for "connected" before sending more.`,
+            frame.id,
+          );
+        }
+        conn.waitingForConnect++;
+        return pending.then(() => {
+          conn.waitingForConnect--;
+          return dispatch(this, conn, frame);
+        });
+      }
     }
     return dispatch(this, conn, frame);
   }

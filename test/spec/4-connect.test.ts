@@ -52,6 +52,28 @@ t.test('4.1 a second connect while the first is in the middleware: one socket, b
   t.equal(server.of('/slow').sockets.size, 1);
 });
 
+t.test('R4.1.7 frames waiting for a connect still in its middleware are bounded: past 1,000 each is answered rate_limited; the rest run in order after connected', async (t) => {
+  const { server, url } = await startServer(t, { namespaces: 'declared', limits: { maxRoomsPerConnection: 0 } });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  server.of('/slow').use(async (_s, next) => {
+    await gate;
+    next();
+  });
+  const c = await rawClient(t, url);
+  c.send({ type: 'connect', ns: '/slow', id: 'c' });
+  for (let i = 0; i < 1002; i++) c.send({ type: 'join', ns: '/slow', room: `r${i}`, id: i });
+  const refused = await c.next((f) => f.type === 'error' && f.code === 'rate_limited');
+  t.equal(refused.id, 1000, 'the 1,001st waiting frame is refused, with its id');
+  t.match(refused.message, /More than 1000 frames for namespace "\/slow"/);
+  release();
+  t.same(await c.next((f) => f.id === 'c'), { type: 'connected', ns: '/slow', id: 'c' });
+  const last = await c.next((f) => f.id === 999, 10_000);
+  t.equal(last.type, 'joined', 'the 1,000 that waited were handled after connected');
+  await c.sync();
+  t.equal(c.seen((f) => f.type === 'error').length, 2, 'frames 1,000 and 1,001 were refused, no other');
+});
+
 t.test('4.1 connect to a namespace the server does not serve → unknown_namespace', async (t) => {
   const { server, url } = await startServer(t, { namespaces: 'declared' });
   server.of('/chat');
