@@ -1,41 +1,14 @@
 /**
  * Issue 11 item 4: the admin commands `wsq rooms`, `groups`, `dead`, `redrive` and `cursor reset`
- * against a live `wsq serve` child with real traffic (backup and restore: admin-backup.test.ts), and the admin API's
- * refusals (no key, a wrong key, a memory store's backup, a cursor reset while members are connected).
+ * against a live `wsq serve` child with real traffic (backup and restore: admin-backup.test.ts;
+ * the API's refusals: admin-auth.test.ts).
  * Needs dist/ (`npx tsc -p tsconfig.json`).
  */
 import { join } from 'node:path';
 import t from 'tap';
-import { start } from '../examples/children.js';
-import { ADMIN_KEY, adminApi, cli, serve, tmp, traffic, until, wsq } from './admin-fixture.js';
+import { ADMIN_KEY, adminApi, serve, tmp, traffic, until, wsq } from './admin-fixture.js';
 
 const env = { WSQ_ADMIN_KEY: ADMIN_KEY };
-
-t.test('the admin API is off unless admin.keys is configured, and refuses requests without an admin key (401, one line)', async (t) => {
-  const plain = start(t, cli, ['serve', '--port', '0', '--memory']);
-  const [offWs, { http }] = await Promise.all([plain.waitFor((x) => /listening on (ws:\/\/\S+)/.exec(x.stdout)?.[1], 10_000, 'listening line'), serve(t, 'memory')]);
-  const off = offWs.replace(/^ws/, 'http').replace(/\/$/, '');
-  const res = await fetch(`${off}/admin/api/rooms`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-  t.equal(res.status, 426, 'no admin section: /admin/api/ is not routed at all');
-  t.equal((await fetch(`${off}/dashboard`)).status, 426, 'nor is /dashboard');
-
-  const none = await fetch(`${http}/admin/api/rooms`);
-  t.equal(none.status, 401);
-  t.match(((await none.json()) as { error: string }).error, /^Unauthorized: send "Authorization: Bearer <admin key>"/);
-  const wrong = await adminApi(http, 'GET', 'rooms', 'wsq_not-the-admin-key');
-  t.equal(wrong.status, 401);
-  t.match(wrong.body.error, /not an admin key/);
-  const [cliWrong, cliNone, backup] = await Promise.all([
-    wsq(t, ['rooms', '--url', http, '--key', 'wsq_nope']),
-    wsq(t, ['rooms', '--url', http], { WSQ_ADMIN_KEY: '' }),
-    wsq(t, ['backup', join(tmp(t), 'b'), '--url', http], env),
-  ]);
-  t.equal(cliWrong.code, 1, 'wsq rooms with a wrong key exits 1');
-  t.match(cliWrong.stderr, /wsq: 401: Unauthorized: this is not an admin key/);
-  t.match(cliNone.stderr, /an admin key is needed: --key KEY or WSQ_ADMIN_KEY/);
-  t.equal(backup.code, 1, 'a memory store has no backup');
-  t.match(backup.stderr, /409: this server runs the memory store, which has nothing on disk to back up/);
-});
 
 t.test('wsq rooms, groups, dead, redrive and cursor reset show and change what the traffic left', async (t) => {
   const data = tmp(t);
