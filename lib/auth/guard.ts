@@ -209,14 +209,15 @@ export class Guard {
   }
 
   /** `connect` to a namespace: permission, then namespaces per connection. */
-  connect(conn: Connection, ns: string): Refusal | undefined {
+  connect(conn: Connection, ns: string, connecting = 0): Refusal | undefined {
     const r = this.check(conn.sockets.get('/'), credentialsOf(conn), ['connect'], ns);
     if (r) return r;
     const max = this.o.limits.maxNamespacesPerConnection;
-    if (max > 0 && conn.sockets.size >= max)
+    const held = conn.sockets.size + connecting; // `connecting`: this connection's other connects still in their middleware
+    if (max > 0 && held >= max)
       return {
         code: 'forbidden',
-        message: `This connection is in ${conn.sockets.size} namespaces, the most allowed (limits.maxNamespacesPerConnection); disconnect one first.`,
+        message: `This connection is in (or entering) ${held} namespaces, the most allowed (limits.maxNamespacesPerConnection); disconnect one first.`,
         details: { limit: 'maxNamespacesPerConnection', max },
       };
     return this.newName(conn, ns);

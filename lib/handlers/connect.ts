@@ -27,7 +27,8 @@ export async function handleConnect(server: WsqServer, conn: Connection, f: Conn
 }
 
 async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame, reply: ConnectedFrame): Promise<void> {
-  const denied = server.guard.connect(conn, f.ns); // R2.2.12, R2.2.15: permission `connect`, namespaces per connection
+  const others = (inFlight.get(conn)?.size ?? 1) - 1; // connects of other namespaces still in their middleware count too
+  const denied = server.guard.connect(conn, f.ns, others); // R2.2.12, R2.2.15: permission `connect`, namespaces per connection
   if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   const nsp = await server.resolveNamespace(f.ns, f.auth ?? {});
   if (!nsp) {

@@ -78,6 +78,23 @@ t.test('R2.2.15 namespaces and rooms per connection, and the prefetch cap, answe
   t.equal(p.details.limit, 'maxPrefetch');
 });
 
+t.test('R2.2.15 connects still in their middleware count toward the namespaces per connection', async (t) => {
+  const { server, url } = await startServer(t, { namespaces: 'declared', limits: { maxNamespacesPerConnection: 2 } });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  for (const ns of ['/a', '/b', '/c']) server.of(ns).use(async (_s, next) => (await gate, next()));
+  const c = await rawClient(t, url);
+  for (const [i, ns] of ['/a', '/b', '/c'].entries()) c.send({ type: 'connect', ns, id: i });
+  // "/" is one namespace; /a, still in its middleware, is the second: /b and /c are refused at once, without waiting.
+  for (const id of [1, 2]) {
+    const refused = await c.next((f) => f.id === id);
+    t.match(refused, { type: 'error', code: 'forbidden', details: { limit: 'maxNamespacesPerConnection' } }, `connect ${id} is refused while /a is still entering`);
+  }
+  release();
+  t.equal((await c.next((f) => f.id === 0)).type, 'connected', '/a gets in');
+  t.equal(c.seen((f) => f.type === 'connected').length, 1, 'and only /a');
+});
+
 t.test('R2.2.15 the frame rate per connection answers rate_limited with details.retryAfterMs', async (t) => {
   const { url } = await startServer(t, { badFrameLimit: 1, limits: { frameRate: { perSecond: 10, burst: 5 } } });
   const c = await rawClient(t, url);
