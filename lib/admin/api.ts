@@ -115,9 +115,18 @@ export function mountAdmin(server: WsqServer): boolean {
     rates: rates.list(),
     refusals: recentRefusals(server),
   }));
+  // One re-drive of a room at a time (a second waits for the first), so two at once cannot publish the same dead letters twice.
+  const redriving = new Map<string, Promise<unknown>>();
   api('POST', 'redrive', async (url) => {
     const { ns, room } = target(url);
-    return redrive(server, ns, room);
+    const k = `${ns.length}:${ns}${room}`;
+    const run = (redriving.get(k) ?? Promise.resolve()).catch(() => undefined).then(() => redrive(server, ns, room));
+    redriving.set(k, run);
+    try {
+      return await run;
+    } finally {
+      if (redriving.get(k) === run) redriving.delete(k);
+    }
   });
   api('POST', 'cursor/reset', async (url) => {
     const { ns, room } = target(url);
