@@ -15,7 +15,7 @@ import type { Socket } from './socket.js';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
-  readonly limits: { maxPayload: number; badFrameLimit: number; badFrameWindowMs: number; volatileHighWater: number; maxBufferedBytes?: number };
+  readonly limits: { maxPayload: number; badFrameLimit: number; badFrameWindowMs: number; volatileHighWater: number; maxBufferedBytes: number };
   now(): number;
   dispatch(conn: Connection, frame: ClientFrame): void | Promise<void>;
   onClose(conn: Connection): void;
@@ -52,8 +52,6 @@ const TEXT_PLAIN = { binary: false, compress: false } as const;
 const DRAIN_HIGH_WATER = 1 << 20;
 /** After a 4002 close, the TCP connection is dropped this long later if the peer never read the close frame. */
 const SLOW_CLOSE_GRACE_MS = 5000;
-/** R2.5.6: the outgoing buffer's cap when the host sets none (the server's `maxBufferedBytes` default). */
-const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024;
 /** Within one tick, the outgoing buffer's cap is checked every this many frames (a power of 2). */
 const CHECK_EVERY = 16;
 /** Frames held while the main namespace's middleware runs; more are refused with rate_limited. */
@@ -261,7 +259,7 @@ export class Connection {
    * waits behind the queued bytes; a peer that never reads them is dropped a little later.
    */
   checkBuffer(): void {
-    const cap = this.host.limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED; // 0: no cap
+    const cap = this.host.limits.maxBufferedBytes; // 0: no cap
     if (!cap || this.overflowed || !this.open || this.ws.bufferedAmount <= cap) return;
     this.overflowed = true;
     this.host.stats.slowConsumerCloses++;

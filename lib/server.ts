@@ -186,7 +186,7 @@ export class WsqServer implements ConnectionHost {
       badFrameLimit: o.badFrameLimit,
       badFrameWindowMs: o.badFrameWindowMs,
       volatileHighWater: o.volatileHighWater,
-      maxBufferedBytes: (o as { maxBufferedBytes?: number }).maxBufferedBytes ?? 8 * 1024 * 1024,
+      maxBufferedBytes: o.maxBufferedBytes,
     };
     this.guard = new Guard(
       o,
