@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { withDelivery } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
-import type { EmitFrame, PresenceFrame, RequestId } from '../protocol/frames.js';
+import type { EmitFrame, RequestId } from '../protocol/frames.js';
 import type { AdapterSocket } from './adapter/types.js';
 import type { BroadcastOperator } from './broadcast.js';
 import type { Connection, HandshakeInfo } from './connection.js';
