@@ -6,6 +6,7 @@
  * once. A mistake throws a `ConfigError` naming the key and what is allowed.
  */
 import { z } from 'zod';
+import { editDistance } from '../protocol/codec.js';
 import { MemoryAdapter } from './adapter/memory.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { DEFAULT_RETENTION } from './retention.js';
@@ -229,21 +230,6 @@ export class ConfigError extends TypeError {
   }
 }
 
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
-
-/** The keys the schema allows at `path` (for did-you-mean), if it is an object there. */
 type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; options?: z.ZodType[] };
 const defOf = (s: z.ZodType): Def => (s as unknown as { def: Def }).def;
 
@@ -277,7 +263,7 @@ export function describeIssues(schema: z.ZodType, error: z.ZodError, label: (key
       return issue.keys
         .map((k) => {
           const full = keyName([...issue.path, k]);
-          const near = known.map((c) => [c, distance(k, c)] as const).sort((a, b) => a[1] - b[1])[0];
+          const near = known.map((c) => [c, editDistance(k.toLowerCase(), c.toLowerCase())] as const).sort((a, b) => a[1] - b[1])[0];
           const hint = near && near[1] <= Math.max(2, Math.floor(k.length / 3)) ? ` (did you mean "${keyName([...issue.path, near[0]])}"?)` : '';
           return `unknown key "${full}"${hint}; allowed here: ${known.join(', ')}`;
         })

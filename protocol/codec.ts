@@ -38,8 +38,8 @@ function pickId(obj: Record<string, unknown>): RequestId | undefined {
   return undefined;
 }
 
-/** Edit distance of two short strings (for "did you mean"). */
-function distance(a: string, b: string): number {
+/** Edit distance of two short strings (for "did you mean"; the config's unknown keys use it too). */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
@@ -62,7 +62,8 @@ function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: strin
   if (unknown && unknown.code === 'unrecognized_keys') {
     // Only short names are compared (a field name is short; a huge key must not cost CPU), and names are cut in the message.
     const hints = unknown.keys.slice(0, 5).map((k) => {
-      const near = k.length > 32 ? undefined : allowed.filter((a) => Math.abs(a.length - k.length) <= 2 && distance(a, k) <= 2).sort((x, y) => distance(x, k) - distance(y, k))[0];
+      const near =
+        k.length > 32 ? undefined : allowed.filter((a) => Math.abs(a.length - k.length) <= 2 && editDistance(a, k) <= 2).sort((x, y) => editDistance(x, k) - editDistance(y, k))[0];
       const shown = k.length > 64 ? `${k.slice(0, 64)}…` : k;
       return near ? `"${shown}" (did you mean "${near}"?)` : `"${shown}"`;
     });
