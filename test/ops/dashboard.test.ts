@@ -79,7 +79,10 @@ t.test('the dashboard shows rooms, group lag, dead letters, refusals and rates o
   await page.waitForFunction(() => /unsupported sub-protocol/.test(document.getElementById('refusals')?.textContent ?? ''), undefined, { timeout: WAIT });
   t.pass('the refusal is listed with its reason');
   // Empty buckets may be drawn as bars of height 0: wait for one that shows the counted messages.
-  await page.waitForFunction(() => Array.from(document.querySelectorAll('#chart rect.bar')).some((r) => Number(r.getAttribute('height')) > 0), undefined, { timeout: WAIT, polling: 100 });
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#chart rect.bar')).some((r) => Number(r.getAttribute('height')) > 0), undefined, {
+    timeout: WAIT,
+    polling: 100,
+  });
   t.pass('the rate chart has bars');
   t.equal(await page.textContent('#connections'), '3', 'three connections (publisher, live member, worker)');
   t.equal(await page.evaluate(() => sessionStorage.getItem('wsq-admin-key')), ADMIN_KEY, 'the key is kept in sessionStorage');
