@@ -4,6 +4,28 @@ import { type Frame, short } from '../peer.js';
 import type { Peer } from '../peer.js';
 
 /** Publish `n` messages (data 1..n) into a fresh room; returns the room and the acks. */
+/**
+ * Ack every event of `room` the members get, pacing by ping round trips, until `n` arrived or
+ * `waitMs` passed: the offsets acked, in arrival order.
+ */
+async function ackAll(members: Peer[], room: string, n: number, waitMs: number): Promise<number[]> {
+  const seen: number[] = [];
+  const done = members.map(() => 0);
+  const end = Date.now() + waitMs;
+  while (seen.length < n && Date.now() < end) {
+    for (const [i, m] of members.entries()) {
+      const evs = m.seen((f) => f.type === 'event' && f.room === room);
+      for (const d of evs.slice(done[i])) {
+        m.send({ type: 'ack', id: d.id });
+        seen.push(d.offset);
+      }
+      done[i] = evs.length;
+      await m.sync();
+    }
+  }
+  return seen;
+}
+
 async function filled(ctx: Parameters<Check['run']>[0], tag: string, n: number): Promise<{ room: string; acks: Frame[]; s: Peer }> {
   const s = await ctx.open();
   const room = ctx.room(tag);
@@ -230,20 +252,7 @@ export const roomChecks: Check[] = [
     const b = await ctx.open({ client: id });
     await join(a, room, { durable: true, prefetch: 1 });
     await join(b, room, { durable: true, prefetch: 1 });
-    const seen: number[] = [];
-    const done = [0, 0];
-    const end = Date.now() + ctx.waitMs;
-    while (seen.length < 4 && Date.now() < end) {
-      for (const [i, m] of [a, b].entries()) {
-        const evs = m.seen((f) => f.type === 'event' && f.room === room);
-        for (const d of evs.slice(done[i])) {
-          m.send({ type: 'ack', id: d.id });
-          seen.push(d.offset);
-        }
-        done[i] = evs.length;
-        await m.sync();
-      }
-    }
+    const seen = await ackAll([a, b], room, 4, ctx.waitMs);
     expect([...seen].sort((x, y) => x - y).join() === '1,2,3,4', `the two connections got offsets ${seen.join()} (each of 1..4 once expected)`);
   }),
   check(['R5.4.9', 'R5.5.4'], 'after maxDeliver attempts a message goes to $dead:room (durable and group)', async (ctx) => {
@@ -278,20 +287,7 @@ export const roomChecks: Check[] = [
     const ob = await o.collect((f) => f.type === 'event' && f.room === room, 6);
     for (const d of ob) o.send({ type: 'ack', id: d.id });
     // Ack what group a's members get, pacing by ping round trips, until six arrived or the wait ends.
-    const seen: number[] = [];
-    const done = [0, 0];
-    const end = Date.now() + ctx.waitMs;
-    while (seen.length < 6 && Date.now() < end) {
-      for (const [i, m] of [m1, m2].entries()) {
-        const evs = m.seen((f) => f.type === 'event' && f.room === room);
-        for (const d of evs.slice(done[i])) {
-          m.send({ type: 'ack', id: d.id });
-          seen.push(d.offset);
-        }
-        done[i] = evs.length;
-        await m.sync();
-      }
-    }
+    const seen = await ackAll([m1, m2], room, 6, ctx.waitMs);
     expect([...seen].sort((x, y) => x - y).join() === '1,2,3,4,5,6', `group a got offsets ${seen.join()} (each of 1..6 exactly once expected)`);
   }),
   check(['R5.5.3', 'R4.2.2'], "a group member's unacknowledged delivery goes to another member when it leaves the namespace", async (ctx) => {
