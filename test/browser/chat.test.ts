@@ -1,26 +1,11 @@
-/**
- * The chat example in a real browser (issue 4, item 5): two headless Chromium pages
- * (Debian `chromium` driven by `playwright-core`) open the chat served by
- * examples/chat/server.ts (a child process on a free loopback port, disk store in a temp
- * directory). They chat; the server is killed by PID and started again on the same port
- * and directory while the pages stay open; the pages show "reconnecting", then "online"
- * again; one message is typed while the server is down (it waits in the SDK's outbox);
- * they chat some more; and each page's list holds every message exactly once, in offset
- * order. A third page opened at the end gets the same list from the history.
- *
- * Needs dist/ (`npm test` builds first; alone: `npm run build && npx tap test/browser/chat.test.ts`)
- * and Chromium at /usr/bin/chromium (CI installs it).
- */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import t from 'tap';
 import { startChatServer } from '../examples/children.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Bound of every wait on the page. */
 const WAIT = 20_000;
 
@@ -64,22 +49,13 @@ async function say(page: Page, text: string): Promise<void> {
 }
 
 t.test('two browser pages chat through a server restart and see every message once', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: this test needs Debian's "chromium" package (apt-get install chromium; CI's .ci/run installs it).`);
-  }
   const dataDir = await mkdtemp(join(tmpdir(), 'wsq-chat-browser-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
 
   const first = await startChatServer(t, { PORT: '0', DATA_DIR: dataDir });
   const port = first.port;
 
-  let browser: Browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: WAIT });
-  } catch (err) {
-    throw new Error(`Chromium at ${CHROMIUM} did not start: ${(err as Error).message}`);
-  }
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t, WAIT);
 
   const errors: string[] = [];
   const open = async (name: string): Promise<Page> => {

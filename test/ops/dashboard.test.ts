@@ -7,16 +7,15 @@
  * copied to /tmp/wsq-dashboard.png (before the re-drive) and /tmp/wsq-dashboard-after.png.
  * Needs dist/ (`npx tsc -p tsconfig.json`) and Chromium at /usr/bin/chromium.
  */
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { ADMIN_KEY, adminApi, serve, tmp, traffic, until } from './admin-fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Bound of every wait on the page. */
 const WAIT = 15_000;
 
@@ -26,7 +25,6 @@ async function cell(page: Page, selector: string, want: string): Promise<void> {
 }
 
 t.test('the dashboard shows rooms, group lag, dead letters, refusals and rates of real traffic, and re-drives a dead letter', async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: this test needs Debian's "chromium" package.`);
   const { http, ws } = await serve(t, join(tmp(t), 'data'));
   const { publisher } = await traffic(t, ws);
 
@@ -50,13 +48,7 @@ t.test('the dashboard shows rooms, group lag, dead letters, refusals and rates o
     'the rate ring to count messages',
   );
 
-  let browser: Browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: WAIT });
-  } catch (err) {
-    throw new Error(`Chromium at ${CHROMIUM} did not start: ${(err as Error).message}`);
-  }
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t, WAIT);
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

@@ -21,12 +21,11 @@ import { join } from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
+import { launchChromium } from '../helpers/chromium.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 const ESBUILD = join(ROOT, 'node_modules/.bin/esbuild');
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 t.setTimeout(240_000);
 
@@ -227,10 +226,7 @@ t.test('the packed package installs, type-checks, serves, and runs in Node and i
   );
   bundle = await readFile(join(app, 'page.js'), 'utf8');
 
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium; CI's .ci/run installs it).`);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 20_000 });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t, 20_000);
   const tab = await browser.newPage();
   const pageErrors: string[] = [];
   tab.on('pageerror', (e) => pageErrors.push(e.message));
