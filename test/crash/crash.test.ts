@@ -1,39 +1,14 @@
-/**
- * The crash test (issue 3, item 8): `wsq serve` on the disk store as a child process,
- * killed with SIGKILL while acked emits, durable deliveries and group deliveries are in
- * flight, then restarted on the same data directory. Proves:
- * - every emit whose `ack` reached its publisher is in the log exactly once, at the offset
- *   the ack named, in offset order (an emit in flight at the kill may or may not be there,
- *   but nothing is ever there twice); offsets continue after the restart; the epoch is kept;
- * - the durable subscriber, back with the same `?client=`, gets everything it had not acked
- *   and nothing it had acked;
- * - group members rejoining get the unacked group deliveries redelivered (attempt 2 for
- *   those delivered before the crash), and acked ones are not redelivered.
- *
- * What "had acked" means across a crash: a client's `ack` of a delivery has no reply, and
- * the server saves consumer progress to disk asynchronously (at-least-once delivery). So
- * the clients ack in two phases: phase 1 ends with a barrier that proves their acks (and
- * the group's delivery attempts) are on disk — a ping/pong on each consumer connection
- * (the server has processed every ack sent before it) followed by three sequential acked
- * emits (LMDB commits batches in order, so the third commit lands after the consumers'
- * save, even one that was coalesced behind a save already in flight). Acks sent in phase 2,
- * while the server is killed, are "uncertain": each such message may come back once, or not.
- *
- * Needs `dist/` (`npm test` builds first; alone: `npm run build && npx tap test/crash/crash.test.ts`).
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { RawClient, type Frame } from '../helpers/raw-client.js';
+import { CLI, startWsq, WAIT_MS } from './wsq-process.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist/lib/cli.js');
+/** No redelivery during the test, and no retention limit (every acked emit must stay). */
+const SERVE_ARGS = ['--ack-timeout-ms', '600000', '--max-messages', '0'];
 
 /** Publishers, each emitting alternately into "orders" and "jobs". */
 const PUBLISHERS = 3;
@@ -48,7 +23,6 @@ const KILL_AFTER = 600;
 /** The consumers ack a delivery unless its offset is a multiple of this. */
 const SKIP_EVERY = 3;
 const PREFETCH = 1000; // the default cap (limits.maxPrefetch)
-const WAIT_MS = 20_000;
 
 /** Wakes waiters whenever a frame has been handled. */
 const progress = new EventEmitter();
@@ -89,42 +63,6 @@ function onFrames(c: RawClient, fn: (f: Frame) => void): void {
     fn(JSON.parse(d.toString()) as Frame);
     progress.emit('tick');
   });
-}
-
-interface Wsq {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Start `wsq serve` on the disk store in `dir` on a free loopback port; killed by PID at teardown. */
-async function startWsq(tt: Test, dir: string): Promise<Wsq> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir, '--ack-timeout-ms', '600000', '--max-messages', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-  tt.teardown(async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return;
-    process.kill(proc.pid, 'SIGTERM');
-    const done = await Promise.race([exited, new Promise<null>((r) => setTimeout(r, 5000, null).unref())]);
-    if (!done && proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGKILL');
-  });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`wsq did not print its address within ${WAIT_MS} ms: ${stderr}`)), WAIT_MS);
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = /listening on (ws:\/\/127\.0\.0\.1:\d+\/)/.exec(line);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve(m[1]!);
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`wsq exited (${code ?? signal}) before listening: ${stderr}`));
-    });
-  });
-  return { proc, url, exited };
 }
 
 async function connect(tt: Test, url: string, client?: string): Promise<RawClient> {
@@ -239,7 +177,7 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
   tt.teardown(() => rm(dir, { recursive: true, force: true }));
 
   // ---- life 1 ----
-  const a = await startWsq(tt, dir);
+  const a = await startWsq(tt, dir, SERVE_ARGS);
 
   const sub = new Consumer(await connect(tt, a.url, 'sub'), 'orders');
   tt.match(await sub.c.request({ type: 'join', room: 'orders', durable: true, prefetch: PREFETCH }), { type: 'joined', durable: true }, 'the durable subscriber joined');
@@ -309,7 +247,7 @@ t.test('SIGKILL mid-stream: acked emits, epochs, durable cursors and group deliv
   tt.equal(epochs.jobs.size, 1, 'one epoch in the acks of "jobs"');
 
   // ---- life 2: same directory, new port ----
-  const b = await startWsq(tt, dir);
+  const b = await startWsq(tt, dir, SERVE_ARGS);
   tt.not(b.url, a.url, 'the restarted server is on a new port');
 
   for (const room of ['orders', 'jobs'] as const) {
