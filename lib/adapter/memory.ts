@@ -1,10 +1,33 @@
 /** The in-memory adapter: room membership and fan-out for sockets on this node. */
 import { EventEmitter } from 'node:events';
-import type { Adapter, AdapterNamespace, BroadcastOptions } from './types.js';
+import {
+  type AckCallback,
+  type AckCount,
+  type Adapter,
+  type AdapterNamespace,
+  type AdapterSocket,
+  type BroadcastOptions,
+  DEFAULT_TIMEOUT_MS,
+  type EncodedFrame,
+  type SocketInfo,
+  type SocketSelector,
+} from './types.js';
+
+/**
+ * What `fetchSockets` reports of a local socket: plain JSON-able fields, the handshake without
+ * its credential (`token`). Cluster adapters use it for the answers they send to other nodes.
+ */
+export function socketInfo(s: AdapterSocket, rooms: Iterable<string> | undefined): SocketInfo {
+  const { token: _token, ...handshake } = s.handshake as Record<string, unknown>;
+  return { id: s.id, rooms: rooms ? [...rooms] : [], data: s.data, handshake };
+}
 
 /**
  * Rooms as `Map<room, Set<sid>>` and the reverse `Map<sid, Set<room>>`, as in Socket.IO.
  * A broadcast converts the frame to bytes once and writes the same buffer to every recipient.
+ * One node: the cluster-wide operations act on local sockets only, `serverCount` is 1 and
+ * `serverSideEmit` reaches nobody (there is no other node). Maps hold one entry per local
+ * socket and per non-empty room: bounded by the connection limits, nothing else is kept.
  * @example
  * const server = new WsqServer({ adapter: (nsp) => new MemoryAdapter(nsp) });
  */
@@ -98,6 +121,59 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       n++;
     }
     return n;
+  }
+
+  broadcastWithAck(frame: EncodedFrame, opts: BroadcastOptions, onAck: AckCallback): Promise<AckCount> {
+    const timeoutMs = opts.flags.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let expected = 0;
+    for (const sid of this.sockets(opts)) {
+      const s = this.nsp.sockets.get(sid);
+      if (!s) continue;
+      expected++;
+      s.ask(frame, timeoutMs, (err, answer) => onAck(sid, err, answer));
+    }
+    return Promise.resolve({ expected, complete: true });
+  }
+
+  fetchSockets(opts: SocketSelector): Promise<SocketInfo[]> {
+    return Promise.resolve(this.localSockets(opts).map((s) => socketInfo(s, this.sids.get(s.id))));
+  }
+
+  addSockets(opts: SocketSelector, rooms: string[]): Promise<void> {
+    for (const s of this.localSockets(opts)) s.join(rooms);
+    return Promise.resolve();
+  }
+
+  delSockets(opts: SocketSelector, rooms: string[]): Promise<void> {
+    for (const s of this.localSockets(opts)) for (const room of rooms) s.leave(room);
+    return Promise.resolve();
+  }
+
+  disconnectSockets(opts: SocketSelector, close: boolean): Promise<void> {
+    for (const s of this.localSockets(opts)) s.disconnect(close);
+    return Promise.resolve();
+  }
+
+  serverSideEmit(_event: string, _args: unknown[]): Promise<void> {
+    return Promise.resolve(); // no other node
+  }
+
+  serverSideEmitWithAck(_event: string, _args: unknown[], _timeoutMs?: number): Promise<unknown[]> {
+    return Promise.resolve([]); // no other node, so no answer to wait for
+  }
+
+  serverCount(): Promise<number> {
+    return Promise.resolve(1);
+  }
+
+  /** The local sockets the selector picks, taken before any is changed (a leave or disconnect does not disturb the walk). */
+  private localSockets(opts: SocketSelector): AdapterSocket[] {
+    const out: AdapterSocket[] = [];
+    for (const sid of this.sockets(opts)) {
+      const s = this.nsp.sockets.get(sid);
+      if (s) out.push(s);
+    }
+    return out;
   }
 
   close(): void {
