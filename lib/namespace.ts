@@ -169,6 +169,19 @@ export class Namespace extends EventEmitter {
   }
 
   /**
+   * @internal AdapterNamespace: an event another node sent with `serverSideEmit`, to this
+   * namespace's own listeners (`nsp.on(event, (...args, reply?) => …)`, as in Socket.IO);
+   * `reply` is the last argument for `serverSideEmitWithAck`. A listener that throws is logged.
+   */
+  serverSideReceive(event: string, args: unknown[], reply?: (answer: unknown) => void): void {
+    try {
+      EventEmitter.prototype.emit.call(this, event, ...args, ...(reply ? [reply] : []));
+    } catch (err) {
+      this.server.log('error', `a serverSideEmit listener for "${event}" of namespace "${this.name}" threw`, err);
+    }
+  }
+
+  /**
    * @internal Drop room logs that have been idle for at least `idleMs` (called on every
    * heartbeat), so rooms nobody uses any more do not hold memory. Their data stays in the store.
    */

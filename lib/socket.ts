@@ -182,6 +182,23 @@ export class Socket extends EventEmitter implements AdapterSocket {
     return id;
   }
 
+  /** @internal Adapter delivery of a `broadcastWithAck` (AdapterSocket.ask): `settle` once, with the answer or an error (nack, close, `timeoutMs`). */
+  ask(encodedEvent: string, timeoutMs: number, settle: (err: Error | undefined, answer?: unknown) => void): void {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      this.conn.untrack(id); // a late ack is then unknown_id, and nothing leaks
+      settle(new WsqError('timeout', `the client did not ack within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const id = this.request(encodedEvent, (err, answer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      settle(err, answer);
+    });
+  }
+
   /** `socket.compress(false).emit(…)`: do not compress the next emit, even when permessage-deflate is on. */
   compress(flag: boolean): this {
     this.nextCompress = flag;
