@@ -20,12 +20,12 @@
  * `up` (info: { downMs, reconnect }) once both are ready and every channel is subscribed again.
  *
  * Caps (nothing grows without bound):
- * - channels subscribed at once: `maxChannels` (default 100,000); past it `subscribe` throws;
+ * - channels subscribed at once: `maxChannels` (default 1,000,000; a sid is a room, so one per socket too); past it `subscribe` throws;
  * - publishes while Redis is down: none are buffered (`publish` rejects at once: pub/sub is
  *   at-most-once anyway; stored messages are re-read from the log by position);
- * - commands on `cmd` while reconnecting: ioredis' offline queue, flushed with an error after
- *   `maxRetriesPerRequest` (default 2) failed reconnect attempts, so it is bounded in time;
- * - `sub` has no offline queue: (un)subscribes while down only change the wanted set.
+ * - commands on `cmd` while Redis is away: none queued (no offline queue, no resend: they reject at
+ *   once, and the store turns that into StoreUnavailableError); `commandTimeout` 10 s;
+ * - `sub` has no offline queue either: (un)subscribes while down only change the wanted set.
  * @example
  * const bus = new RedisBus({ url: 'redis://127.0.0.1:6379', prefix: 'wsq:' });
  * await bus.ready();
@@ -45,10 +45,8 @@ export interface RedisBusOptions {
   prefix?: string;
   /** This process's node id (default: a fresh nanoid). */
   nodeId?: string;
-  /** Most channels subscribed at once (default 100,000). */
+  /** Most channels subscribed at once (default 1,000,000). */
   maxChannels?: number;
-  /** Failed reconnect attempts after which commands queued on `cmd` are rejected (default 2). */
-  maxRetriesPerRequest?: number;
   /** Extra ioredis options for both connections (tests: `connectTimeout`, `retryStrategy`). */
   redis?: RedisOptions;
   /** Where the bus reports a failing handler or a refused subscribe (default: nowhere). */
@@ -84,13 +82,14 @@ export interface BusUpInfo {
 }
 
 interface Channel {
-  readonly handlers: Set<ChannelHandler>;
+  /** Each handler, with what to call when the channel is subscribed again after an outage. */
+  readonly handlers: Map<ChannelHandler, (() => void) | undefined>;
   confirmed: boolean;
   waiters: { resolve: () => void; reject: (err: Error) => void }[];
 }
 
 /** Default cap on channels subscribed at once. */
-export const MAX_CHANNELS = 100_000;
+export const MAX_CHANNELS = 1_000_000;
 /** How long `ChannelSubscription.ready` waits for Redis at most. */
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 /** Channels per SSUBSCRIBE command when resubscribing after a reconnect. */
@@ -126,7 +125,16 @@ export class RedisBus extends EventEmitter {
     this.report = opts.report ?? (() => {});
     const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
     const base: RedisOptions = { retryStrategy, ...opts.redis };
-    this.cmd = new Redis(this.url, { ...base, connectionName: `wsq:${this.nodeId}:cmd`, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 2 });
+    // contract: (B↔C) the options lib/store/redis.ts STORE_CONNECTION_OPTIONS asks of a shared command connection:
+    // no offline queue and no resend, so a write while Redis is away fails at once (never waits, never applies twice).
+    this.cmd = new Redis(this.url, {
+      commandTimeout: 10_000,
+      ...base,
+      connectionName: `wsq:${this.nodeId}:cmd`,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+    });
     this.sub = new Redis(this.url, {
       ...base,
       connectionName: `wsq:${this.nodeId}:sub`,
@@ -195,20 +203,22 @@ export class RedisBus extends EventEmitter {
 
   /**
    * Add a handler to a sharded channel; the first handler SSUBSCRIBEs it. Throws past
-   * `maxChannels`.
+   * `maxChannels`. `onResubscribed` is called after an outage, once the channel is subscribed
+   * again (messages published meanwhile were missed: re-read what matters). A handler is one
+   * subscription: adding the same function twice to one channel keeps one.
    */
-  subscribe(channel: string, handler: ChannelHandler): ChannelSubscription {
+  subscribe(channel: string, handler: ChannelHandler, onResubscribed?: () => void): ChannelSubscription {
     if (this.closed) throw new Error('the Redis bus is closed');
     let ch = this.channels.get(channel);
     if (!ch) {
       if (this.channels.size >= this.maxChannels) {
         throw new Error(`this node already subscribes ${this.maxChannels} Redis channels (RedisBusOptions.maxChannels); raise it or use fewer rooms per node`);
       }
-      ch = { handlers: new Set(), confirmed: false, waiters: [] };
+      ch = { handlers: new Map(), confirmed: false, waiters: [] };
       this.channels.set(channel, ch);
       if (this.sub.status === 'ready' && this.resubscribed) void this.sendSubscribe([[channel, ch]]);
     }
-    ch.handlers.add(handler);
+    ch.handlers.set(handler, onResubscribed);
     const entry = ch;
     let closed = false;
     const ready: Promise<void> = entry.confirmed
@@ -241,6 +251,22 @@ export class RedisBus extends EventEmitter {
         for (const w of entry.waiters) w.reject(new Error(`unsubscribed from ${channel} before Redis confirmed it`));
         entry.waiters = [];
         if (this.sub.status === 'ready' && !this.closed) this.sub.sunsubscribe(channel).catch(() => {});
+      },
+    };
+  }
+
+  /**
+   * The bus as lib/store/redis.ts's `ShardSubscriber` (string payloads), so the store's `watch`
+   * shares this process's subscriber connection.
+   * contract: (B↔C) RedisStoreOptions.subscriber = bus.shardSubscriber().
+   */
+  shardSubscriber(): {
+    subscribe(channel: string, onMessage: (payload: string) => void, onResubscribed: () => void): { ready: Promise<void>; unsubscribe(): void };
+  } {
+    return {
+      subscribe: (channel, onMessage, onResubscribed) => {
+        const s = this.subscribe(channel, (m) => onMessage(m.toString('utf8')), onResubscribed);
+        return { ready: s.ready, unsubscribe: () => s.close() };
       },
     };
   }
@@ -281,7 +307,7 @@ export class RedisBus extends EventEmitter {
   private dispatch(channel: string, message: Buffer): void {
     const ch = this.channels.get(channel);
     if (!ch) return; // a message racing our SUNSUBSCRIBE
-    for (const h of ch.handlers) {
+    for (const h of ch.handlers.keys()) {
       try {
         h(message, channel);
       } catch (err) {
@@ -329,6 +355,16 @@ export class RedisBus extends EventEmitter {
     this.reason = undefined;
     for (const w of [...this.readyWaiters]) w();
     this.emit('up', info);
+    if (!info.reconnect) return;
+    for (const [name, ch] of [...this.channels]) {
+      for (const reset of [...ch.handlers.values()]) {
+        try {
+          reset?.();
+        } catch (err) {
+          this.report('error', `a resubscribe handler of Redis channel ${name} threw`, err);
+        }
+      }
+    }
   }
 
   private goDown(reason: string): void {
