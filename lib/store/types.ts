@@ -54,6 +54,8 @@ export interface AppendResult {
   epoch: string;
   /** True when `key` repeated a recent key: nothing was stored, `offset` is the first copy's. */
   duplicate: boolean;
+  /** True when `extra.groupAck`'s guard failed (the entry is no longer held so): nothing was stored, `offset` is 0. */
+  stale?: boolean;
 }
 
 /** Progress of one consumer (a durable subscription or a group) over one room's log. */
@@ -103,6 +105,27 @@ export interface AppendExtra {
    * in the dead room and the original marked done commit together or not at all).
    */
   consumer?: { room: string; name: string; state: ConsumerState };
+  /**
+   * Shared stores with Streams consumer groups (lib/store/redis-groups.ts): a group's dead letter.
+   * contract: (B↔E) in the same atomic step as the append, first check that entry `<offset>-0` of
+   * `room`'s stream is pending in Streams group `group` on consumer `consumer` with delivery count
+   * `attempt` (`GROUP_ACK_GUARD_LUA`'s `group_ack_ok`); if not, store nothing and answer
+   * `stale: true`; else append, then `XACK` that entry (R5.5.4, R5.5.9: pending or dead, never both).
+   */
+  groupAck?: GroupAck;
+}
+
+/** The group entry a dead letter acks in its append's step (`AppendExtra.groupAck`). */
+export interface GroupAck {
+  /** The room whose stream holds the entry (the dead letter goes to `$dead:<room>`). */
+  room: string;
+  /** The Streams group (the wsq consumer name, `group:<name>`). */
+  group: string;
+  /** The Streams consumer (node id) that must hold the entry. */
+  consumer: string;
+  offset: number;
+  /** The entry's delivery count as this node holds it. */
+  attempt: number;
 }
 
 /** A room the store knows (for admin listings). */
@@ -115,6 +138,20 @@ export interface RoomSummary extends LogPosition {
 export interface NamedConsumerState {
   name: string;
   state: ConsumerState;
+}
+
+/** A committed message as a shared store announces it (`Store.watch`). */
+export interface LiveMessage extends StoredMessage {
+  /** The epoch of the log the offset belongs to. */
+  epoch: string;
+}
+
+/** A running `Store.watch`. */
+export interface StoreWatch {
+  /** Resolves once the subscription is in place: every message committed after that is announced. */
+  readonly ready: Promise<void>;
+  /** Stop following the room (idempotent). */
+  stop(): void;
 }
 
 /** Options every store takes. */
@@ -151,10 +188,23 @@ export interface StoreOptions {
  *   had taken are never reused for another message once a later write committed (they stay gaps).
  */
 export interface Store {
-  /** "memory" or "disk" (others later: "redis"). */
+  /** "memory", "disk" or "redis". */
   readonly kind: string;
   /** True when an append's promise means "on disk": survives a crash of the process. */
   readonly durable: boolean;
+  /**
+   * True when several processes share this store (Redis): it assigns every node's offsets, and a
+   * RoomLog delivers what `watch` announces, not its own append replies (decision 3).
+   */
+  readonly shared?: boolean;
+  /**
+   * Shared stores: follow one room's committed messages in offset order, as every node sees them
+   * (the append publishes each message in the same atomic step that commits it). `onMessage` gets
+   * every message committed after `ready` resolved; `onReset` is called when the feed may have
+   * missed messages (the subscription was lost and is back): re-read the position and fill the gap
+   * from `read`. Stop with `stop()`.
+   */
+  watch?(ns: string, room: string, onMessage: (m: LiveMessage) => void, onReset: () => void): StoreWatch;
   /** The log's position; creates the log (and its epoch) when it does not exist yet. */
   position(ns: string, room: string): Promise<LogPosition>;
   /**

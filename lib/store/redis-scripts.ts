@@ -1,0 +1,228 @@
+/**
+ * The Lua scripts of the Redis store (lib/store/redis.ts). Every step that must not be split by a
+ * crash or by another node's command is one script, so Redis runs it alone and all at once:
+ *
+ * - `wsqAppend`: dedup check, age expiry, count/bytes retention (trim or refuse), the offset
+ *   (`HINCRBY last`), the stream entry `<offset>-0`, the dedup key (`SET … PX window`), the
+ *   dead-letter consumer state of `AppendExtra.consumer`, and the `SPUBLISH` of the committed
+ *   message on the room's shard channel: channel order is offset order (decision 3).
+ * - `wsqPosition`: creates the log (and its epoch) if it is missing, applies age expiry.
+ * - `wsqRead`: age expiry, then the entries from an offset.
+ * - `wsqSweep`: forgets one room if it is idle (R5.6.7).
+ *
+ * Data model of one room (key names in redis.ts `redisKeys`):
+ * - meta hash: `epoch`, `first`, `last`, `bytes`, `touched` (store clock, ms), `ns`, `room`
+ *   (both JSON strings, so lone surrogates survive);
+ * - stream: entry id `<offset>-0`, fields in this order: `t` (message ts), `z` (retention size),
+ *   `r` (the record `{"e":event,"f":from,"k":key,"d":<data JSON>}`);
+ * - consumers hash: field = JSON string of the consumer name, value = ConsumerState JSON;
+ * - dedup key per idempotency key: `<epoch> <offset> <store time>` with PX = the dedup window.
+ *
+ * Times are the store's clock (`StoreOptions.now`, passed as arguments), not Redis's TIME, so an
+ * injected clock works and nodes agree within their clock skew. Numbers that must stay exact
+ * (ts, now) are passed and kept as strings; offsets go through HINCRBY (64-bit integers).
+ */
+
+/**
+ * Shared Lua helpers, prepended to every script.
+ * - `expire(meta, stream, cutoff)`: drop entries with `t < cutoff` from the front (MINID).
+ * - `trimFront(...)`: drop entries from the front while `more(count, bytes)` is true.
+ * Both keep `first` and `bytes` in the meta hash in step and return the count left.
+ */
+const HELPERS = `
+local function setFirst(meta, stream)
+  local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  local first
+  if #head == 0 then
+    first = tonumber(redis.call('HGET', meta, 'last')) + 1
+  else
+    first = tonumber(string.match(head[1][1], '^(%d+)'))
+  end
+  redis.call('HSET', meta, 'first', string.format('%d', first))
+  return first
+end
+
+-- Walk from the front; drop while stop(count, bytes, ts) is false. Returns count, bytes left.
+local function dropFront(meta, stream, stop)
+  local count = redis.call('XLEN', stream)
+  local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
+  local keep = nil
+  local dropped = 0
+  local start = '-'
+  while count > 0 do
+    local batch = redis.call('XRANGE', stream, start, '+', 'COUNT', 128)
+    if #batch == 0 then break end
+    for i = 1, #batch do
+      local e = batch[i]
+      if stop(count, bytes, tonumber(e[2][2])) then keep = e[1] break end
+      count = count - 1
+      bytes = bytes - tonumber(e[2][4])
+      dropped = dropped + 1
+    end
+    if keep then break end
+    start = '(' .. batch[#batch][1]
+  end
+  if dropped > 0 then
+    if keep then
+      redis.call('XTRIM', stream, 'MINID', keep)
+    else
+      redis.call('XTRIM', stream, 'MAXLEN', 0)
+      count = 0
+      bytes = 0
+    end
+    redis.call('HSET', meta, 'bytes', string.format('%d', bytes))
+    setFirst(meta, stream)
+  end
+  return count, bytes
+end
+
+local function expire(meta, stream, cutoff)
+  if cutoff == nil then return end
+  dropFront(meta, stream, function(_, _, ts) return ts >= cutoff end)
+end
+
+-- Create the log if missing. Returns epoch, created.
+local function ensure(meta, stream, epoch, now, nsj, roomj)
+  local e = redis.call('HGET', meta, 'epoch')
+  if e then return e, false end
+  -- a stream without its meta is from an earlier life of this log (evicted or deleted by hand)
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'epoch', epoch, 'first', '1', 'last', '0', 'bytes', '0', 'touched', now, 'ns', nsj, 'room', roomj)
+  return epoch, true
+end
+`;
+
+/**
+ * Append one message; refuses with an error reply `WSQFULL <limit>` under overflow `reject`.
+ *
+ * With `AppendExtra.groupAck` (role E, lib/store/redis-groups.ts) the script first runs the group
+ * ack guard `group_ack_ok` (E's `GROUP_ACK_GUARD_LUA`, prepended to this script by redis.ts): when
+ * the entry is no longer pending on that consumer with that delivery count nothing is stored and
+ * the reply says stale; else the entry is XACKed in the same step as the dead letter's append.
+ *
+ * KEYS: 1 meta, 2 stream, 3 dedup key (= meta when none), 4 consumers hash of `extra.consumer`'s
+ * room (= meta when none), 5 the stream of `groupAck.room` (= meta when none).
+ * ARGV: 1 new epoch (used if the log is created), 2 now, 3 ts, 4 size, 5 record, 6 maxMessages,
+ * 7 maxBytes, 8 age cutoff ('' = none), 9 reject ('1'/'0'), 10 dedup window ms ('0' = no dedup),
+ * 11 consumer field ('' = none), 12 consumer state JSON, 13 shard channel ('' = no publish),
+ * 14 ns JSON, 15 room JSON, 16 group ('' = no groupAck), 17 group consumer, 18 entry id,
+ * 19 delivery count.
+ * Reply: `{offset, epoch, duplicate 0|1, stale 0|1}`.
+ */
+export const APPEND = `${HELPERS}
+local meta, stream, dkey, ckey, gkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now = ARGV[2]
+local epoch = ensure(meta, stream, ARGV[1], now, ARGV[14], ARGV[15])
+local group = ARGV[16]
+if group ~= '' and not group_ack_ok(gkey, group, ARGV[17], ARGV[18], ARGV[19]) then
+  return {0, epoch, 0, 1}
+end
+local window = tonumber(ARGV[10])
+local function saveConsumer()
+  if ARGV[11] ~= '' then redis.call('HSET', ckey, ARGV[11], ARGV[12]) end
+  if group ~= '' then redis.call('XACK', gkey, group, ARGV[18]) end
+end
+if window > 0 then
+  local seen = redis.call('GET', dkey)
+  if seen then
+    local se, so, st = string.match(seen, '^(%S+) (%d+) (%S+)$')
+    if se == epoch and tonumber(st) > tonumber(now) - window then
+      saveConsumer()
+      return {tonumber(so), epoch, 1, 0}
+    end
+  end
+end
+local size = tonumber(ARGV[4])
+local maxMessages = tonumber(ARGV[6])
+local maxBytes = tonumber(ARGV[7])
+if ARGV[8] ~= '' then expire(meta, stream, tonumber(ARGV[8])) end
+local function fits(count, bytes)
+  return not ((maxMessages > 0 and count + 1 > maxMessages) or (maxBytes > 0 and bytes + size > maxBytes))
+end
+if ARGV[9] == '1' then
+  local count = redis.call('XLEN', stream)
+  local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
+  if maxMessages > 0 and count + 1 > maxMessages then return redis.error_reply('WSQFULL maxMessages ' .. ARGV[6]) end
+  if maxBytes > 0 and bytes + size > maxBytes then return redis.error_reply('WSQFULL maxBytes ' .. ARGV[7]) end
+elseif maxMessages > 0 or maxBytes > 0 then
+  dropFront(meta, stream, function(count, bytes) return fits(count, bytes) end)
+end
+local offset = redis.call('HINCRBY', meta, 'last', 1)
+local id = string.format('%d', offset) .. '-0'
+redis.call('XADD', stream, id, 't', ARGV[3], 'z', ARGV[4], 'r', ARGV[5])
+redis.call('HINCRBY', meta, 'bytes', size)
+redis.call('HSET', meta, 'touched', now)
+if redis.call('XLEN', stream) == 1 then redis.call('HSET', meta, 'first', string.format('%d', offset)) end
+if window > 0 then
+  redis.call('SET', dkey, epoch .. ' ' .. string.format('%d', offset) .. ' ' .. now, 'PX', string.format('%d', window))
+end
+saveConsumer()
+if ARGV[13] ~= '' then
+  redis.call('SPUBLISH', ARGV[13], string.format('%d', offset) .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[5])
+end
+return {offset, epoch, 0, 0}
+`;
+
+/**
+ * The log's position, creating it if missing. Returns `{epoch, first, last}`.
+ * KEYS: 1 meta, 2 stream. ARGV: 1 new epoch, 2 now, 3 age cutoff ('' = none), 4 ns JSON, 5 room JSON.
+ */
+export const POSITION = `${HELPERS}
+local meta, stream = KEYS[1], KEYS[2]
+local epoch = ensure(meta, stream, ARGV[1], ARGV[2], ARGV[4], ARGV[5])
+if ARGV[3] ~= '' then expire(meta, stream, tonumber(ARGV[3])) end
+local v = redis.call('HMGET', meta, 'first', 'last')
+return {epoch, tonumber(v[1]), tonumber(v[2])}
+`;
+
+/**
+ * Entries with offset >= from, at most `limit`, unexpired. Returns a flat list
+ * `{offset, ts, record, offset, ts, record, …}` (empty for a log that does not exist; it is not created).
+ * KEYS: 1 meta, 2 stream. ARGV: 1 from, 2 limit, 3 age cutoff ('' = none).
+ */
+export const READ = `${HELPERS}
+local meta, stream = KEYS[1], KEYS[2]
+if redis.call('EXISTS', meta) == 0 then return {} end
+local cutoff = nil
+if ARGV[3] ~= '' then
+  cutoff = tonumber(ARGV[3])
+  expire(meta, stream, cutoff)
+end
+local out = {}
+local want = tonumber(ARGV[2])
+local start = ARGV[1] .. '-0'
+while want > 0 do
+  local batch = redis.call('XRANGE', stream, start, '+', 'COUNT', want)
+  if #batch == 0 then break end
+  for i = 1, #batch do
+    local e = batch[i]
+    if cutoff == nil or tonumber(e[2][2]) >= cutoff then
+      out[#out + 1] = string.match(e[1], '^(%d+)')
+      out[#out + 1] = e[2][2]
+      out[#out + 1] = e[2][6]
+      want = want - 1
+    end
+  end
+  start = '(' .. batch[#batch][1]
+end
+return out
+`;
+
+/**
+ * Forget one room if idle (R5.6.7): not written for `ttl`, no consumer state, no Streams consumer
+ * group (role E's groups live on the same stream), and nothing held after age expiry. Returns 1
+ * when it went, else 0.
+ * KEYS: 1 meta, 2 stream, 3 consumers hash. ARGV: 1 now, 2 ttl ms, 3 age cutoff ('' = none).
+ */
+export const SWEEP = `${HELPERS}
+local meta, stream, cons = KEYS[1], KEYS[2], KEYS[3]
+local touched = redis.call('HGET', meta, 'touched')
+if not touched then return 0 end
+if tonumber(ARGV[1]) - tonumber(touched) < tonumber(ARGV[2]) then return 0 end
+if redis.call('HLEN', cons) > 0 then return 0 end
+if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) > 0 then return 0 end
+if ARGV[3] ~= '' then expire(meta, stream, tonumber(ARGV[3])) end
+if redis.call('XLEN', stream) > 0 then return 0 end
+redis.call('DEL', meta, stream)
+return 1
+`;
