@@ -58,14 +58,16 @@ export interface DurableOptions {
   log?: (line: string) => void;
 }
 
-type Kind = 'disk' | 'memory';
+/** Which store the durable server child runs on. */
+export type Kind = 'disk' | 'memory';
 
 const ENTRY = fileURLToPath(new URL('./wsq-durable-server.js', import.meta.url));
 const CONNECT_TIMEOUT_MS = 10_000;
 
 // ------------------------------------------------------------------ the server child
 
-interface DurableChild {
+/** A running durable server child (`wsq-durable-server.ts`): its PID, port, CPU samples, in-process fill, and stop. */
+export interface DurableChild {
   pid: number;
   port: number;
   cpu(): Promise<{ user: number; system: number; rss: number }>;
@@ -78,8 +80,8 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
 });
 
-/** Fork the durable server on `kind`, wait for its port (bounded); ended by PID on every path. */
-function startChild(kind: Kind, dir: string | undefined, timeoutMs = 15_000): Promise<DurableChild> {
+/** Fork the durable server on `kind`, wait for its port (bounded); ended by PID on every path. The peers bench uses it too. */
+export function startDurableChild(kind: Kind, dir: string | undefined, timeoutMs = 15_000): Promise<DurableChild> {
   const prof = process.env.WSQ_BENCH_CPU_PROF;
   const execArgv = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=wsq-durable-${kind}-${Date.now()}.cpuprofile`] : [];
   const child = fork(ENTRY, dir ? [kind, dir] : [kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
@@ -334,8 +336,8 @@ export async function durableBench(opts: DurableOptions = {}): Promise<Rows> {
   const fills = new Map<Kind, number>();
   const replays = new Map<Kind, ReplayResult[]>();
   try {
-    servers.set('disk', await startChild('disk', dir));
-    servers.set('memory', await startChild('memory', undefined));
+    servers.set('disk', await startDurableChild('disk', dir));
+    servers.set('memory', await startDurableChild('memory', undefined));
     for (let round = 0; round < o.rounds; round++) {
       const order = round % 2 === 0 ? kinds : [...kinds].reverse();
       for (const p of o.publishers) {

@@ -68,6 +68,11 @@ export class LeanWebSocket {
     this.sendFrame(0x1, Buffer.from(text));
   }
 
+  /** Send one binary message (masked): the peers bench speaks NATS and MQTT over WebSocket with it. */
+  sendBinary(payload: Buffer): void {
+    this.sendFrame(0x2, payload);
+  }
+
   /** End the connection at once (no closing handshake) and stop reporting. */
   terminate(): void {
     this.closed = true;
