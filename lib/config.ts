@@ -5,6 +5,7 @@
  * JSON file, then `WSQ_<KEY>` environment variables, then flags (later wins) and validates it
  * once. A mistake throws a `ConfigError` naming the key and what is allowed.
  */
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { editDistance } from '../protocol/codec.js';
 import { MemoryAdapter } from './adapter/memory.js';
@@ -119,6 +120,25 @@ export const LogSchema = z.strictObject({
   pretty: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
+/**
+ * The `redis` section: scale out (README "Scaling out"). Several nodes on one Redis share room
+ * membership, live delivery, logs, offsets, cursors and consumer groups: it turns on BOTH the Redis
+ * adapter and the Redis store (a cross-node adapter with a node-local store is refused).
+ */
+export const RedisSchema = z.strictObject({
+  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS). */
+  url: z.string().regex(/^rediss?:\/\/\S+$/, { error: 'must be a redis:// or rediss:// URL, e.g. "redis://127.0.0.1:6379"' }),
+  /** Prefix of every key and channel wsq uses, so several deployments can share one Redis. */
+  prefix: z
+    .string()
+    .regex(/^[^\s{}]{1,64}$/, { error: 'must be 1-64 characters without spaces or braces (e.g. "wsq:")' })
+    .default('wsq:'),
+  /** Set true only when the Redis server fsyncs every write (`appendonly yes`, `appendfsync always`): then an ack means "on disk" (the store reports `durable`). */
+  durable: z.boolean({ error: 'must be true or false' }).default(false),
+});
+/** The `redis` section with its defaults filled in. */
+export type RedisConfig = z.output<typeof RedisSchema>;
+
 /** The options shared by the library and the stand-alone service. */
 const shared = {
   path: z
@@ -162,6 +182,21 @@ const shared = {
         .min(1, { error: 'must list at least one admin key ({ "hash": "sha256:…" }, from `wsq hash-key`)' }),
     })
     .optional(),
+  /** Scale out on Redis (RedisSchema): shared logs, offsets, cursors, groups and cross-node delivery. Absent: this node alone. */
+  redis: RedisSchema.optional(),
+  /**
+   * Connection state recovery (PROTOCOL.md §2.7, lib/recovery.ts), as Socket.IO's option: a client that reconnects within
+   * `maxDisconnectionDuration` ms (default 2 min, at most 24 h) keeps its sid, rooms and `socket.data` and gets what was sent to
+   * it meanwhile; `skipMiddlewares` (default true) lets a recovered connection skip the namespaces' middleware. Absent: off.
+   */
+  connectionStateRecovery: z
+    .strictObject({
+      maxDisconnectionDuration: positive('ms')
+        .max(24 * 60 * 60 * 1000, { error: 'must be ≤ 86400000 (24 h): recovery is for short drops' })
+        .default(2 * 60 * 1000),
+      skipMiddlewares: z.boolean({ error: 'must be true or false' }).default(true),
+    })
+    .optional(),
   /** Log lines (lib/logging.ts): the level (default "warn" in the library, "info" in `wsq serve`) and pretty output (default: when stderr is a terminal). */
   log: LogSchema.default({ level: 'warn' }),
   /** `GET /metrics` (Prometheus text, lib/http/metrics.ts): on by default, not behind admin auth (docs/security.md). `roomPatterns` (`*` globs) opt rooms into per-group lag labels. */
@@ -188,6 +223,10 @@ export const ServerOptionsSchema = z.strictObject({
   now: fn<() => number>('() => ms').default(() => Date.now),
   /** Where log lines go: a pino logger, or a function `(level, msg, err, fields) => void`. Default: a pino logger on stderr at `log.level` (lib/logging.ts). */
   logger: z.custom<LoggerOption>((v) => typeof v === 'function' || isPinoLike(v), { error: 'must be a pino logger or a function (level, msg, err, fields) => void' }).optional(),
+  /** Socket.IO's `allowRequest(req, callback)`: decides on each upgrade first; refused → HTTP 403 (lib/server.ts). */
+  allowRequest: fn<(req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => void>('(req, callback) => void').optional(),
+  /** Socket.IO's `cleanupEmptyChildNamespaces`: a dynamic child namespace goes as soon as its last socket leaves. */
+  cleanupEmptyChildNamespaces: z.boolean({ error: 'must be true or false' }).default(false),
 });
 /** `new WsqServer(options)` as written. */
 export type ServerOptionsInput = z.input<typeof ServerOptionsSchema>;

@@ -71,10 +71,12 @@ export class Log {
   private readonly threshold: number;
   private readonly kinds = new Map<string, { until: number; suppressed: number }>();
 
+  /** `base`: fields of every line (a node on Redis: `{ node: nodeId }`, decision 6 of issue 9). */
   constructor(
     private readonly sink: LoggerOption,
     level: LogThreshold,
     private readonly now: () => number = Date.now,
+    private readonly base?: LogFields,
   ) {
     this.threshold = RANK[level];
   }
@@ -90,6 +92,7 @@ export class Log {
   write(level: LogLevel, msg: string, fields?: LogFields, err?: unknown): void {
     if (!this.enabled(level)) return;
     const s = this.sink;
+    if (this.base) fields = { ...this.base, ...fields };
     if (typeof s === 'function') return s(level, msg, err, fields);
     s[level](err === undefined ? (fields ?? {}) : { ...fields, err }, msg);
   }

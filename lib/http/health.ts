@@ -63,12 +63,15 @@ export class Readiness {
   }
 }
 
-/** Route `GET /healthz` and `GET /readyz` on a router. */
-export function routeHealth(router: HttpRouter, readiness: Readiness): void {
-  router.route('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+/**
+ * Route `GET /healthz` and `GET /readyz` on a router. `node` (e.g. `{ nodeId }` of a node on Redis, decision 6)
+ * is added to both answers, so a load balancer's probe says which node answered.
+ */
+export function routeHealth(router: HttpRouter, readiness: Readiness, node?: Record<string, string>): void {
+  router.route('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', ...node }));
   router.route('GET', '/readyz', async (_req, res) => {
     const reasons = await readiness.reasons();
-    if (reasons.length === 0) sendJson(res, 200, { status: 'ready' });
-    else sendJson(res, 503, { status: 'not ready', reasons });
+    if (reasons.length === 0) sendJson(res, 200, { status: 'ready', ...node });
+    else sendJson(res, 503, { status: 'not ready', reasons, ...node });
   });
 }
