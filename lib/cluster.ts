@@ -9,9 +9,12 @@
  * construction with a ConfigError saying what to do.
  */
 import { nanoid } from 'nanoid';
+import { redisAdapter } from './adapter/redis.js';
 import type { Adapter, AdapterFactory } from './adapter/types.js';
 import { ConfigError, type RedisConfig } from './config.js';
 import type { Log } from './logging.js';
+import { RedisBus } from './redis/bus.js';
+import { RedisStore } from './store/redis.js';
 import type { RetentionResolver, Store } from './store/types.js';
 
 /** Length of a generated node id (nanoid alphabet; 10 characters ≈ 60 bits). */
@@ -51,13 +54,47 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * Build a node's Redis side from the `redis` option.
- * @throws Error while this build has no Redis store yet (lib/store/redis.ts); replaced as it lands.
+ * Build a node's Redis side from the `redis` option: one RedisBus (a command and a subscriber
+ * connection for the whole process), the RedisStore on the bus's command connection with the
+ * bus as its shard subscriber (RoomLog feeds, decision 3), and the Redis adapter on the same bus.
+ * Nothing here waits: ioredis connects in the background; until it is up, `/readyz` says
+ * "redis: …" and writes fail with `unavailable`. Outages are logged once each (warn), and the
+ * recovery (info) with how long Redis was away.
  */
 export function openCluster(redis: RedisConfig, deps: ClusterDeps): Cluster {
-  void redis;
-  void deps;
-  throw new Error('the "redis" option (--redis, WSQ_REDIS) is not available yet in this build: the Redis store is still being written');
+  const where = redactUrl(redis.url);
+  const { logs, nodeId } = deps;
+  const bus = new RedisBus({
+    url: redis.url,
+    prefix: redis.prefix,
+    nodeId,
+    report: (level, msg, err) => logs.limited(`redis:${msg}`, level, msg, { redis: where }, err),
+  });
+  // contract: (D↔B↔C) the store shares the bus's connections: bus.cmd for scripts, bus.shardSubscriber() for `watch`.
+  const store = new RedisStore({
+    redis: bus.cmd,
+    subscriber: bus.shardSubscriber(),
+    prefix: redis.prefix,
+    durable: redis.durable,
+    retention: deps.retention,
+    now: deps.now,
+  });
+  bus.on('down', (reason: string) => logs.write('warn', 'redis: unreachable; writes fail with "unavailable" until it is back', { redis: where, reason }));
+  bus.on('up', (info: { downMs: number; reconnect: boolean }) =>
+    info.reconnect
+      ? logs.write('info', 'redis: reachable again; room logs re-read their positions', { redis: where, downMs: info.downMs })
+      : logs.write('info', 'redis: connected', { redis: where, prefix: redis.prefix, durable: redis.durable }),
+  );
+  return {
+    nodeId,
+    store,
+    adapter: redisAdapter(bus),
+    readiness: () => {
+      const st = bus.status();
+      return st.up ? undefined : `redis: ${st.reason ?? 'connecting'} (${where}, since ${new Date(st.since).toISOString()})`;
+    },
+    close: () => bus.close(),
+  };
 }
 
 /**
