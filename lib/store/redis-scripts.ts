@@ -26,31 +26,22 @@
 /**
  * Shared Lua helpers, prepended to every script.
  * - `expire(meta, stream, cutoff)`: drop entries with `t < cutoff` from the front (MINID).
- * - `trimFront(...)`: drop entries from the front while `more(count, bytes)` is true.
+ * - `dropFront(meta, stream, stop, hint)`: drop entries from the front until `stop(count, bytes, ts)`.
  * Both keep `first` and `bytes` in the meta hash in step and return the count left.
  */
 const HELPERS = `
-local function setFirst(meta, stream)
-  local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
-  local first
-  if #head == 0 then
-    first = tonumber(redis.call('HGET', meta, 'last')) + 1
-  else
-    first = tonumber(string.match(head[1][1], '^(%d+)'))
-  end
-  redis.call('HSET', meta, 'first', string.format('%d', first))
-  return first
-end
-
--- Walk from the front; drop while stop(count, bytes, ts) is false. Returns count, bytes left.
-local function dropFront(meta, stream, stop)
+-- Walk from the front; drop while stop(count, bytes, ts) is false. Reads hint entries first
+-- (doubling up to 128 per XRANGE), so a trim of one entry reads two. Returns count, bytes left.
+local function dropFront(meta, stream, stop, hint)
   local count = redis.call('XLEN', stream)
+  if count == 0 then return 0, tonumber(redis.call('HGET', meta, 'bytes') or '0') end
   local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
   local keep = nil
   local dropped = 0
   local start = '-'
+  local n = hint
   while count > 0 do
-    local batch = redis.call('XRANGE', stream, start, '+', 'COUNT', 128)
+    local batch = redis.call('XRANGE', stream, start, '+', 'COUNT', n)
     if #batch == 0 then break end
     for i = 1, #batch do
       local e = batch[i]
@@ -61,24 +52,27 @@ local function dropFront(meta, stream, stop)
     end
     if keep then break end
     start = '(' .. batch[#batch][1]
+    if n < 128 then n = n * 2 end
   end
   if dropped > 0 then
+    local first
     if keep then
       redis.call('XTRIM', stream, 'MINID', keep)
+      first = string.match(keep, '^(%d+)')
     else
       redis.call('XTRIM', stream, 'MAXLEN', 0)
       count = 0
       bytes = 0
+      first = string.format('%d', tonumber(redis.call('HGET', meta, 'last')) + 1)
     end
-    redis.call('HSET', meta, 'bytes', string.format('%d', bytes))
-    setFirst(meta, stream)
+    redis.call('HSET', meta, 'bytes', string.format('%d', bytes), 'first', first)
   end
   return count, bytes
 end
 
 local function expire(meta, stream, cutoff)
   if cutoff == nil then return end
-  dropFront(meta, stream, function(_, _, ts) return ts >= cutoff end)
+  dropFront(meta, stream, function(_, _, ts) return ts >= cutoff end, 2)
 end
 
 -- Create the log if missing. Returns epoch, created.
@@ -145,7 +139,9 @@ if ARGV[9] == '1' then
   if maxMessages > 0 and count + 1 > maxMessages then return redis.error_reply('WSQFULL maxMessages ' .. ARGV[6]) end
   if maxBytes > 0 and bytes + size > maxBytes then return redis.error_reply('WSQFULL maxBytes ' .. ARGV[7]) end
 elseif maxMessages > 0 or maxBytes > 0 then
-  dropFront(meta, stream, function(count, bytes) return fits(count, bytes) end)
+  local hint = 2
+  if maxMessages > 0 then hint = math.max(2, redis.call('XLEN', stream) + 2 - maxMessages) end
+  dropFront(meta, stream, fits, math.min(hint, 128))
 end
 local offset = redis.call('HINCRBY', meta, 'last', 1)
 local id = string.format('%d', offset) .. '-0'

@@ -167,8 +167,13 @@ function wellFormed(json: string): string {
 
 /** The record of a stream entry: `{"e":event,"f":from,"k":key,"d":<data JSON>}` (lib/store/lmdb.ts's record without `t` and `s`, which are stream fields). */
 function encodeRecord(msg: NewMessage, json: string): string {
+  return `${encodeHead(msg)}${wellFormed(json)}}`;
+}
+
+/** The record up to its data: `{"e":…[,"f":…][,"k":…],"d":`. */
+function encodeHead(msg: NewMessage): string {
   const q = JSON.stringify;
-  return `{"e":${q(msg.event)}${msg.from === undefined ? '' : `,"f":${q(msg.from)}`}${msg.key === undefined ? '' : `,"k":${q(msg.key)}`},"d":${wellFormed(json)}}`;
+  return `{"e":${q(msg.event)}${msg.from === undefined ? '' : `,"f":${q(msg.from)}`}${msg.key === undefined ? '' : `,"k":${q(msg.key)}`},"d":`;
 }
 
 function decodeRecord(record: string, offset: number, ts: number): StoredMessage {
@@ -189,8 +194,33 @@ export function decodeLive(payload: string): LiveMessage | undefined {
   const c = payload.indexOf('\n', b + 1);
   if (a < 0 || b < 0 || c < 0) return undefined;
   try {
-    const m = decodeRecord(payload.slice(c + 1), Number(payload.slice(0, a)), Number(payload.slice(b + 1, c)));
-    return { ...m, epoch: payload.slice(a + 1, b) };
+    const record = payload.slice(c + 1);
+    const m: LiveMessage = decodeRecord(record, Number(payload.slice(0, a)), Number(payload.slice(b + 1, c))) as LiveMessage;
+    m.epoch = payload.slice(a + 1, b);
+    // The data's text is what follows the head, which re-encodes exactly as encodeRecord wrote it.
+    m.json = record.slice(encodeHead(m).length, -1);
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A stream entry of a room's log (`XRANGE`/`XREADGROUP` reply: id `<offset>-0` and the field list
+ * `t`, `z`, `r`) as the stored message, or undefined when it is not one of the store's entries.
+ * contract: (B↔E) the one reader of the entry format besides the store's own read.
+ */
+export function decodeStreamEntry(id: string, fields: string[]): StoredMessage | undefined {
+  let ts: string | undefined;
+  let record: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 't') ts = fields[i + 1];
+    else if (fields[i] === 'r') record = fields[i + 1];
+  }
+  const offset = Number.parseInt(id, 10);
+  if (ts === undefined || record === undefined || !Number.isSafeInteger(offset)) return undefined;
+  try {
+    return decodeRecord(record, offset, Number(ts));
   } catch {
     return undefined;
   }

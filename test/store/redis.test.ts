@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { nanoid } from 'nanoid';
 import t, { type Test } from 'tap';
 import { RedisBus } from '../../lib/redis/bus.js';
-import { deleteKeysWithPrefix, decodeLive, RedisStore, redisKeys } from '../../lib/store/redis.js';
+import { deleteKeysWithPrefix, decodeLive, decodeStreamEntry, RedisStore, redisKeys } from '../../lib/store/redis.js';
 import { type LiveMessage, QueueFullError, StoreUnavailableError, type Store } from '../../lib/store/types.js';
 import { FakeClock, options } from '../contract/store-contract.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -177,7 +177,11 @@ t.test('decision 3: the append script publishes each committed message on the ro
     [1, 2, 3, 4, 5],
     'offsets in order; the duplicate and the refused append are not announced',
   );
-  tt.same(got[0], { event: 'ev', data: { i: 0 }, ts: 100, from: 'sid', key: 'k0', offset: 1, epoch: results[0]!.epoch }, 'the stored message with its epoch');
+  tt.same(
+    got[0],
+    { event: 'ev', data: { i: 0 }, ts: 100, from: 'sid', key: 'k0', offset: 1, epoch: results[0]!.epoch, json: '{"i":0}' },
+    'the stored message with its epoch and JSON text',
+  );
   tt.same(got[4]!.data, { i: 4 });
   const other = await nodeB.read('ns', 'room', 1, 10);
   tt.same(
@@ -290,6 +294,11 @@ t.test('R5.8.5 RedisStore: a replayed and a watched message are the same JSON as
     'the watched copies too',
   );
   tt.same(
+    watched.map((m) => m.json),
+    live,
+    "each watched copy carries its data's JSON text as stored",
+  );
+  tt.same(
     watched.map((m) => m.event),
     events,
   );
@@ -327,6 +336,8 @@ t.test('issue 9 item 3: a dead letter with groupAck appends and XACKs in one ste
   const dead = await store.append('ns', '$dead:jobs', { event: 'e', data: 'job', ts: 1 }, undefined, { groupAck: ack });
   tt.same([dead.offset, dead.stale], [1, undefined]);
   tt.same((await store.redis.xpending(k.stream, 'group:w'))[0], 0, 'the entry is acked');
+  const [[id, fields]] = (await store.redis.xrange(k.stream, '-', '+')) as [string, string[]][];
+  tt.same(decodeStreamEntry(id!, fields!), { event: 'e', data: 'job', ts: 1, offset: 1 }, 'decodeStreamEntry reads a raw stream entry (role E)');
   tt.equal((await store.append('ns', '$dead:jobs', { event: 'e', data: 'job', ts: 1 }, undefined, { groupAck: ack })).stale, true, 'a second dead letter of it is stale');
   tt.same(
     (await store.read('ns', '$dead:jobs', 1, 10)).map((m) => m.data),
