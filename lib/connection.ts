@@ -4,14 +4,30 @@
  * and the only place frames are read from or written to a socket on the server side.
  */
 import type { WebSocket } from 'ws';
-import { decodeClientFrame, encodeFrame, errorFrame } from '../protocol/codec.js';
+import { decodeClientBinary, decodeClientFrame, encodeFrame, errorFrame } from '../protocol/codec.js';
+import { isBinaryBytes, isBinaryWire, wireBuffer } from './wire.js';
 import { CLOSE_CODES, type ErrorCode } from '../protocol/codes.js';
 import { LIMITS, type ClientFrame, type RequestId, type ServerFrame } from '../protocol/frames.js';
 import type { Credentials } from './auth/permissions.js';
 import { connFields, type Log, type LogFields, type LogLevel } from './logging.js';
-import type { Consumer } from './consumer.js';
+import type { ConsumerHandle } from './consumer.js';
 import type { FrameInType, FrameOutType, WireStats } from './http/stats.js';
 import type { Socket } from './socket.js';
+import type { Claimed, SentRing } from './recovery.js';
+
+/**
+ * Why a socket left its namespace: Socket.IO's server-side reasons (PROTOCOL.md R2.5.8), the
+ * argument of the server's `disconnecting` and `disconnect` events.
+ */
+export type DisconnectReason =
+  | 'server namespace disconnect'
+  | 'client namespace disconnect'
+  | 'server shutting down'
+  | 'ping timeout'
+  | 'transport close'
+  | 'transport error'
+  | 'parse error'
+  | 'forced close';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -44,10 +60,15 @@ export interface HandshakeInfo {
 }
 
 /** Something waiting for the client's `ack` (or `nack`) of an id the server sent. */
-export type Waiter = { kind: 'delivery'; consumer: Consumer; offset: number } | { kind: 'request'; settle: (err: Error | undefined, data?: unknown) => void };
+export type Waiter =
+  | { kind: 'delivery'; consumer: ConsumerHandle; offset: number }
+  | { kind: 'request'; settle: (err: Error | undefined, data?: unknown, answers?: unknown[]) => void };
 
 const TEXT = { binary: false } as const;
 const TEXT_PLAIN = { binary: false, compress: false } as const;
+/** A binary message (R4.9: frames whose arguments hold binary values). */
+const BINARY = { binary: true } as const;
+const BINARY_PLAIN = { binary: true, compress: false } as const;
 /** Over this many bytes queued, replay and consumer deliveries wait for the socket to drain (R2.5.7). */
 const DRAIN_HIGH_WATER = 1 << 20;
 /** After a 4002 close, the TCP connection is dropped this long later if the peer never read the close frame. */
@@ -76,6 +97,16 @@ export class Connection {
   waitingForConnect = 0;
   /** Last pong (proof that the peer read everything sent before the ping): R2.4.2, R2.4.5. */
   lastSeen: number;
+  /** Why the connection ended, once it is ending (R2.5.8): what its sockets' `disconnect` events say. */
+  closeReason: DisconnectReason = 'transport close';
+  /** False once the application kicked it (`disconnect(true)`) or it broke the protocol: no session is kept (R2.7.2). */
+  recoverable = true;
+  /** Private session id (`welcome.pid`), with connection state recovery on (R2.7.1). */
+  pid: string | undefined;
+  /** Event frames sent, counted, the recent ones kept: only with connection state recovery on (R2.7.3). */
+  ring: SentRing | undefined;
+  /** The session this connection recovered (R2.7.5): namespaces other than `/` take their part at their `connect`. */
+  restored: Claimed | undefined;
   private readonly waiting = new Map<RequestId, Waiter>();
   private nextId = 1;
   private badCount = 0;
@@ -87,6 +118,8 @@ export class Connection {
   private queue: [Buffer, boolean][] | undefined = [];
   private queuedBytes = 0;
   private closed = false;
+  /** The server began to close it (closeReason is set). */
+  private closing = false;
   /** Set once the outgoing buffer passed its cap and the 4002 close was started. */
   private overflowed = false;
   /** Callbacks waiting for the send buffer to drain below DRAIN_HIGH_WATER (consumer members). */
@@ -102,7 +135,10 @@ export class Connection {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('pong', () => (this.lastSeen = this.host.now()));
     ws.on('close', () => this.onClosed());
-    ws.on('error', (err) => this.logLimited('socket-error', 'warn', `socket error: ${err.message}`));
+    ws.on('error', (err) => {
+      if (!this.closed && !this.closing) this.closeReason = 'transport error';
+      this.logLimited('socket-error', 'warn', `socket error: ${err.message}`);
+    });
   }
 
   /** The client identity, if any. */
@@ -140,7 +176,10 @@ export class Connection {
     stats.framesOut[type]++;
     stats.bytesOut += text.length;
     this.cork();
-    this.ws.send(text);
+    if (this.ring && isEvent(text)) this.ring.push(text); // R2.7.3 (recovery on only)
+    // R4.9: a wire text starting with U+0000 is a binary message (protocol/binary.ts); JSON goes as text.
+    if (isBinaryWire(text)) this.ws.send(wireBuffer(text), BINARY);
+    else this.ws.send(text);
   }
 
   /** Send an encoded frame from a broadcast; volatile frames are dropped when the socket is backed up. */
@@ -151,7 +190,9 @@ export class Connection {
       return;
     }
     this.cork();
-    this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
+    if (this.ring && isEvent(buf)) this.ring.push(buf); // R2.7.3 (recovery on only)
+    if (isBinaryBytes(buf)) this.ws.send(buf, compress ? BINARY : BINARY_PLAIN);
+    else this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
   }
 
   /** True while more than the drain high-water mark is queued (or the socket is closing): deliveries wait (R2.5.7). */
@@ -206,10 +247,16 @@ export class Connection {
     return id;
   }
 
-  /** Consumer deliveries waiting for this client's ack (read at `/metrics` scrape time, not counted on the way). */
+  /** A fresh id for a delivery whose consumer keeps the only record of it (`ConsumerHandle.settle`): nothing is kept here. */
+  issue(): number {
+    return this.nextId++;
+  }
+
+  /** Consumer deliveries waiting for this client's ack (read at `/metrics` scrape time, not counted on the way): their consumers count them. */
   pendingDeliveries(): number {
     let n = 0;
-    for (const w of this.waiting.values()) if (w.kind === 'delivery') n++;
+    for (const w of this.waiting.values()) if (w.kind === 'delivery') n++; // handles without `settle` (transitional)
+    for (const socket of this.sockets.values()) for (const sub of socket.subs.values()) if (sub.member) n += sub.consumer?.pendingFor?.(sub.member) ?? 0;
     return n;
   }
 
@@ -230,6 +277,10 @@ export class Connection {
     if (this.closed) return;
     if (code === CLOSE_CODES.kicked) this.logLimited('closed:4000', 'info', 'kicked; closing with 4000', { code, reason });
     else if (code === CLOSE_CODES.policy_violation) this.logLimited('closed:1008', 'warn', 'too many bad frames; closing with 1008', { code, reason });
+    this.ending(
+      code === CLOSE_CODES.going_away ? 'server shutting down' : code === CLOSE_CODES.policy_violation ? 'parse error' : 'forced close',
+      code !== CLOSE_CODES.kicked && code !== CLOSE_CODES.policy_violation && code !== CLOSE_CODES.unauthorized,
+    );
     this.ws.close(code, reason);
   }
 
@@ -240,9 +291,18 @@ export class Connection {
     else this.host.log(level, msg, undefined, fields);
   }
 
-  /** Drop the TCP connection at once (dead peer). */
-  terminate(): void {
+  /** Drop the TCP connection at once (a dead peer: `ping timeout`; otherwise `forced close`). */
+  terminate(reason: DisconnectReason = 'forced close'): void {
+    this.ending(reason, true);
     this.ws.terminate();
+  }
+
+  /** The server ends the connection for `reason` (the first reason given wins). */
+  private ending(reason: DisconnectReason, recoverable: boolean): void {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    this.closeReason = reason;
+    this.recoverable = recoverable;
   }
 
   /** @internal End of the tick: flush a corked socket, then check the outgoing buffer's cap (once per tick, not per write). */
@@ -264,6 +324,7 @@ export class Connection {
     this.overflowed = true;
     this.host.stats.slowConsumerCloses++;
     this.logLimited('closed:4002', 'warn', `more than ${cap} bytes queued; closing with 4002 slow_consumer`, { code: CLOSE_CODES.slow_consumer });
+    this.ending('forced close', true);
     this.ws.close(CLOSE_CODES.slow_consumer, 'slow_consumer: outgoing buffer over its cap; reconnect and resume');
     setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
@@ -304,11 +365,10 @@ export class Connection {
     if (!this.open) return; // closing (e.g. after 1008): frames still in flight are not handled
     // Frames do not refresh lastSeen: only a pong proves the peer reads what it is sent (R2.4.5).
     const stats = this.host.stats;
-    if (isBinary || data.length > this.host.limits.maxPayload) {
+    if (data.length > this.host.limits.maxPayload) {
       stats.bytesIn += data.length;
       stats.framesIn.invalid++;
     }
-    if (isBinary) return this.bad('unsupported_frame');
     const max = this.host.limits.maxPayload;
     if (data.length > max) {
       return this.bad(
@@ -332,7 +392,8 @@ export class Connection {
     let frame: ClientFrame | undefined;
     try {
       // R3.14: decoding sits inside the try too: no exception from a frame ever escapes the connection.
-      const decoded = decodeClientFrame(data.toString());
+      // R4.9: a binary message is a frame with attachments (maxPayload above counted all of it); JSON comes as text.
+      const decoded = isBinary ? decodeClientBinary(data) : decodeClientFrame(data.toString());
       const framesIn = stats.framesIn;
       if (!decoded.ok) {
         framesIn.invalid++;
@@ -365,3 +426,9 @@ export class Connection {
     this.host.onClose(this);
   }
 }
+
+/** True for an encoded `event` frame (every encoder writes `type` first; R2.7.3 counts these). */
+function isEvent(frame: string | Buffer): boolean {
+  return typeof frame === 'string' ? frame.startsWith(EVENT_PREFIX) : frame.length > EVENT_PREFIX.length && frame.toString('latin1', 0, EVENT_PREFIX.length) === EVENT_PREFIX;
+}
+const EVENT_PREFIX = '{"type":"event"';

@@ -47,8 +47,11 @@ export interface TransportHandlers {
   message(text: string): void;
   /** A frame that is not text arrived (wsq/1 carries JSON text only). */
   binary(): void;
-  /** The WebSocket closed (or could not open: then `refusal` says why, where it is known). Called once, never after `close()`. */
-  close(code: number, reason: string, refusal?: UpgradeRefusal): void;
+  /**
+   * The WebSocket closed (or could not open: then `refusal` says why, where it is known). Called once, never after `close()`.
+   * `errored`: the WebSocket reported an error before it closed (R2.5.9 `transport error`).
+   */
+  close(code: number, reason: string, refusal?: UpgradeRefusal, errored?: boolean): void;
 }
 
 /** Credentials and identity the client sends at the upgrade. */
@@ -57,6 +60,9 @@ export interface UpgradeParams {
   client?: string;
   /** A token: sent as `?token=` (browsers cannot set an Authorization header). */
   token?: string;
+  /** Connection state recovery (R2.7.5): the session's `pid` (`?recover=`) and the events received on it (`?seen=`). */
+  recover?: string;
+  seen?: number;
 }
 
 /**
@@ -69,6 +75,10 @@ export function upgradeUrl(url: string, params: UpgradeParams): string {
   const u = new URL(url);
   if (params.client !== undefined) u.searchParams.set('client', params.client);
   if (params.token !== undefined) u.searchParams.set('token', params.token);
+  if (params.recover !== undefined) {
+    u.searchParams.set('recover', params.recover);
+    u.searchParams.set('seen', String(params.seen ?? 0));
+  }
   return u.toString();
 }
 
@@ -89,6 +99,7 @@ export const OPEN = 1;
 export class Transport {
   private socket: WebSocketLike | undefined;
   private ended = false;
+  private errored = false;
 
   constructor(
     create: SocketFactory,
@@ -115,8 +126,10 @@ export class Transport {
     socket.onclose = (event: { code?: number; reason?: string }) => {
       this.end(event.code ?? 1006, event.reason ?? '', socket.refusal);
     };
-    // An error is always followed by a close; the close is what the client acts on.
-    socket.onerror = () => {};
+    // An error is always followed by a close; the close is what the client acts on (its reason: `transport error`).
+    socket.onerror = () => {
+      this.errored = true;
+    };
   }
 
   /** True while frames can be sent. */
@@ -158,6 +171,6 @@ export class Transport {
   private end(code: number, reason: string, refusal?: UpgradeRefusal): void {
     if (this.ended) return;
     this.ended = true;
-    this.handlers.close(code, reason, refusal);
+    this.handlers.close(code, reason, refusal, this.errored);
   }
 }
