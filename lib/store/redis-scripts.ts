@@ -79,8 +79,16 @@ end
 local function ensure(meta, stream, epoch, now, nsj, roomj)
   local e = redis.call('HGET', meta, 'epoch')
   if e then return e, false end
-  -- a stream without its meta is from an earlier life of this log (evicted or deleted by hand)
-  redis.call('DEL', stream)
+  -- A stream without its meta is from an earlier life of this log (evicted, deleted by hand):
+  -- it goes. Unless it never held an entry (last id 0-0): a consumer group made it (MKSTREAM).
+  if redis.call('EXISTS', stream) == 1 then
+    local info = redis.call('XINFO', 'STREAM', stream)
+    local lid = nil
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then lid = info[i + 1] break end
+    end
+    if lid ~= '0-0' then redis.call('DEL', stream) end
+  end
   redis.call('HSET', meta, 'epoch', epoch, 'first', '1', 'last', '0', 'bytes', '0', 'touched', now, 'ns', nsj, 'room', roomj)
   return epoch, true
 end

@@ -195,6 +195,34 @@ t.test('decision 3: the append script publishes each committed message on the ro
   tt.equal(decodeLive('not a payload'), undefined, 'decodeLive refuses other traffic');
 });
 
+t.test('issue 9 item 3: two nodes appending to one room at once share one sequence of offsets, each node in its call order', async (tt) => {
+  const prefix = `wsq-test-${nanoid()}:`;
+  const a = await systemStore(tt, {}, prefix);
+  const b = await systemStore(tt, {}, prefix);
+  const [ra, rb] = await Promise.all([
+    Promise.all(Array.from({ length: 200 }, (_, i) => a.append('ns', 'r', { event: 'e', data: `a${i}`, ts: 1 }))),
+    Promise.all(Array.from({ length: 200 }, (_, i) => b.append('ns', 'r', { event: 'e', data: `b${i}`, ts: 1 }))),
+  ]);
+  const all = [...ra, ...rb].map((r) => r.offset).sort((x, y) => x - y);
+  tt.same(
+    all,
+    Array.from({ length: 400 }, (_, i) => i + 1),
+    'offsets 1..400, none twice, no gap',
+  );
+  const increasing = (rs: { offset: number }[]) => rs.every((r, i) => i === 0 || r.offset > rs[i - 1]!.offset);
+  tt.ok(increasing(ra) && increasing(rb), "each node's appends in its call order");
+  tt.equal(new Set([...ra, ...rb].map((r) => r.epoch)).size, 1, 'one epoch');
+  const back = await b.read('ns', 'r', 1, 1000);
+  tt.same(
+    back.map((m) => m.offset),
+    all,
+  );
+  tt.ok(
+    ra.every((r, i) => back[r.offset - 1]!.data === `a${i}`),
+    'each offset holds what its append sent',
+  );
+});
+
 t.test("decision 3: watch through lib/redis/bus.ts's shared subscriber (RedisBus.shardSubscriber)", async (tt) => {
   const prefix = `wsq-test-${nanoid()}:`;
   const bus = new RedisBus({ prefix });
@@ -357,6 +385,10 @@ t.test('R5.6.7 RedisStore: the idle sweep keeps a room whose stream has a Stream
   const grouped = await store.position('ns', 'grouped');
   await store.position('ns', 'plain');
   await store.redis.xgroup('CREATE', redisKeys(prefix, 'ns', 'grouped').stream, 'group:g', '0-0', 'MKSTREAM');
+  const early = redisKeys(prefix, 'ns', 'group-first').stream;
+  await store.redis.xgroup('CREATE', early, 'group:g', '0-0', 'MKSTREAM');
+  await store.position('ns', 'group-first');
+  tt.equal(((await store.redis.xinfo('GROUPS', early)) as unknown[]).length, 1, 'a group made before the log (MKSTREAM) survives its creation');
   clock.t += 2000;
   tt.equal(await store.sweepIdle(), 1, 'only the room without a group goes');
   tt.equal((await store.position('ns', 'grouped')).epoch, grouped.epoch, 'the grouped room keeps its log');
