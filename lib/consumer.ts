@@ -7,12 +7,38 @@ import type { RequestId } from '../protocol/frames.js';
 import type { LogListener, RoomLog } from './log.js';
 import type { ConsumerState, StoredMessage } from './store/types.js';
 
+/**
+ * What subscriptions, members, connections and the ack handler use of a consumer. `Consumer`
+ * (progress on this node) and `SharedGroup` (lib/group-shared.ts: a group whose progress is a
+ * Redis Streams group, for members on several nodes) both have it.
+ */
+export interface ConsumerHandle {
+  /** The stored name: `group:<name>` or `client:<id>`. */
+  readonly name: string;
+  /** Resolves once the consumer's saved state is loaded. */
+  readonly ready: Promise<void>;
+  /** True when no saved state was found (it started at `startAfter`), until the namespace has reported it (R5.4.10). */
+  fresh: boolean;
+  /** Members (on this node). */
+  readonly size: number;
+  /** Messages committed to the room and not yet done by this consumer. */
+  readonly lag: number;
+  add(member: ConsumerMember): void;
+  remove(member: ConsumerMember): void;
+  ack(offset: number): void;
+  nack(offset: number, requeue?: boolean, delayMs?: number): void;
+  close(): void;
+  /** Resolves once every state change made so far is committed to the store. */
+  flushed(): Promise<void>;
+  state(): ConsumerState;
+}
+
 /** A socket receiving deliveries from a consumer. */
 export interface ConsumerMember {
   readonly sid: string;
   readonly prefetch: number;
   /** Send one delivery (the encoded event frame, to which the member adds `id` and `attempt`); returns the id the client acks. */
-  deliver(frame: string, consumer: Consumer, offset: number, attempt: number): RequestId;
+  deliver(frame: string, consumer: ConsumerHandle, offset: number, attempt: number): RequestId;
   /** Forget a delivery id (acked elsewhere, redelivered, or the member left). */
   forget(id: RequestId): void;
   /**
@@ -134,7 +160,7 @@ class OffsetQueue {
 }
 
 /** One consumer (durable or group) of one room's log. `ready` resolves once its saved state is loaded. */
-export class Consumer implements LogListener {
+export class Consumer implements LogListener, ConsumerHandle {
   readonly ready: Promise<void>;
   /** True when no saved state was found (this consumer started at `startAfter`), until the namespace has reported it (R5.4.10). */
   fresh = false;

@@ -9,7 +9,7 @@ import type { EmitFrame, RequestId } from '../protocol/frames.js';
 import type { AdapterSocket } from './adapter/types.js';
 import type { BroadcastOperator } from './broadcast.js';
 import type { Connection, HandshakeInfo } from './connection.js';
-import type { Consumer, ConsumerMember } from './consumer.js';
+import type { ConsumerHandle, ConsumerMember } from './consumer.js';
 import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
 import { assertEventName, reservedEventError } from './names.js';
@@ -38,7 +38,7 @@ export interface Subscription {
   announced?: boolean;
   /** Presence frames (encoded) for this watcher held until its `joined` went out (R6.3.2, R3.13). */
   heldPresence?: string[];
-  consumer?: Consumer;
+  consumer?: ConsumerHandle;
   member?: SocketMember;
 }
 
@@ -51,7 +51,7 @@ export class SocketMember implements ConsumerMember {
   get sid(): string {
     return this.socket.id;
   }
-  deliver(frame: string, consumer: Consumer, offset: number, attempt: number): RequestId {
+  deliver(frame: string, consumer: ConsumerHandle, offset: number, attempt: number): RequestId {
     const id = this.socket.conn.track({ kind: 'delivery', consumer, offset });
     this.socket.conn.sendText(withDelivery(frame, id, attempt));
     return id;

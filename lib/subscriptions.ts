@@ -5,7 +5,8 @@
  */
 import { encodeFrame } from '../protocol/codec.js';
 import { DEAD_ROOM_PREFIX, deadLetterRoom, type JoinFrame, type JoinedFrame, type PresenceFrame } from '../protocol/frames.js';
-import { Consumer } from './consumer.js';
+import { Consumer, type ConsumerHandle } from './consumer.js';
+import { groupStreamOf, SharedGroup } from './group-shared.js';
 import type { Namespace } from './namespace.js';
 import { consumerStart, planConsumerJoin } from './replay.js';
 import { SocketMember, type Socket, type Subscription } from './socket.js';
@@ -19,7 +20,7 @@ const MAX_HELD_PRESENCE = 10_000;
 
 /** The subscriptions of one namespace. */
 export class Subscriptions {
-  private readonly consumers = new Map<string, Consumer>();
+  private readonly consumers = new Map<string, ConsumerHandle>();
   private readonly watchers = new Map<string, Set<Socket>>();
 
   constructor(private readonly nsp: Namespace) {}
@@ -127,11 +128,26 @@ export class Subscriptions {
     await Promise.all(all.map((c) => c.flushed()));
   }
 
-  private consumer(room: string, name: string, since: number | 'earliest' | undefined): Consumer {
+  private consumer(room: string, name: string, since: number | 'earliest' | undefined): ConsumerHandle {
     const key = compositeKey(room, name); // D6
     let c = this.consumers.get(key);
     if (!c) {
       const o = this.nsp.server.options;
+      // Issue 9, decision 5: on a shared store a group's progress is the room stream's Redis Streams group, so members on every node share it.
+      const stream = name.startsWith('group:') && this.nsp.store.shared ? groupStreamOf(this.nsp.store, this.nsp.name, room) : undefined;
+      if (stream) {
+        c = new SharedGroup(this.nsp.log(room), name, {
+          maxDeliver: o.maxDeliver,
+          ackTimeoutMs: o.ackTimeoutMs,
+          startAfter: consumerStart(since, { epoch: '', first: 0, last: this.nsp.log(room).committed }),
+          stream,
+          node: this.nsp.server.nodeId,
+          now: () => this.nsp.server.now(),
+          onIdle: () => this.retire(key, c!),
+        });
+        this.consumers.set(key, c);
+        return c;
+      }
       c = new Consumer(this.nsp.log(room), name, {
         // R5.4.9 (D7): durable subscriptions and personal rooms have bounded attempts too, as groups do (R5.5.4).
         maxDeliver: o.maxDeliver,
@@ -166,7 +182,7 @@ export class Subscriptions {
   }
 
   /** Drop an idle consumer, once its state is on disk, so a quick return reloads the latest state. */
-  private retire(key: string, c: Consumer): void {
+  private retire(key: string, c: ConsumerHandle): void {
     void c.flushed().then(() => {
       if (this.consumers.get(key) === c && c.size === 0) {
         c.close();

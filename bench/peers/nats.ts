@@ -11,6 +11,13 @@ const CRLF = Buffer.from('\r\n');
 /** A delivered message: its reply subject (JetStream acks go there) and payload bytes. */
 export type NatsHandler = (payload: Buffer, reply: string | undefined, headers: string | undefined) => void;
 
+/** A decimal number from ASCII digits `buf[from, to)`. */
+function num(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (buf[i]! - 48);
+  return n;
+}
+
 /** One NATS connection. */
 export class NatsClient {
   private readonly bytes = new Bytes();
@@ -138,23 +145,25 @@ export class NatsClient {
       const c0 = buf[0];
       if (c0 === 0x4d /* M */ || c0 === 0x48 /* H */) {
         // MSG <subject> <sid> [reply] <#bytes>  |  HMSG <subject> <sid> [reply] <#hdr> <#total>
-        const parts = buf.toString('latin1', 0, eol).split(' ');
+        // Split on spaces by byte search (no string per message unless a handler needs it).
+        const sp: number[] = [];
+        for (let at = buf.indexOf(0x20, 0); at >= 0 && at < eol; at = buf.indexOf(0x20, at + 1)) sp.push(at);
         const isH = c0 === 0x48;
-        const total = Number(parts[parts.length - 1]);
-        const hdr = isH ? Number(parts[parts.length - 2]) : 0;
-        const hasReply = parts.length === (isH ? 6 : 5);
+        const total = num(buf, sp[sp.length - 1]! + 1, eol);
+        const hdr = isH ? num(buf, sp[sp.length - 2]! + 1, sp[sp.length - 1]!) : 0;
+        const hasReply = sp.length === (isH ? 5 : 4);
         const end = eol + 2 + total + 2;
         if (buf.length < end) return;
-        const sid = Number(parts[2]);
-        const reply = hasReply ? parts[3] : undefined;
+        const sid = num(buf, sp[1]! + 1, sp[2] ?? eol);
+        const reply = hasReply ? buf.toString('latin1', sp[2]! + 1, sp[3]!) : undefined;
         const headers = isH ? buf.toString('latin1', eol + 2, eol + 2 + hdr) : undefined;
         const payload = buf.subarray(eol + 2 + hdr, eol + 2 + total);
         this.bytes.skip(end);
-        const subject = parts[1]!;
-        const w = this.waiting.get(subject);
-        if (w && sid === this.inboxSid) {
+        if (sid === this.inboxSid) {
+          const subject = buf.toString('latin1', sp[0]! + 1, sp[1]!);
+          const w = this.waiting.get(subject);
           this.waiting.delete(subject);
-          w(payload);
+          w?.(payload);
         } else this.subs.get(sid)?.(payload, reply, headers);
         continue;
       }

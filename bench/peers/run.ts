@@ -27,7 +27,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { type DurableChild, startDurableChild } from '../durable.js';
 import { answers, have, type OwnProcess, pin, startMosquitto, startNats } from './brokers.js';
-import { jetstreamSides, mqttFanout, mqttIdle, natsFanout, natsIdle, rabbitSides, type WorkSide, wsqSides } from './sides.js';
+import { jetstreamSides, mqttFanout, mqttIdle, natsFanout, natsIdle, rabbitSides, type IdleSide, type WorkSide, wsqSides } from './sides.js';
 import { ackedPublish, fanout, idleMemory, type Phases, replay, workQueue } from './workloads.js';
 
 const args = process.argv.slice(2);
@@ -131,7 +131,10 @@ try {
         }
         for (const [name, run] of rotate(systems, round)) {
           const r = await run();
-          log(`round ${round + 1} fan-out ×${size} ${name}: ${fmt(r.deliveriesPerSec)} deliveries/s, ${fmt(r.serverUsPerDelivery)} µs server CPU/delivery`);
+          log(
+            `round ${round + 1} fan-out ×${size} ${name}: ${fmt(r.deliveriesPerSec)} deliveries/s, ${fmt(r.serverUsPerDelivery)} µs server CPU/delivery, ` +
+              `generator ${fmt(r.generatorCpuPct)}% of a core${r.generatorCpuPct > 90 ? ' (GENERATOR-BOUND: the figure is a floor)' : ''}`,
+          );
           record(
             `fanout${size}`,
             {
@@ -213,9 +216,42 @@ try {
     }
 
     if (only.has('idle')) {
-      const systems: [string, () => Promise<number>][] = [['wsq', () => idleMemory(wsq.idle, IDLE, wsqMem.pid)]];
-      if (nats) systems.push(['NATS WS', () => idleMemory(natsIdle({ url: `ws://127.0.0.1:${nats!.ports.ws}/` }), IDLE, nats!.pid)]);
-      if (mosquitto) systems.push(['Mosquitto WS', () => idleMemory(mqttIdle({ url: `ws://127.0.0.1:${mosquitto!.ports.ws}/` }), IDLE, mosquitto!.pid)]);
+      // Every idle figure comes from a fresh server process: memory its allocator kept from the
+      // other workloads would otherwise absorb the growth (or a GC would make it negative).
+      const fresh = (start: () => Promise<{ pid: number; idle: IdleSide; stop(): Promise<void> }>) => async (): Promise<number> => {
+        const p = await start();
+        try {
+          return await idleMemory(p.idle, IDLE, p.pid);
+        } finally {
+          await p.stop();
+        }
+      };
+      const systems: [string, () => Promise<number>][] = [
+        [
+          'wsq',
+          fresh(async () => {
+            const child = await startDurableChild('memory', undefined);
+            pin(child.pid, SERVER_CORE);
+            return { pid: child.pid, idle: wsqSides(child.port, tag).idle, stop: () => child.stop() };
+          }),
+        ],
+      ];
+      if (nats)
+        systems.push([
+          'NATS WS',
+          fresh(async () => {
+            const p = await startNats(SERVER_CORE);
+            return { pid: p.pid, idle: natsIdle({ url: `ws://127.0.0.1:${p.ports.ws}/` }), stop: () => p.stop() };
+          }),
+        ]);
+      if (mosquitto)
+        systems.push([
+          'Mosquitto WS',
+          fresh(async () => {
+            const p = await startMosquitto(SERVER_CORE);
+            return { pid: p.pid, idle: mqttIdle({ url: `ws://127.0.0.1:${p.ports.ws}/` }), stop: () => p.stop() };
+          }),
+        ]);
       for (const [name, run] of rotate(systems, round)) {
         const bytes = await run();
         log(`round ${round + 1} idle ${IDLE} ${name}: ${fmt(bytes / 1024)} KiB/connection`);

@@ -52,18 +52,33 @@ export interface IdleSide {
 
 const WSQ_PROTOCOL = 'wsq.v1';
 
+/** One received wsq frame: `buf[s, e)` (decoded only when a handler needs the text). */
+interface WsqFrame {
+  buf: Buffer;
+  s: number;
+  e: number;
+  ws: LeanWebSocket;
+}
+
+const EVENT = Buffer.from('{"type":"event"');
+const ACK = Buffer.from('{"type":"ack"');
+const JOINED = Buffer.from('{"type":"joined"');
+const ERROR = Buffer.from('{"type":"error"');
+/** True when the frame starts with `prefix` (a byte compare: no decoding per delivery). */
+const is = (f: WsqFrame, prefix: Buffer): boolean => f.e - f.s >= prefix.length && f.buf.compare(prefix, 0, prefix.length, f.s, f.s + prefix.length) === 0;
+const text = (f: WsqFrame): string => f.buf.toString('utf8', f.s, f.e);
+
 /** Open a lean wsq connection; resolves after `welcome`. `onFrame` sees every later frame. */
-function wsqConnect(port: number, onFrame: (text: string, ws: LeanWebSocket) => void): Promise<LeanWebSocket> {
+function wsqConnect(port: number, onFrame: (f: WsqFrame) => void): Promise<LeanWebSocket> {
   return new Promise((resolve, reject) => {
     let welcomed = false;
     const ws = connectLean(`ws://127.0.0.1:${port}/`, WSQ_PROTOCOL, {
-      onMessage: (b, s, e) => {
-        const text = b.toString('utf8', s, e);
+      onMessage: (buf, s, e) => {
         if (!welcomed) {
           welcomed = true;
           return resolve(ws);
         }
-        onFrame(text, ws);
+        onFrame({ buf, s, e, ws });
       },
       onError: (m) => reject(new Error(`wsq: ${m}`)),
       onClose: () => (welcomed ? undefined : reject(new Error('wsq: closed before welcome'))),
@@ -74,13 +89,13 @@ function wsqConnect(port: number, onFrame: (text: string, ws: LeanWebSocket) => 
 const wsqCloser = (ws: LeanWebSocket): Closable => ({ close: () => ws.terminate() });
 
 /** Join `room` (with extra join fields) and resolve on `joined`; events then go to `onEvent`. */
-async function wsqJoin(port: number, join: Record<string, unknown>, onEvent: (text: string, ws: LeanWebSocket) => void): Promise<LeanWebSocket> {
+async function wsqJoin(port: number, join: Record<string, unknown>, onEvent: (f: WsqFrame) => void): Promise<LeanWebSocket> {
   let joined: (() => void) | undefined;
   const ready = new Promise<void>((r) => (joined = r));
-  const ws = await wsqConnect(port, (text, sock) => {
-    if (text.startsWith('{"type":"event"')) onEvent(text, sock);
-    else if (text.startsWith('{"type":"joined"')) joined?.();
-    else if (text.startsWith('{"type":"error"')) throw new Error(`wsq answered join with ${text}`);
+  const ws = await wsqConnect(port, (f) => {
+    if (is(f, EVENT)) onEvent(f);
+    else if (is(f, JOINED)) joined?.();
+    else if (is(f, ERROR)) throw new Error(`wsq answered join with ${text(f)}`);
   });
   ws.send(JSON.stringify({ type: 'join', ...join }));
   await ready;
@@ -95,9 +110,9 @@ export function wsqSides(port: number, tag: string): { fanout: FanoutSide; durab
   const acked = async (target: string): Promise<AckedPublisher> => {
     const waiting: (() => void)[] = [];
     let id = 0;
-    const ws = await wsqConnect(port, (text) => {
-      if (text.startsWith('{"type":"ack"')) waiting.shift()?.();
-      else if (text.startsWith('{"type":"error"')) throw new Error(`wsq refused an emit: ${text}`);
+    const ws = await wsqConnect(port, (f) => {
+      if (is(f, ACK)) waiting.shift()?.();
+      else if (is(f, ERROR)) throw new Error(`wsq refused an emit: ${text(f)}`);
     });
     return {
       publish: (payload, done) => {
@@ -119,9 +134,9 @@ export function wsqSides(port: number, tag: string): { fanout: FanoutSide; durab
       publisher: () => acked(work),
       consumer: async (prefetch, onMessage) =>
         wsqCloser(
-          await wsqJoin(port, { room: work, group: 'workers', prefetch }, (text, ws) => {
-            const id = /"id":(\d+),"attempt"/.exec(text)?.[1];
-            ws.send(`{"type":"ack","id":${id}}`);
+          await wsqJoin(port, { room: work, group: 'workers', prefetch }, (f) => {
+            const id = /"id":(\d+),"attempt"/.exec(text(f))?.[1];
+            f.ws.send(`{"type":"ack","id":${id}}`);
             onMessage();
           }),
         ),
@@ -135,10 +150,10 @@ export function wsqSides(port: number, tag: string): { fanout: FanoutSide; durab
         new Promise((resolve, reject) => {
           let got = 0;
           const t0 = performance.now();
-          wsqJoin(port, { room: replayRoom, since: 0 }, (_t, ws) => {
+          wsqJoin(port, { room: replayRoom, since: 0 }, (f) => {
             if (++got === count) {
               resolve(performance.now() - t0);
-              ws.terminate();
+              f.ws.terminate();
             }
           }).catch(reject);
         }),

@@ -31,6 +31,8 @@ export interface FanoutFigures {
   deliveriesPerSec: number;
   /** Server CPU per delivery at the limit, µs (NaN without a PID). */
   serverUsPerDelivery: number;
+  /** This (generator) process's CPU at the limit, % of one core: near 100 means the generator, not the server, bounded the run. */
+  generatorCpuPct: number;
 }
 
 /**
@@ -63,13 +65,15 @@ export async function fanout(side: FanoutSide, subscribers: number, window: numb
     await sleep(ph.warmupMs);
     const d0 = delivered;
     const c0 = pid ? cpuOf(pid) : NaN;
+    const g0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(ph.measureMs);
     const d1 = delivered;
     const c1 = pid ? cpuOf(pid) : NaN;
+    const g = process.cpuUsage(g0);
     const secs = (performance.now() - t0) / 1000;
     pumping = false;
-    return { deliveriesPerSec: (d1 - d0) / secs, serverUsPerDelivery: (c1 - c0) / (d1 - d0) };
+    return { deliveriesPerSec: (d1 - d0) / secs, serverUsPerDelivery: (c1 - c0) / (d1 - d0), generatorCpuPct: ((g.user + g.system) / (secs * 1e6)) * 100 };
   } finally {
     pumping = false;
     publisher.close();

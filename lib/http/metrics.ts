@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { globMatch } from '../auth/permissions.js';
 import type { Connection } from '../connection.js';
 import { Consumer } from '../consumer.js';
+import { SharedGroup } from '../group-shared.js';
 import type { Namespace } from '../namespace.js';
 import type { HttpRouter } from './router.js';
 import { FRAMES_IN, FRAMES_OUT, type WireStats } from './stats.js';
@@ -186,7 +187,7 @@ export class ServerMetrics {
       for (const room of nsp.loadedRooms()) {
         const opted = patterns.some((p) => globMatch(p, room));
         for (const l of nsp.log(room).listeners) {
-          if (!(l instanceof Consumer)) continue;
+          if (!(l instanceof Consumer || l instanceof SharedGroup)) continue;
           if (opted && series.length < MAX_LAG_SERIES) series.push({ ns: nsp.name, room, consumer: l.name, lag: l.lag });
           else other += l.lag;
         }
