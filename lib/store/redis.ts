@@ -26,8 +26,9 @@
  *
  * Failures: while Redis is unreachable, or after a write failed, `health()` says `writable: false`
  * with the reason, and every command rejects at once with StoreUnavailableError (no offline queue,
- * no automatic resend: a write whose reply was lost is reported as failed, though Redis may have
- * committed it; an idempotency key makes the retry safe). The connection reconnects by itself.
+ * no automatic resend: a write whose reply was lost with the connection, or did not come within
+ * the command timeout (10 s), is reported as failed though Redis may have committed it; an
+ * idempotency key makes the retry safe). The connection reconnects by itself.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { nanoid } from 'nanoid';
@@ -233,7 +234,11 @@ function globEscape(s: string): string {
 
 /** Why a command failed, for StoreUnavailableError and `health()`. */
 function reasonOf(err: unknown): string {
-  return `redis: ${err instanceof Error ? err.message : String(err)}`;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.name === 'MaxRetriesPerRequestError') return 'redis: the connection was lost before the reply (the write may have been committed)';
+  if (msg.includes('enableOfflineQueue options is false')) return 'redis: not connected';
+  if (msg === 'Command timed out') return 'redis: no reply within the command timeout (the write may still be committed)';
+  return `redis: ${msg}`;
 }
 
 /** Store on Redis (kind "redis", shared by every node on the same Redis and prefix). */
@@ -266,6 +271,8 @@ export class RedisStore implements Store {
   /** Meta keys found by SCAN and not looked at yet (at most one SCAN batch, ~SCAN_COUNT). */
   private sweepQueue: string[] = [];
   private closed = false;
+  /** The sweep running now (sweeps are serialized). */
+  private sweeping: Promise<number> = Promise.resolve(0);
   private readonly onReady = (): void => {
     this.down = undefined;
     this.failed = undefined;
@@ -362,7 +369,7 @@ export class RedisStore implements Store {
       encodeRecord(msg, json),
       String(r.maxMessages),
       String(r.maxBytes),
-      this.cutoff(ns, room),
+      this.cutoff(ns, room, r),
       r.overflow === 'reject' ? '1' : '0',
       dedup ? String(r.dedupWindowMs) : '0',
       c ? JSON.stringify(c.name) : '',
@@ -437,7 +444,14 @@ export class RedisStore implements Store {
    * consumer group, not written for `idleRoomTtlMs`), looking at up to `limit` rooms per call,
    * continuing a SCAN where the last call stopped. Each room is judged and deleted in one script.
    */
-  async sweepIdle(limit = Infinity): Promise<number> {
+  sweepIdle(limit = Infinity): Promise<number> {
+    // one sweep at a time (the timer's and a caller's share the SCAN cursor)
+    const run = this.sweeping.then(() => this.sweepNow(limit));
+    this.sweeping = run.catch(() => 0);
+    return run;
+  }
+
+  private async sweepNow(limit: number): Promise<number> {
     if (this.idleTtl <= 0 || this.closed) return 0;
     const now = String(this.now());
     const pattern = `${globEscape(this.prefix)}{*`;
@@ -532,9 +546,8 @@ export class RedisStore implements Store {
   }
 
   /** The age cutoff of a room now, as a script argument ('' = no age limit). */
-  private cutoff(ns: string, room: string): string {
-    const age = this.retention(ns, room).maxAgeMs;
-    return age > 0 ? String(this.now() - age) : '';
+  private cutoff(ns: string, room: string, r = this.retention(ns, room)): string {
+    return r.maxAgeMs > 0 ? String(this.now() - r.maxAgeMs) : '';
   }
 
   /** A read: a failure rejects with StoreUnavailableError. */
