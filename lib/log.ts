@@ -9,7 +9,7 @@ import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import type { WireStats } from './http/stats.js';
 import { planRecovery, type RecoveryRequest } from './replay.js';
-import type { AppendExtra, AppendResult, NewMessage, Store, StoredMessage } from './store/types.js';
+import type { AppendExtra, AppendResult, LiveMessage, NewMessage, Store, StoredMessage, StoreWatch } from './store/types.js';
 
 /** What a log needs from its namespace. */
 export interface LogHost {
@@ -20,6 +20,8 @@ export interface LogHost {
   readonly stats: WireStats;
   /** Log a line (failures the log and its consumers recover from). */
   report(level: 'warn' | 'error', msg: string, err?: unknown): void;
+  /** Connection state recovery, when on: live fan-outs are kept for sessions away (lib/recovery.ts). */
+  readonly recovery?: { capture(ns: string, frame: string, rooms: ReadonlySet<string>, except: ReadonlySet<string>): void } | undefined;
 }
 
 /** Something a log can replay to: a socket's view for the seam. */
@@ -54,6 +56,23 @@ const HELD_MAX = 10_000;
 const CACHE_BUDGET = 64 * 1024 * 1024;
 let cachedBytes = 0;
 const EMPTY: ReadonlySet<string> = new Set();
+/** Flags of a log's live fan-out: on a shared store every node delivers to its own members only (decision 3). */
+const ALL_NODES = {};
+const THIS_NODE = { local: true };
+/** Shared store: feed messages that arrived ahead of `committed + 1` (or before the position loaded) held at most; past it the rest is read from the store. */
+const FEED_AHEAD_MAX = 10_000;
+/** Shared store: how long an append waits for its own message on the feed before it reads it from the store. */
+const FEED_WAIT_MS = 250;
+/** Shared store: an append resolves after at most this long even when its message could not be delivered locally yet. */
+const FEED_GIVE_UP_MS = 10_000;
+
+/** An append of this node on a shared store whose message has not come back on the feed yet. */
+interface Mine {
+  from: string;
+  echo: boolean;
+  /** Known once the store replied. */
+  offset?: number;
+}
 
 interface Recent {
   msg: StoredMessage;
@@ -97,20 +116,58 @@ export class RoomLog {
   private busy = 0;
   /** When the namespace's sweep first saw this log idle (0: not idle). */
   idleSince = 0;
+  /**
+   * Shared store (decision 3): the room's feed (`Store.watch`). This log delivers what the feed
+   * announces — every node's appends, this one's too — to this node's members only; arrivals
+   * past `committed + 1` are held in `ahead` while the gap is read from the store.
+   */
+  private readonly shared: boolean;
+  private feed: StoreWatch | undefined;
+  private readonly ahead = new Map<number, StoredMessage>();
+  /** Feed messages that came before the position loaded. */
+  private early: LiveMessage[] | undefined;
+  /** Highest offset known to exist (feed arrivals, append replies, a reloaded position). */
+  private target = 0;
+  private pumping = false;
+  private pumpRetry: NodeJS.Timeout | undefined;
+  /** This node's appends with a sender, waiting for their message on the feed (which says whether to skip the sender). */
+  private readonly mine: Mine[] = [];
+  /** Appends waiting until their offset is delivered here. */
+  private readonly waiting = new Set<{ offset: number; epoch: string; done: () => void }>();
 
   constructor(
     readonly host: LogHost,
     readonly room: string,
   ) {
     this.roomSet = new Set([room]);
+    this.shared = host.store.shared === true && typeof host.store.watch === 'function';
     this.ready = this.load();
+    // A shared store's log may be made for a member's room before anyone awaits it (Namespace): say why it failed.
+    if (this.shared) this.ready.catch((err) => host.report('warn', `room "${room}": loading its shared log (feed, position) failed`, err));
   }
 
   private async load(): Promise<void> {
+    if (this.shared) {
+      // contract: (B↔C) Store.watch — subscribed before the position is read, so nothing committed after it is missed.
+      this.early = [];
+      this.feed = this.host.store.watch!(
+        this.host.name,
+        this.room,
+        (m) => this.onFeed(m),
+        () => this.onFeedReset(),
+      );
+      await this.feed.ready;
+    }
     const p = await this.host.store.position(this.host.name, this.room);
     this.epoch = p.epoch;
     this.committed = p.last;
     this.loaded = true;
+    if (this.early) {
+      const early = this.early;
+      this.early = undefined;
+      for (const m of early) this.onFeed(m);
+      if (this.target > this.committed) this.pump(); // arrivals past the early cap: read from the store
+    }
   }
 
   /**
@@ -132,6 +189,7 @@ export class RoomLog {
   }
 
   private async appendNow(msg: NewMessage, echo: boolean, extra?: AppendExtra): Promise<AppendResult> {
+    if (this.shared) return this.appendShared(msg, echo, extra);
     if (!this.loaded) await this.ready;
     const json = JSON.stringify(msg.data ?? null); // once: for the store's size and for the frame
     const seq = ++this.seq;
@@ -151,6 +209,203 @@ export class RoomLog {
     } finally {
       this.unsettled.delete(seq);
       if (this.held.size > 0) this.releaseSettled();
+    }
+  }
+
+  /**
+   * Shared store: append, then wait until the feed (or a read of the store) delivered the
+   * message on this node, so the caller's ack still follows the live copy as on one node.
+   */
+  private async appendShared(msg: NewMessage, echo: boolean, extra?: AppendExtra): Promise<AppendResult> {
+    if (!this.loaded) await this.ready;
+    const json = JSON.stringify(msg.data ?? null);
+    const mine: Mine | undefined = msg.from === undefined ? undefined : { from: msg.from, echo };
+    if (mine) this.mine.push(mine);
+    let r: AppendResult;
+    try {
+      const t0 = performance.now();
+      r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length, { ...extra, json });
+      this.host.stats.commitObserved((performance.now() - t0) / 1000);
+    } catch (err) {
+      if (mine) this.forget(mine);
+      throw err;
+    }
+    if (r.duplicate) {
+      if (mine) this.forget(mine);
+      return r;
+    }
+    if (mine) mine.offset = r.offset;
+    if (r.epoch !== this.epoch) this.newEpoch(r.epoch, 'an append');
+    if (this.epoch === r.epoch && this.committed < r.offset) await this.delivered(r.offset, r.epoch);
+    return r;
+  }
+
+  private forget(m: Mine): void {
+    const i = this.mine.indexOf(m);
+    if (i >= 0) this.mine.splice(i, 1);
+  }
+
+  /** Resolves once `offset` of `epoch` was delivered here (or the epoch changed, or FEED_GIVE_UP_MS passed). */
+  private delivered(offset: number, epoch: string): Promise<void> {
+    return new Promise((resolve) => {
+      const w = {
+        offset,
+        epoch,
+        done: () => {
+          clearTimeout(wait);
+          clearTimeout(giveUp);
+          this.waiting.delete(w);
+          resolve();
+        },
+      };
+      // Not on the feed in time (lost, or Redis is slow): read it from the store.
+      const wait = setTimeout(() => {
+        this.target = Math.max(this.target, offset);
+        this.pump();
+      }, FEED_WAIT_MS);
+      const giveUp = setTimeout(() => {
+        this.host.report('warn', `room "${this.room}": offset ${offset} is committed but could not be delivered on this node within ${FEED_GIVE_UP_MS} ms`);
+        w.done();
+      }, FEED_GIVE_UP_MS);
+      this.waiting.add(w);
+    });
+  }
+
+  /** A message on the room's feed (any node's append, in offset order). */
+  private onFeed(m: LiveMessage): void {
+    if (!this.loaded) {
+      if (this.early && this.early.length < FEED_AHEAD_MAX) this.early.push(m);
+      else this.target = Math.max(this.target, m.offset); // past the cap: the pump reads it from the store
+      return;
+    }
+    if (m.epoch !== this.epoch) {
+      this.newEpoch(m.epoch, 'the feed');
+      if (m.epoch !== this.epoch) return;
+    }
+    if (m.offset <= this.committed) return; // delivered already (a gap read got it first)
+    if (m.offset === this.committed + 1 && !this.pumping) {
+      this.deliverShared(m);
+      if (this.ahead.size > 0 || this.target > this.committed) this.pump();
+      return;
+    }
+    if (this.ahead.size < FEED_AHEAD_MAX) this.ahead.set(m.offset, m);
+    this.target = Math.max(this.target, m.offset);
+    this.pump();
+  }
+
+  /** The feed was lost and is back (Redis reconnect): re-read the position and fill what was missed. */
+  private onFeedReset(): void {
+    if (!this.loaded) return; // the load reads the position after the feed is ready
+    this.host.store.position(this.host.name, this.room).then(
+      (p) => {
+        if (p.epoch !== this.epoch) this.newEpoch(p.epoch, 'a reconnect');
+        this.target = Math.max(this.target, p.last);
+        this.pump();
+      },
+      (err) => this.host.report('warn', `room "${this.room}": re-reading the log position after a Redis reconnect failed`, err),
+    );
+  }
+
+  /**
+   * The store began a new log for this room (R5.3 epoch rules: Redis lost it, or it was idle and
+   * forgotten): start over at offset 0 of the new epoch; cached frames of the old one go.
+   */
+  private newEpoch(epoch: string, seenBy: string): void {
+    if (epoch === this.epoch) return;
+    this.host.report(
+      'warn',
+      `room "${this.room}" of namespace "${this.host.name}": the log's epoch changed from ${this.epoch} to ${epoch} (seen by ${seenBy}); offsets start again`,
+    );
+    this.epoch = epoch;
+    this.committed = 0;
+    this.target = 0;
+    this.ahead.clear();
+    this.mine.length = 0;
+    this.held.clear();
+    cachedBytes -= this.recentBytes;
+    this.recentBytes = 0;
+    this.recent = [];
+    for (const w of [...this.waiting]) if (w.epoch !== epoch) w.done();
+  }
+
+  /** Deliver in offset order up to `target`: from `ahead` when held, else read from the store. One pump at a time. */
+  private pump(): void {
+    if (this.pumping || !this.loaded) return;
+    this.pumping = true;
+    void this.pumpNow().finally(() => {
+      this.pumping = false;
+      if (this.ahead.size > 0 && this.ahead.has(this.committed + 1)) this.pump();
+    });
+  }
+
+  private async pumpNow(): Promise<void> {
+    try {
+      while (this.committed < this.target || this.ahead.size > 0) {
+        const next = this.committed + 1;
+        const held = this.ahead.get(next);
+        if (held) {
+          this.ahead.delete(next);
+          this.deliverShared(held);
+          continue;
+        }
+        for (const o of this.ahead.keys()) if (o <= this.committed) this.ahead.delete(o);
+        let upTo = this.target;
+        for (const o of this.ahead.keys()) if (o > this.committed) upTo = Math.max(upTo, o);
+        if (upTo <= this.committed) break;
+        const epoch = this.epoch;
+        const page = await this.host.store.read(this.host.name, this.room, next, Math.min(PAGE, upTo - this.committed));
+        if (epoch !== this.epoch) continue; // reset meanwhile: start over in the new epoch
+        let progressed = false;
+        for (const m of page) {
+          if (m.offset <= this.committed) continue;
+          if (m.offset > upTo) break;
+          // Retention may have trimmed offsets in the gap: what the store no longer holds is skipped.
+          this.ahead.delete(m.offset);
+          this.deliverShared(m);
+          progressed = true;
+        }
+        if (!progressed) {
+          // Nothing left in the store up to the next held arrival (trimmed): go on from it.
+          let lowest = Infinity;
+          for (const o of this.ahead.keys()) if (o > this.committed && o < lowest) lowest = o;
+          if (lowest !== Infinity) this.committed = lowest - 1;
+          else {
+            this.committed = Math.max(this.committed, upTo);
+            this.settleWaiting();
+          }
+        }
+      }
+    } catch (err) {
+      this.host.report('warn', `room "${this.room}": reading missed messages from the store failed; retrying`, err);
+      clearTimeout(this.pumpRetry);
+      this.pumpRetry = setTimeout(() => this.pump(), 1000);
+      this.pumpRetry.unref?.();
+    }
+  }
+
+  /** One message of the shared log, delivered to this node's members (the sender skipped only for this node's own non-echo appends). */
+  private deliverShared(m: StoredMessage): void {
+    let echo = true; // another node's message: its sender is not here, every local member gets it
+    if (m.from !== undefined && this.mine.length > 0) {
+      const i = this.mine.findIndex((x) => x.from === m.from && (x.offset === undefined || x.offset === m.offset));
+      if (i >= 0) {
+        echo = this.mine[i]!.echo;
+        this.mine.splice(i, 1);
+      }
+    }
+    // contract: (B↔C) a feed message may carry `json`, the data's JSON text as stored: no second stringify.
+    const { epoch: _epoch, json, ...msg } = m as LiveMessage & { json?: string };
+    this.deliver(msg, echo, json ?? JSON.stringify(m.data ?? null));
+    this.settleWaiting();
+  }
+
+  private settleWaiting(): void {
+    if (this.waiting.size === 0) return;
+    for (const w of [...this.waiting]) if (w.offset <= this.committed) w.done();
+    // This node's appends whose message was trimmed before it came back: nothing will match them now.
+    for (let i = this.mine.length - 1; i >= 0; i--) {
+      const o = this.mine[i]!.offset;
+      if (o !== undefined && o <= this.committed) this.mine.splice(i, 1);
     }
   }
 
@@ -190,11 +445,15 @@ export class RoomLog {
    * and nobody in the live room. The namespace drops idle logs (their state is in the store).
    */
   idle(): boolean {
-    return this.busy === 0 && this.listeners.size === 0 && this.held.size === 0 && !this.host.adapter.roomMembers(this.room)?.size;
+    return this.busy === 0 && this.listeners.size === 0 && this.held.size === 0 && !this.pumping && !this.host.adapter.roomMembers(this.room)?.size;
   }
 
-  /** The namespace dropped this (idle) log: give its cached frames back to the shared budget. */
+  /** The namespace dropped this (idle) log: give its cached frames back to the shared budget (and stop its feed). */
   dispose(): void {
+    this.feed?.stop();
+    this.feed = undefined;
+    clearTimeout(this.pumpRetry);
+    this.ahead.clear();
     cachedBytes -= this.recentBytes;
     this.recentBytes = 0;
     this.recent = [];
@@ -351,7 +610,9 @@ export class RoomLog {
         j.bytes = 0;
       } else j.buffer.push(frame);
     }
-    this.host.stats.fanout(this.host.adapter.broadcast(frame, { rooms: this.roomSet, except: skip === undefined ? EMPTY : new Set([skip]), flags: {} }), frame.length);
+    const except = skip === undefined ? EMPTY : new Set([skip]);
+    this.host.recovery?.capture(this.host.name, frame, this.roomSet, except); // R2.7.4: sessions away that were in the room
+    this.host.stats.fanout(this.host.adapter.broadcast(frame, { rooms: this.roomSet, except, flags: this.shared ? THIS_NODE : ALL_NODES }), frame.length);
     for (const l of this.listeners) l.notify();
   }
 }

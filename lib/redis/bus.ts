@@ -115,6 +115,8 @@ export class RedisBus extends EventEmitter {
   private reason: string | undefined = 'connecting';
   private closed = false;
   private readonly readyWaiters = new Set<() => void>();
+  /** Messages received on subscribed channels (every channel; for tests and metrics). */
+  received = 0;
 
   constructor(opts: RedisBusOptions = {}) {
     super();
@@ -305,6 +307,7 @@ export class RedisBus extends EventEmitter {
   }
 
   private dispatch(channel: string, message: Buffer): void {
+    this.received++;
     const ch = this.channels.get(channel);
     if (!ch) return; // a message racing our SUNSUBSCRIBE
     for (const h of ch.handlers.keys()) {
