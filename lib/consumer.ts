@@ -31,6 +31,15 @@ export interface ConsumerHandle {
   /** Resolves once every state change made so far is committed to the store. */
   flushed(): Promise<void>;
   state(): ConsumerState;
+  /**
+   * The client of `member` answered delivery `id` (ack, or `nack`); false when no such delivery waits.
+   * contract: a handle with `settle` and `pendingFor` is the only owner of its pending deliveries: its
+   * members' connections keep no record of them (issue 9 seam). `Consumer` has both; a handle without
+   * them (transitional) has its deliveries tracked by the connection as before.
+   */
+  settle?(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean;
+  /** Deliveries to `member` waiting for its ack. */
+  pendingFor?(member: ConsumerMember): number;
 }
 
 /** A socket receiving deliveries from a consumer. */
