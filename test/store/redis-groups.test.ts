@@ -137,6 +137,9 @@ t.test('R5.5.3: an unacked delivery is redelivered after ackTimeoutMs with attem
 
 t.test('R5.5.4 / R5.5.9: after maxDeliver attempts the message goes to $dead:<room> once, and counts as done', async (t) => {
   const { a, b } = await twoNodes(t, { ackTimeoutMs: 200, maxDeliver: 2 });
+  // A live member of the dead room on the other node (decision 3: it gets what the append published).
+  const watcher = await rawClient(t, b.url);
+  await watcher.request({ type: 'join', room: '$dead:jobs' });
   const wa = await rawClient(t, a.url);
   const wb = await rawClient(t, b.url);
   const ga = acker(wa, 'jobs', (f) => f.offset === 1); // offset 1 is never acked
@@ -156,6 +159,14 @@ t.test('R5.5.4 / R5.5.9: after maxDeliver attempts the message goes to $dead:<ro
   await new Promise((r) => setTimeout(r, 600)); // bounded observation window for "nothing more happens"
   for (const c of [wa, wb]) await barrier(c);
   t.equal((await deadLetters(a.store, 1)).length, 1, 'dead-lettered once');
+  const live = await waitFrames(watcher, eventIn('$dead:jobs'), 1, 5000);
+  await barrier(watcher);
+  t.same(
+    watcher.seen(eventIn('$dead:jobs')).map((f) => [f.offset, f.data]),
+    [[1, 'poison']],
+    "the dead room's live member on the other node got it once",
+  );
+  t.equal(live[0]!.from, pub.welcome.sid, 'with the original publisher as from');
   const ones = [...ga, ...gb].filter((f) => f.offset === 1);
   t.same(ones.map((f) => f.attempt).sort(), [1, 2], 'offset 1 delivered maxDeliver (2) times, then not again');
   t.same(
