@@ -144,6 +144,8 @@ export interface NamedConsumerState {
 export interface LiveMessage extends StoredMessage {
   /** The epoch of the log the offset belongs to. */
   epoch: string;
+  /** `data`'s JSON text exactly as stored (the `AppendExtra.json` given), when the store has it: no need to stringify again. */
+  json?: string;
 }
 
 /** A running `Store.watch`. */
