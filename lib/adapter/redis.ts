@@ -185,6 +185,11 @@ export class RedisAdapter extends MemoryAdapter {
     return this.initP;
   }
 
+  /** Requests of this namespace waiting for other nodes' answers now (at most `maxPendingRequests`). */
+  pendingRequests(): number {
+    return this.pending.size;
+  }
+
   /** Whether this node subscribes to a room's channel now (it has a local member). */
   subscribesRoom(room: string): boolean {
     return this.roomSubs.has(room);
