@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import type { Socket, WsqServer } from '../../lib/index.js';
+import { MAX_SESSION_FRAMES } from '../../lib/recovery.js';
 import { RawClient, type Frame } from '../helpers/raw-client.js';
 import { startServer, type Tap } from '../helpers/server.js';
 
@@ -228,4 +229,20 @@ t.test('R2.7.8: deliveries with an id and volatile events are not replayed by re
   await b.sync();
   t.equal(b.welcome.recovered, true);
   t.same(events(b), [], 'the request was not sent again');
+});
+
+t.test('R2.7.7: a session that lost a frame to its cap is not recovered (all or nothing)', async (t) => {
+  const { server, url } = await startServer(t, RECOVERY);
+  for (const [n, recovered] of [
+    [MAX_SESSION_FRAMES, true],
+    [MAX_SESSION_FRAMES + 1, false],
+  ] as const) {
+    const first = nextConnection(server);
+    const a = await raw(t, url);
+    await drop(a, await first);
+    for (let i = 0; i < n; i++) server.to(a.welcome.sid).emit('n', i);
+    const b = await raw(t, `${url}?recover=${a.welcome.pid}&seen=0`);
+    t.equal(b.welcome.recovered, recovered, `${n} frames kept while away`);
+    if (recovered) t.equal((await b.collect((f) => f.type === 'event', n)).length, n);
+  }
 });
