@@ -113,6 +113,37 @@ t.test('issue 9 item 4: with appendfsync always, Redis killed by SIGKILL and res
   tt.equal((await store.append('ns', 'jobs', { event: 'e', data: 'next', ts: 1 })).offset, 301, 'offsets continue');
 });
 
+t.test('issue 9 item 4: Redis SIGKILLed mid-stream (appendfsync always): every append acked before the kill is there after the restart', async (tt) => {
+  const redis = await startRedis(tt, { persistent: true });
+  const opts = { ...options(new FakeClock()), url: redis.url, durable: true };
+  const store = await RedisStore.open(opts);
+  tt.teardown(() => store.close());
+  const acked = new Map<number, string>();
+  let refused = 0;
+  let killed: Promise<void> | undefined;
+  let n = 0;
+  // 20 appends in flight at a time, until Redis is gone; the kill comes once 300 were acked
+  while (refused === 0) {
+    const batch = Array.from({ length: 20 }, () => {
+      const data = `m${n++}`;
+      return store.append('ns', 'r', { event: 'e', data, ts: 1 }).then(
+        (a) => void acked.set(a.offset, data),
+        () => void refused++,
+      );
+    });
+    if (!killed && acked.size >= 300) killed = redis.kill();
+    await Promise.all(batch);
+  }
+  await killed;
+  tt.ok(acked.size >= 300, `${acked.size} acked, ${refused} refused`);
+  await redis.restart();
+  await writableAgain(store);
+  const back = new Map((await store.read('ns', 'r', 1, 100_000)).map((m) => [m.offset, m.data]));
+  const lost = [...acked].filter(([o, d]) => back.get(o) !== d);
+  tt.same(lost, [], 'no acked append lost or changed');
+  tt.ok(back.size >= acked.size, `${back.size - acked.size} committed whose reply the kill took (reported refused, still stored)`);
+});
+
 t.test('issue 9 item 4: a Redis that keeps nothing on disk, restarted, gives every log a new epoch', async (tt) => {
   const redis = await startRedis(tt, { persistent: false });
   const store = await RedisStore.open({ ...options(new FakeClock()), url: redis.url });
