@@ -421,6 +421,9 @@ export class SharedGroup implements LogListener, ConsumerHandle {
         this.startKill(offset, t.attempt, t.msg);
         continue;
       }
+      // Claimed again while a member here still holds it (Redis counted the ack timeout a moment before this node's
+      // timer did): that delivery is taken back first, so its id becomes unknown and its prefetch slot frees.
+      if (this.pending.has(offset)) this.take(offset);
       const member = this.pickMember();
       if (!member) {
         (back ??= []).push({ offset, attempt: t.attempt, afterMs: 0, uncount: true });
