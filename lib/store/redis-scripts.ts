@@ -18,6 +18,12 @@
  * - consumers hash: field = JSON string of the consumer name, value = ConsumerState JSON;
  * - dedup key per idempotency key: `<epoch> <offset> <store time>` with PX = the dedup window.
  *
+ * Failure inside a script: Redis does not roll a script back. Out of memory refuses the script's
+ * first write (nothing is done) and lets a script that has written finish, so OOM never splits a
+ * step. The only writes before an append's `HINCRBY last` are the log's creation and retention
+ * trims, which a later append would make too; an error after it would leave that offset a gap
+ * (allowed by the Store rules), never a reused offset.
+ *
  * Times are the store's clock (`StoreOptions.now`, passed as arguments), not Redis's TIME, so an
  * injected clock works and nodes agree within their clock skew. Numbers that must stay exact
  * (ts, now) are passed and kept as strings; offsets go through HINCRBY (64-bit integers).

@@ -189,6 +189,25 @@ t.test('R5.8.4 Redis unreachable: writes reject with StoreUnavailableError, heal
   );
 });
 
+t.test('R5.8.4 a write Redis refuses (OOM) marks the store not writable until a write succeeds again', async (tt) => {
+  const redis = await startRedis(tt, { persistent: false });
+  const store = await RedisStore.open({ ...options(new FakeClock()), url: redis.url });
+  tt.teardown(() => store.close());
+  await store.append('ns', 'r', { event: 'e', data: 1, ts: 1 });
+  await store.redis.call('CONFIG', 'SET', 'maxmemory', '1'); // our own server: every write is now out of memory
+  const err = await rejection(store.append('ns', 'r', { event: 'e', data: 'x'.repeat(1000), ts: 1 }));
+  tt.ok(err instanceof StoreUnavailableError, 'StoreUnavailableError');
+  tt.match(store.health(), { writable: false, reason: /OOM/ }, `health says why (${store.health().reason})`);
+  tt.same(
+    (await store.read('ns', 'r', 1, 10)).map((m) => m.data),
+    [1],
+    'reads go on',
+  );
+  await store.redis.call('CONFIG', 'SET', 'maxmemory', '0');
+  tt.equal((await store.append('ns', 'r', { event: 'e', data: 2, ts: 1 })).offset, 2, 'the refused write took no offset');
+  tt.same(store.health(), { writable: true }, 'writable again after a write succeeded');
+});
+
 t.test('decision 3: the append script publishes each committed message on the room channel, in offset order, to every node', async (tt) => {
   const prefix = `wsq-test-${nanoid()}:`;
   const nodeA = await systemStore(tt, { maxMessages: 5, overflow: 'reject' }, prefix);
