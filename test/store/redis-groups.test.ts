@@ -290,3 +290,26 @@ t.test('R5.5.3 / R5.4.5: a member that leaves hands its deliveries to a member o
   );
   await waitPending(b.store, 'jobs', 'group:w', 0);
 });
+
+t.test("issue 9 item 5 / R5.5.3: a node shut down gracefully hands its members' unacked deliveries to the other node at once", async (t) => {
+  const { a, b } = await twoNodes(t, { ackTimeoutMs: 30_000 });
+  const wa = await rawClient(t, a.url);
+  const ga = acker(wa, 'jobs', () => true); // never acks
+  await wa.request(group('jobs', 'w', { prefetch: 3 }));
+  const pub = await rawClient(t, b.url);
+  await publishMany(pub, 'jobs', 3);
+  await until([wa], () => ga.length >= 3, 5000, 'node A holds three');
+  const wb = await rawClient(t, b.url);
+  const gb = acker(wb, 'jobs');
+  await wb.request(group('jobs', 'w', { prefetch: 10 }));
+  const closing = Date.now();
+  await a.server.close();
+  await until([wb], () => gb.length >= 3, 5000, "A's deliveries on B");
+  t.ok(Date.now() - closing < 5000, `long before the 30 s ack timeout (${Date.now() - closing} ms)`);
+  t.same(sorted(offsets(gb)), [1, 2, 3], "exactly A's");
+  t.ok(
+    gb.every((f) => f.attempt === 2),
+    'as second attempts',
+  );
+  await waitPending(b.store, 'jobs', 'group:w', 0);
+});
