@@ -33,7 +33,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { nanoid } from 'nanoid';
 import { DEAD_ROOM_PREFIX } from '../../protocol/frames.js';
-import { nsPrefix, roomKey } from './keys.js';
+import { compositeKey, nsPrefix, roomKey } from './keys.js';
 import { messageSize } from './memory.js';
 import { GROUP_ACK_GUARD_LUA } from './redis-groups.js';
 import { APPEND, POSITION, READ, SWEEP } from './redis-scripts.js';
@@ -63,6 +63,8 @@ const IDLE_SWEEP_MS = 10_000;
 const SWEEP_CHUNK = 5000;
 /** SCAN/HSCAN COUNT hint, and the most keys held between two sweeps (the sweep queue's cap). */
 const SCAN_COUNT = 256;
+/** Rooms whose key names the store caches (the cache is cleared when it is full). */
+const KEY_CACHE = 10_000;
 
 /** The Redis names of one room: its keys (one hash tag, one cluster slot) and its shard channel. */
 export interface RedisRoomKeys {
@@ -271,6 +273,8 @@ export class RedisStore implements Store {
   /** Meta keys found by SCAN and not looked at yet (at most one SCAN batch, ~SCAN_COUNT). */
   private sweepQueue: string[] = [];
   private closed = false;
+  /** Key names of recently used rooms (see `keys`). */
+  private readonly keyCache = new Map<string, RedisRoomKeys>();
   /** The sweep running now (sweeps are serialized). */
   private sweeping: Promise<number> = Promise.resolve(0);
   private readonly onReady = (): void => {
@@ -340,7 +344,7 @@ export class RedisStore implements Store {
 
   /** The log's position, creating the log (and its epoch) if needed, after age expiry. */
   position(ns: string, room: string): Promise<LogPosition> {
-    const k = redisKeys(this.prefix, ns, room);
+    const k = this.keys(ns, room);
     const p = this.cmd.wsqStorePosition(k.meta, k.stream, nanoid(10), String(this.now()), this.cutoff(ns, room), JSON.stringify(ns), JSON.stringify(room));
     return this.write(p).then(([epoch, first, last]) => ({ epoch, first, last }));
   }
@@ -351,7 +355,7 @@ export class RedisStore implements Store {
    */
   append(ns: string, room: string, msg: NewMessage, size?: number, extra?: AppendExtra): Promise<AppendResult> {
     const r = this.retention(ns, room);
-    const k = redisKeys(this.prefix, ns, room);
+    const k = this.keys(ns, room);
     const dedup = msg.key !== undefined && r.dedupWindowMs > 0;
     const c = extra?.consumer;
     const g = extra?.groupAck;
@@ -360,12 +364,12 @@ export class RedisStore implements Store {
       k.meta,
       k.stream,
       dedup ? k.dedup(msg.key!) : k.meta,
-      c ? redisKeys(this.prefix, ns, c.room).consumers : k.meta,
-      g ? redisKeys(this.prefix, ns, g.room).stream : k.meta,
+      c ? this.keys(ns, c.room).consumers : k.meta,
+      g ? this.keys(ns, g.room).stream : k.meta,
       nanoid(10),
       String(this.now()),
       String(msg.ts),
-      String(size ?? messageSize(msg)),
+      String(size ?? (extra?.json !== undefined && msg.data !== undefined ? extra.json.length + msg.event.length : messageSize(msg))),
       encodeRecord(msg, json),
       String(r.maxMessages),
       String(r.maxBytes),
@@ -391,7 +395,7 @@ export class RedisStore implements Store {
   /** Held, unexpired messages with offset >= from, ascending, at most `limit`. */
   async read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return [];
-    const k = redisKeys(this.prefix, ns, room);
+    const k = this.keys(ns, room);
     const start = Math.max(1, Math.ceil(from));
     const flat = await this.command(this.cmd.wsqStoreRead(k.meta, k.stream, String(start), String(Math.min(limit, 1_000_000)), this.cutoff(ns, room)));
     const out: StoredMessage[] = [];
@@ -401,13 +405,13 @@ export class RedisStore implements Store {
 
   /** The consumer's saved state, or undefined. */
   async getConsumer(ns: string, room: string, name: string): Promise<ConsumerState | undefined> {
-    const v = await this.command(this.redis.hget(redisKeys(this.prefix, ns, room).consumers, JSON.stringify(name)));
+    const v = await this.command(this.redis.hget(this.keys(ns, room).consumers, JSON.stringify(name)));
     return v === null ? undefined : (JSON.parse(v) as ConsumerState);
   }
 
   /** Save the consumer's state; resolves once Redis replied. */
   putConsumer(ns: string, room: string, name: string, state: ConsumerState): Promise<void> {
-    const p = this.redis.hset(redisKeys(this.prefix, ns, room).consumers, JSON.stringify(name), JSON.stringify(state));
+    const p = this.redis.hset(this.keys(ns, room).consumers, JSON.stringify(name), JSON.stringify(state));
     return this.write(p).then(() => undefined);
   }
 
@@ -421,7 +425,7 @@ export class RedisStore implements Store {
       this.ownSubscriber = true;
     }
     const h = this.subscriber.subscribe(
-      redisKeys(this.prefix, ns, room).channel,
+      this.keys(ns, room).channel,
       (payload) => {
         const m = decodeLive(payload);
         if (m) onMessage(m);
@@ -518,7 +522,7 @@ export class RedisStore implements Store {
 
   /** Every consumer with saved state over one room's log, at most `limit`. */
   async consumerStates(ns: string, room: string, limit = 1000): Promise<NamedConsumerState[]> {
-    const key = redisKeys(this.prefix, ns, room).consumers;
+    const key = this.keys(ns, room).consumers;
     const seen = new Map<string, ConsumerState>();
     let cursor = '0';
     do {
@@ -543,6 +547,18 @@ export class RedisStore implements Store {
     this.redis.on('error', () => {}); // a late connection error after close must not be unhandled
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
     else this.redis.disconnect();
+  }
+
+  /** A room's key names, from a small cache (at most KEY_CACHE rooms; cleared when full). */
+  private keys(ns: string, room: string): RedisRoomKeys {
+    const ck = compositeKey(ns, room);
+    let k = this.keyCache.get(ck);
+    if (!k) {
+      if (this.keyCache.size >= KEY_CACHE) this.keyCache.clear();
+      k = redisKeys(this.prefix, ns, room);
+      this.keyCache.set(ck, k);
+    }
+    return k;
   }
 
   /** The age cutoff of a room now, as a script argument ('' = no age limit). */
