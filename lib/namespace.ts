@@ -71,6 +71,9 @@ export class Namespace extends EventEmitter {
   ) {
     super();
     this.adapter = server.options.adapter(this);
+    // contract: (C) decision 3: on a shared store each node delivers a room's stored messages from the room's feed to its own
+    // members only, so a room with a member here needs its log (and feed) here, however the member joined (socket.join too).
+    if (server.store.shared) this.adapter.on('create-room', (room: string) => this.sockets.has(room) || this.log(room));
   }
 
   /** The store of room logs and cursors. */

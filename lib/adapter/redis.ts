@@ -105,6 +105,8 @@ interface Header {
   c?: 0;
   /** Timeout the asking node waits (ack broadcasts: each socket's ask timeout). */
   w?: number;
+  /** Ack broadcasts: the asking node's deadline (ms since the epoch), so a socket's ask ends with the request, not `w` after it arrived. */
+  dl?: number;
   /** Rooms to join/leave. */
   rooms?: string[];
   /** disconnectSockets: close the whole connection. */
@@ -219,11 +221,13 @@ export class RedisAdapter extends MemoryAdapter {
 
   override broadcastWithAck(frame: EncodedFrame, opts: BroadcastOptions, onAck: AckCallback): Promise<AckCount> {
     const timeoutMs = opts.flags.timeoutMs ?? this.timeoutMs;
+    // The asker's deadline, taken now (with the caller's own timer): rounded down, so other nodes' asks end no later than it.
+    const deadline = Date.now() + timeoutMs - 1;
     const local = super.broadcastWithAck(frame, { ...opts, flags: { ...opts.flags, timeoutMs } }, onAck);
     if (opts.flags.local || this.closed) return local;
     return local.then((count) => {
       let expected = count.expected;
-      const h: Header = { t: 'a', n: this.nodeId, ...this.selection(opts), w: timeoutMs };
+      const h: Header = { t: 'a', n: this.nodeId, ...this.selection(opts), w: timeoutMs, dl: deadline };
       if (opts.flags.volatile) h.v = 1;
       if (opts.flags.compress === false) h.c = 0;
       return new Promise<AckCount>((resolve) => {
@@ -500,7 +504,10 @@ export class RedisAdapter extends MemoryAdapter {
 
   /** Another node's emitWithAck: ask our selected sockets, report how many, then each answer. */
   private answerAck(h: Header, frame: string, sel: SocketSelector): void {
-    const timeoutMs = typeof h.w === 'number' && h.w > 0 ? h.w : this.timeoutMs;
+    let timeoutMs = typeof h.w === 'number' && h.w > 0 ? h.w : this.timeoutMs;
+    // What is left of the asker's wait (a late ack is then unknown_id here too); a deadline that does not fit (clocks apart) is ignored.
+    const left = typeof h.dl === 'number' ? h.dl - Date.now() : 0;
+    if (left > 0 && left <= timeoutMs) timeoutMs = left;
     const targets = [...this.sockets(sel)];
     const answers: Header[] = [];
     let counted = false;
