@@ -18,6 +18,20 @@
  * has members, so entries released elsewhere, left by a dead node, or published on another node
  * reach it even without a wake-up. A message due again after `maxDeliver` attempts is dead-lettered
  * to `$dead:<room>` and acked in one store step (R5.5.4, R5.5.9: `AppendExtra.groupAck`).
+ *
+ * Differences from `Consumer` (one node), all within PROTOCOL.md §5.5:
+ * - "members in turn" (R5.5.2) holds among one node's members; across nodes, whichever node asks
+ *   Redis first takes the next entries (each node asks for its members' free prefetch only);
+ * - a release (member left, nack, shutdown) reaches this node's other members at once and other
+ *   nodes' members within their sweep (≤ 1 s by default);
+ * - `state()` gives the floor only (Redis holds which entries above it are acked);
+ * - a nack's `delayMs` longer than `ackTimeoutMs` is kept by this node (keep-alive); if the node
+ *   dies meanwhile the message is redelivered after `ackTimeoutMs`, earlier than asked.
+ *
+ * Caps: `pending` and the per-member maps hold at most the members' prefetch (≤ 10,000 each);
+ * queued acks and releases at most that, written every turn of the event loop; long nack delays
+ * `MAX_LONG_DELAYS`; wake-up timers `MAX_TIMERS`; dead letters in flight `MAX_DYING` (from
+ * takes; `nack` with `requeue: false` adds one per delivery it ends); one `take` `MAX_TAKE` entries.
  */
 import { DEAD_ROOM_PREFIX, deadLetterRoom, type RequestId } from '../protocol/frames.js';
 import type { ConsumerHandle, ConsumerMember } from './consumer.js';
