@@ -9,11 +9,27 @@
  */
 export { WsqServer, type WsqServerOptions, type ResolvedOptions } from './server.js';
 export { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher, type PublishOptions } from './namespace.js';
-export { Socket, type EventHandler, type AnyHandler, type Handshake } from './socket.js';
+export { Socket, type EventHandler, type AnyHandler, type Handshake, type AnyOutgoingHandler, type PacketMiddleware, type UpgradeFacts } from './socket.js';
+export type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 export { BroadcastOperator } from './broadcast.js';
 export { WsqError } from './errors.js';
-export { MemoryAdapter } from './adapter/memory.js';
-export type { Adapter, AdapterFactory, AdapterNamespace, AdapterSocket, BroadcastOptions, BroadcastFlags } from './adapter/types.js';
+export { MemoryAdapter, socketInfo } from './adapter/memory.js';
+export { RemoteSocket, type RemoteSocketHost } from './adapter/remote-socket.js';
+export {
+  DEFAULT_TIMEOUT_MS,
+  type AckCallback,
+  type AckCount,
+  type Adapter,
+  type AdapterFactory,
+  type AdapterNamespace,
+  type AdapterSocket,
+  type BroadcastOptions,
+  type BroadcastFlags,
+  type EncodedFrame,
+  type SocketInfo,
+  type SocketSelector,
+} from './adapter/types.js';
+export type { HostOptions, NamespaceHost } from './host.js';
 export { MemoryStore } from './store/memory.js';
 export { LmdbStore } from './store/lmdb.js';
 export {

@@ -4,19 +4,23 @@
  * a child namespace per name, sharing the parent's middleware and connection listeners.
  */
 import { EventEmitter } from 'node:events';
-import { encodeFrame } from '../protocol/codec.js';
+import { storedData } from '../protocol/binary.js';
+import { encodeArgsFrame, encodeFrame } from '../protocol/codec.js';
 import type { EventFrame, JoinFrame } from '../protocol/frames.js';
+import type { RemoteSocket } from './adapter/remote-socket.js';
 import type { Adapter } from './adapter/types.js';
 import { BroadcastOperator } from './broadcast.js';
 import type { Connection } from './connection.js';
+import type { Recovery, SavedNamespace } from './recovery.js';
 import { WsqError } from './errors.js';
 import type { WireStats } from './http/stats.js';
 import { RoomLog } from './log.js';
 import { reservedEventError } from './names.js';
-import type { WsqServer } from './server.js';
-import { Socket } from './socket.js';
+import type { NamespaceHost } from './host.js';
+import { type Handshake, isListenerBookkeeping, Socket } from './socket.js';
 import type { AppendResult, Store } from './store/types.js';
 import { Subscriptions } from './subscriptions.js';
+import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 
 /** A namespace middleware: call `next()` to accept, `next(err)` to refuse (or throw / reject). */
 export type Middleware = (socket: Socket, next: (err?: Error) => void) => unknown;
@@ -30,13 +34,22 @@ export interface PublishOptions {
   echo?: boolean;
 }
 
-/** Typed listeners (I7 deliver 5): `socket` in `nsp.on('connection', …)` is a `Socket`, not `any`. */
+/** Typed listeners (I7 deliver 5): `socket` in `nsp.on('connection', …)` is a `Socket` (typed by the server's event maps), not `any`; `serverSideEmit` listeners by `InterServer`. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface Namespace {
-  on(event: 'connection', listener: (socket: Socket) => void): this;
+export interface Namespace<CTS extends EventsMap = DefaultEventsMap, STC extends EventsMap = DefaultEventsMap, ISE extends EventsMap = DefaultEventsMap, SD = any> {
+  on(event: 'connection' | 'connect', listener: (socket: Socket<CTS, STC, ISE, SD>) => void): this;
+  on<E extends EventNames<ISE>>(event: E, listener: ISE[E]): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'connection', listener: (socket: Socket) => void): this;
+  once(event: 'connection' | 'connect', listener: (socket: Socket<CTS, STC, ISE, SD>) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** Event names a namespace's `emit` and `serverSideEmit` refuse (its own lifecycle events, as in Socket.IO). */
+const NAMESPACE_RESERVED = new Set(['connect', 'connection', 'new_namespace']);
+
+/** Throw for a namespace's own lifecycle names (`connection`, `connect`, `new_namespace`). */
+function assertNamespaceEvent(event: string): void {
+  if (NAMESPACE_RESERVED.has(event)) throw new TypeError(`"${event}" is a reserved event name of a namespace; pick another name`);
 }
 
 /** Room logs kept in memory per namespace before idle ones are dropped at once (memory side of I8 row 5). */
@@ -50,9 +63,18 @@ const MAX_LOGS = 10_000;
  * chat.on('connection', (socket) => socket.join('lobby'));
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only adds typed on/once('connection') overloads
-export class Namespace extends EventEmitter {
+export class Namespace<
+  // biome-ignore lint/correctness/noUnusedVariables: types the merged interface's connection listeners
+  CTS extends EventsMap = DefaultEventsMap,
+  STC extends EventsMap = DefaultEventsMap,
+  ISE extends EventsMap = DefaultEventsMap,
+  // biome-ignore lint/correctness/noUnusedVariables: types the merged interface's connection listeners
+  SD = any,
+> extends EventEmitter {
   readonly sockets = new Map<string, Socket>();
   readonly adapter: Adapter;
+  /** Settles once the adapter's optional `init()` did (undefined: nothing to wait for). */
+  private readonly adapterReady: Promise<void> | undefined;
   readonly middlewares: Middleware[] = [];
   private readonly logs = new Map<string, RoomLog>();
   /** Room subscriptions of this namespace's sockets: consumers and presence watchers. */
@@ -66,11 +88,12 @@ export class Namespace extends EventEmitter {
   private unusedSince = 0;
 
   constructor(
-    readonly server: WsqServer,
+    readonly server: NamespaceHost,
     readonly name: string,
   ) {
     super();
     this.adapter = server.options.adapter(this);
+    this.adapterReady = this.adapter.init?.().catch(() => undefined);
     // contract: (C) decision 3: on a shared store each node delivers a room's stored messages from the room's feed to its own
     // members only, so a room with a member here needs its log (and feed) here, however the member joined (socket.join too).
     if (server.store.shared) this.adapter.on('create-room', (room: string) => this.sockets.has(room) || this.log(room));
@@ -79,6 +102,11 @@ export class Namespace extends EventEmitter {
   /** The store of room logs and cursors. */
   get store(): Store {
     return this.server.store;
+  }
+
+  /** @internal Connection state recovery (lib/recovery.ts), when the server has it on. */
+  get recovery(): Recovery | undefined {
+    return this.server.recovery;
   }
 
   /** @internal The server's `/metrics` counters. */
@@ -90,6 +118,55 @@ export class Namespace extends EventEmitter {
   use(fn: Middleware): this {
     this.middlewares.push(fn);
     return this;
+  }
+
+  /** `emit('message', …)`, as Socket.IO's `send`. */
+  send(...args: unknown[]): this {
+    (this.emit as (event: string, ...a: unknown[]) => boolean)('message', ...args);
+    return this;
+  }
+
+  /**
+   * Send an event to this namespace on every OTHER server of the cluster (their `nsp.on(event, …)`
+   * listeners; never this server's own), through the adapter — with one node, nobody (as in Socket.IO).
+   * A last argument that is a function gets `(err, answers)` as `serverSideEmitWithAck` would settle.
+   * @example
+   * io.serverSideEmit('hello', 'world');                 // other nodes: io.on('hello', (arg) => …)
+   */
+  serverSideEmit<E extends EventNames<ISE>>(event: E, ...args: EventParams<ISE, E>): boolean;
+  serverSideEmit(event: string, ...args: unknown[]): boolean {
+    assertNamespaceEvent(event);
+    const reserved = reservedEventError(event);
+    if (reserved) throw reserved;
+    const last = args[args.length - 1];
+    if (typeof last === 'function') {
+      const cb = last as (err: Error | null, answers: unknown[]) => void;
+      this.adapter.serverSideEmitWithAck(event, args.slice(0, -1)).then(
+        (answers) => cb(null, answers),
+        (err: Error & { details?: unknown }) => cb(err, Array.isArray(err.details) ? err.details : []),
+      );
+      return true;
+    }
+    // contract: role A's Adapter.serverSideEmit (lib/adapter/types.ts) reaches the other nodes' serverSideReceive.
+    this.adapter.serverSideEmit(event, args).catch((err) => this.server.log('warn', `serverSideEmit "${event}" of namespace "${this.name}" failed`, err));
+    return true;
+  }
+
+  /**
+   * As `serverSideEmit`, resolving with one answer per other server (each listener's last argument is
+   * its reply callback); rejects with a `timeout` WsqError after the adapter's timeout. One node: `[]`.
+   * @example
+   * const counts = await io.serverSideEmitWithAck('count-users'); // other nodes: io.on('count-users', (reply) => reply(n))
+   */
+  serverSideEmitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+    try {
+      assertNamespaceEvent(event);
+      const reserved = reservedEventError(event);
+      if (reserved) throw reserved;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.adapter.serverSideEmitWithAck(event, args);
   }
 
   /** Target rooms. */
@@ -121,14 +198,15 @@ export class Namespace extends EventEmitter {
     return this.operator().timeout(ms);
   }
   /** Send to every socket of the namespace (live; not stored). A reserved name (`connection`, `disconnect`, `$…`, R4.5.1) throws a TypeError, as in Socket.IO. */
+  override emit<E extends EventNames<STC>>(event: E, ...args: EventParams<STC, E>): boolean;
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    // EventEmitter itself emits newListener/removeListener through this method: those stay local.
-    if (typeof event === 'symbol' || event === 'newListener' || event === 'removeListener') return super.emit(event, ...args);
-    if (event === 'connection') throw new TypeError('"connection" is a reserved event name of a namespace; pick another name');
+    // EventEmitter itself emits newListener/removeListener (a name and a listener) through this method: those stay local; the application's throw.
+    if (typeof event === 'symbol' || ((event === 'newListener' || event === 'removeListener') && isListenerBookkeeping(args))) return super.emit(event, ...args);
+    assertNamespaceEvent(event);
     return this.operator().emit(event, args[0]);
   }
-  /** Every socket of the namespace on this node. */
-  fetchSockets(): Promise<Socket[]> {
+  /** Every socket of the namespace, on every node (this node's as `Socket`, others' as `RemoteSocket`). */
+  fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
     return this.operator().fetchSockets();
   }
   /** Make every socket join rooms. */
@@ -157,12 +235,16 @@ export class Namespace extends EventEmitter {
   publish(room: string, event: string, data?: unknown, opts: PublishOptions = {}): Promise<AppendResult> {
     const reserved = reservedEventError(event); // R4.5.1: the same rule as for clients' emits
     if (reserved) return Promise.reject(reserved);
-    const msg = { event, data: data ?? null, ts: this.server.now(), ...(opts.from ? { from: opts.from } : {}), ...(opts.key ? { key: opts.key } : {}) };
+    // R5.8.6: several arguments or binary values are stored as one JSON envelope (protocol/binary.ts); plain JSON as it is.
+    const msg = { event, data: storedData(data ?? null), ts: this.server.now(), ...(opts.from ? { from: opts.from } : {}), ...(opts.key ? { key: opts.key } : {}) };
     return this.log(room).append(msg, opts.echo ?? false);
   }
 
   /** @internal Encode a live event frame of this namespace (no room, no offset: not stored). */
-  encodeEvent(event: string, data: unknown): string {
+  encodeEvent(event: string, data: unknown, args?: readonly unknown[]): string {
+    // contract: role F — `args` (all the arguments) replaces `data` when given; several arguments or binary values
+    // make an `args` field or a binary message (R4.5.10, R4.9); one JSON value encodes exactly as before.
+    if (args !== undefined || (typeof data === 'object' && data !== null)) return encodeArgsFrame({ type: 'event', ns: this.name, event }, args ?? [data], { ts: this.server.now() });
     return encodeFrame({ type: 'event', ns: this.name, event, data: data ?? null, ts: this.server.now() } satisfies EventFrame);
   }
 
@@ -240,18 +322,31 @@ export class Namespace extends EventEmitter {
     return idle && now - this.unusedSince >= idleMs;
   }
 
-  /** @internal Run middleware and add a connection to this namespace. */
-  async add(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
+  /**
+   * @internal Run middleware and add a connection to this namespace. `restore`: the socket's saved state of a recovered
+   * session (R2.7.5): `data` and `recovered` are set before the middleware runs (skipped with `skipMiddlewares`); the
+   * caller restores the rooms once it told the client (lib/recovery.ts `resume`).
+   */
+  async add(conn: Connection, auth: Record<string, unknown>, restore?: SavedNamespace): Promise<Socket> {
     this.joining++;
     try {
-      return await this.addNow(conn, auth);
+      // contract: Adapter.init (optional): a cluster adapter's subscriptions are made before its first socket joins. A failure
+      // was logged by the adapter; the namespace serves this node's sockets anyway.
+      if (this.adapterReady) await this.adapterReady;
+      return await this.addNow(conn, auth, restore);
     } finally {
       this.joining--;
     }
   }
 
-  private async addNow(conn: Connection, auth: Record<string, unknown>): Promise<Socket> {
-    const socket = new Socket(this, conn, { ...conn.handshake, auth });
+  private async addNow(conn: Connection, auth: Record<string, unknown>, restore?: SavedNamespace): Promise<Socket> {
+    // The server adds Socket.IO's handshake fields (headers, time, url, secure, xdomain) to every connection's handshake.
+    const socket = new Socket(this, conn, { ...(conn.handshake as Omit<Handshake, 'auth'>), auth });
+    if (restore) {
+      socket.data = restore.data as typeof socket.data;
+      socket.recovered = true;
+    }
+    const skip = restore !== undefined && this.server.recovery?.options.skipMiddlewares === true;
     // Issue 7 #8: rooms a middleware joined belong to the adapter under this sid; every way out of the
     // handshake (refusal, a throw, the connection closing meanwhile) takes them away again.
     const abandon = (): void => {
@@ -262,7 +357,7 @@ export class Namespace extends EventEmitter {
     try {
       // A parent's middleware runs first, then this namespace's own (both read live, so a
       // middleware added to the parent later applies to existing children too).
-      for (const mw of this.parent ? [...this.parent.middlewares, ...this.middlewares] : this.middlewares) {
+      for (const mw of skip ? [] : this.parent ? [...this.parent.middlewares, ...this.middlewares] : this.middlewares) {
         await new Promise<void>((resolve, reject) => {
           try {
             const r = mw(socket, (err) => (err ? reject(err) : resolve())) as Promise<unknown> | undefined;
@@ -318,6 +413,17 @@ export class Namespace extends EventEmitter {
     this.sockets.delete(socket.id);
     socket.conn.sockets.delete(this.name);
     socket.emitReserved('disconnect', reason);
+    if (this.parent && this.dynamic && this.sockets.size === 0) this.parent.childEmptied(this); // cleanupEmptyChildNamespaces
+  }
+
+  /** @internal Nothing connects or is connected now: drop every idle room log (their data stays in the store); true when the namespace is unused. */
+  forgetIdle(): boolean {
+    for (const [room, log] of this.logs) {
+      if (!log.idle()) continue;
+      this.logs.delete(room);
+      log.dispose();
+    }
+    return this.sockets.size === 0 && this.joining === 0 && this.logs.size === 0 && this.subscriptions.idle();
   }
 
   /**
@@ -356,7 +462,7 @@ export class ParentNamespace extends Namespace {
   readonly children = new Set<Namespace>();
 
   constructor(
-    server: WsqServer,
+    server: NamespaceHost,
     readonly matcher: NamespaceMatcher,
   ) {
     super(server, `parent:${String(matcher)}`);
@@ -412,6 +518,11 @@ export class ParentNamespace extends Namespace {
   attach(child: Namespace): void {
     child.parent = this;
     this.children.add(child);
+  }
+
+  /** @internal A child made for a client's connect lost its last socket: with `cleanupEmptyChildNamespaces` it goes at once (as in Socket.IO). */
+  childEmptied(child: Namespace): void {
+    if (this.server.options.cleanupEmptyChildNamespaces) this.server.dropNamespace(child);
   }
 
   protected override operator(): BroadcastOperator {

@@ -2,17 +2,19 @@
  * WsqServer: the HTTP server and WebSocket upgrade (the only `ws` import on the server
  * side), the namespaces, heartbeats and shutdown.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
 import { nanoid } from 'nanoid';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, PROTOCOL_VERSION, SUBPROTOCOL } from '../protocol/codes.js';
-import type { ClientFrame, RequestId, WelcomeFrame } from '../protocol/frames.js';
+import { type ClientFrame, type RequestId, SERVER_FEATURES, type WelcomeFrame } from '../protocol/frames.js';
 import type { AdapterFactory } from './adapter/types.js';
 import { Connection, type ConnectionHost, type HandshakeInfo, MAX_EARLY_FRAMES } from './connection.js';
-import { parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
+import { ConfigError, parseServerOptions, type AuthConfigInput, type LimitsConfigInput, type ServerOptions } from './config.js';
+import { type Cluster, newNodeId, openCluster, redactUrl, refuseLocalStore } from './cluster.js';
 import { mountAdmin } from './admin/api.js';
 import { recordRefusal } from './admin/stats.js';
 import { Guard, type AuthorizeHook } from './auth/guard.js';
@@ -26,10 +28,13 @@ import { connecting } from './handlers/connect.js';
 import { dispatch } from './handlers/index.js';
 import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
 import { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
-import type { Socket } from './socket.js';
+import type { BroadcastOperator } from './broadcast.js';
+import { rememberRequest, type Socket, type UpgradeFacts } from './socket.js';
 import { MemoryStore } from './store/memory.js';
+import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 import { StoreUnavailableError, type Retention, type Store } from './store/types.js';
 import { VERSION } from './version.js';
+import { Recovery, SentRing, type Claimed } from './recovery.js';
 
 /** Options of a WsqServer. Every field has a default. */
 export interface WsqServerOptions {
@@ -81,6 +86,28 @@ export interface WsqServerOptions {
   origins?: string[];
   /** `GET /metrics` (Prometheus text): `enabled` (default true); rooms matching `roomPatterns` (`*` globs, default none) get per-consumer lag series. */
   metrics?: { enabled?: boolean; roomPatterns?: string[] };
+  /**
+   * Connection state recovery (PROTOCOL.md §2.7), as Socket.IO's option: a client reconnecting within `maxDisconnectionDuration`
+   * ms (default 120 000) keeps its sid, rooms and `socket.data` (`socket.recovered` is true) and receives what was sent to it and
+   * its rooms meanwhile — on a durable store across a restart too. `skipMiddlewares` (default true): a recovered connection skips
+   * the namespaces' middleware. Absent: off (nothing is counted or kept).
+   */
+  connectionStateRecovery?: { maxDisconnectionDuration?: number; skipMiddlewares?: boolean };
+  /**
+   * Decide on each upgrade request before anything else (as Socket.IO's `allowRequest`): call
+   * `callback(null, true)` to go on; `callback(err, false)` answers HTTP 403 with `err` as the reason.
+   * @example
+   * allowRequest: (req, callback) => callback(null, req.headers['x-api-version'] === '2')
+   */
+  allowRequest?: (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => void;
+  /** A child namespace of a dynamic parent (`of(RegExp | fn)`) goes as soon as its last socket leaves (as in Socket.IO). Default false: it goes after a heartbeat unused. */
+  cleanupEmptyChildNamespaces?: boolean;
+  /**
+   * Scale out (README "Scaling out", lib/cluster.ts): every node with the same `url` and `prefix` shares rooms, logs, offsets,
+   * cursors and groups. Builds the Redis store and the Redis adapter, so `store` and `adapter` must not be given too.
+   * `durable`: set true only when that Redis fsyncs every write (`appendfsync always`). Default prefix "wsq:".
+   */
+  redis?: { url: string; prefix?: string; durable?: boolean };
 }
 
 /** Options with their defaults filled in (by lib/config.ts). */
@@ -113,9 +140,17 @@ function resolve(o: WsqServerOptions): ResolvedOptions {
  * server.on('connection', (socket) => socket.on('hello', (data, reply) => reply('hi')));
  * await server.listen({ port: 8080 });
  */
-export class WsqServer implements ConnectionHost {
+export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends EventsMap = DefaultEventsMap, ISE extends EventsMap = DefaultEventsMap, SD = any>
+  implements ConnectionHost
+{
   readonly options: ResolvedOptions;
   readonly store: Store;
+  /** @internal Connection state recovery's sessions (lib/recovery.ts); undefined when the option is off. */
+  readonly recovery: Recovery | undefined;
+  /** This server's node id (nanoid): in its log lines and `/healthz`/`/readyz` when it runs on Redis (`redis` option). */
+  readonly nodeId: string = newNodeId();
+  /** The Redis side (store, adapter, connections) when the `redis` option is set. */
+  private readonly cluster: Cluster | undefined;
   readonly limits: ConnectionHost['limits'];
   /** @internal Credentials, permissions and limits (lib/auth/guard.ts). */
   readonly guard: Guard;
@@ -148,7 +183,15 @@ export class WsqServer implements ConnectionHost {
   readonly logs: Log;
   /** Writes refused by the store since the current storage fault began (undefined: no fault now). */
   private storeFault: number | undefined;
-  private readonly wss: WebSocketServer;
+  private wss: WebSocketServer;
+  /** Server-level events (`new_namespace`). */
+  private readonly events = new EventEmitter();
+  /** The `upgrade` listener on the HTTP server (moved by `attach`). */
+  private readonly upgradeListener = (req: IncomingMessage, sock: Duplex, head: Buffer): void => this.onUpgrade(req, sock, head);
+  /** True once `close()` finished (a later `listen()` starts the server again). */
+  private closed = false;
+  /** The store is the default MemoryStore this server made (so it can serve again after `close()`). */
+  private readonly ownStore: boolean;
   private readonly nsps = new Map<string, Namespace>();
   private readonly parents: ParentNamespace[] = [];
   private readonly connections = new Set<Connection>();
@@ -157,17 +200,39 @@ export class WsqServer implements ConnectionHost {
   /** Called once the last connection closed while `close()` drains. */
   private drained: (() => void) | undefined;
 
-  constructor(options: WsqServerOptions = {}, httpServer?: HttpServer) {
+  constructor(options?: WsqServerOptions, httpServer?: HttpServer);
+  /** Socket.IO's order: `new Server(httpServer, options)`. */
+  constructor(httpServer: HttpServer, options?: WsqServerOptions);
+  constructor(first: WsqServerOptions | HttpServer = {}, second?: HttpServer | WsqServerOptions) {
+    const [options, httpServer] = first instanceof NetServer ? [(second ?? {}) as WsqServerOptions, first as HttpServer] : [first, second as HttpServer | undefined];
     this.options = resolve(options);
     const o = this.options;
     this.logs = new Log(
       o.logger ?? createLogger({ level: o.log.level, ...(o.log.pretty !== undefined ? { pretty: o.log.pretty } : {}) }),
       isPinoLike(o.logger) ? 'debug' : o.log.level,
       () => this.now(),
+      o.redis ? { node: this.nodeId } : undefined, // on Redis every line says which node wrote it
     );
-    this.store = options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
+    if (o.redis) {
+      // lib/cluster.ts: `redis` brings the shared store and the cross-node adapter (decision 1); one of them given as well is a conflict.
+      for (const k of ['store', 'adapter'] as const) {
+        if (options[k] !== undefined) throw new ConfigError([`${k}: the "redis" option builds its own ${k} (shared by every node on ${redactUrl(o.redis.url)}); drop "${k}" or "redis"`], 'WsqServer option');
+      }
+      this.cluster = openCluster(o.redis, { nodeId: this.nodeId, retention: retentionResolver(o.retention, o.retentionRules), now: o.now, logs: this.logs });
+      this.options = { ...o, adapter: this.cluster.adapter };
+    }
+    this.store = this.cluster?.store ?? options.store ?? new MemoryStore({ retention: retentionResolver(o.retention, o.retentionRules), now: o.now });
     this.readiness = new Readiness(this.store, () => this.closing !== undefined);
-    routeHealth(this.http, this.readiness);
+    const csr = o.connectionStateRecovery;
+    if (csr)
+      this.recovery = new Recovery(
+        csr,
+        this.store,
+        () => this.now(),
+        (msg, err) => this.log('error', msg, err),
+      );
+    if (this.cluster) this.readiness.add('redis', () => this.cluster?.readiness());
+    routeHealth(this.http, this.readiness, this.cluster ? { nodeId: this.nodeId } : undefined);
     if (o.metrics.enabled) {
       this.metrics = new ServerMetrics(
         {
@@ -193,17 +258,25 @@ export class WsqServer implements ConnectionHost {
       () => this.now(),
       () => this.authorize,
     );
-    this.wss = new WebSocketServer({
+    this.ownStore = !options.store && !this.cluster;
+    this.wss = this.makeWss();
+    this.httpServer = httpServer ?? createServer((req, res) => this.onHttp(req, res));
+    this.httpServer.on('upgrade', this.upgradeListener);
+    this.of('/');
+    refuseLocalStore(this.sockets.adapter, this.store); // a cross-node adapter over a node-local store: refused (lib/cluster.ts)
+    this.heartbeat = setInterval(() => this.beat(), o.heartbeatMs).unref();
+  }
+
+  /** The WebSocket side (upgrades are handed to it; made again when the server listens after `close()`). */
+  private makeWss(): WebSocketServer {
+    const o = this.options;
+    return new WebSocketServer({
       noServer: true,
       clientTracking: false,
       maxPayload: o.maxPayload * 4,
       perMessageDeflate: o.perMessageDeflate === false ? false : o.perMessageDeflate === true ? { threshold: 1024 } : o.perMessageDeflate,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
-    this.httpServer = httpServer ?? createServer((req, res) => this.onHttp(req, res));
-    this.httpServer.on('upgrade', (req, sock, head) => this.onUpgrade(req, sock, head));
-    this.of('/');
-    this.heartbeat = setInterval(() => this.beat(), o.heartbeatMs).unref();
   }
 
   /** The current time in ms (the injected clock). */
@@ -227,15 +300,54 @@ export class WsqServer implements ConnectionHost {
     this.logs.write('error', `the store refuses writes: ${err.reason}`, { ...fields, store: this.store.kind, reason: err.reason });
   }
 
-  /** Listen on a port (0 picks a free one). */
-  listen(opts: { port?: number; host?: string } = {}): Promise<AddressInfo> {
+  /**
+   * Listen on a port (0 picks a free one; a number alone, as Socket.IO's `listen(port)`, is the port).
+   * After `close()` it serves again — declared namespaces, middleware and listeners kept — when the store is
+   * the server's own memory store (its contents are gone, as in Socket.IO); a store you passed in was closed
+   * by `close()`, so then it rejects: make a new WsqServer on a reopened store.
+   */
+  listen(opts: number | { port?: number; host?: string } = {}): Promise<AddressInfo> {
+    if (typeof opts === 'number') opts = { port: opts };
+    if (this.closed) {
+      if (!this.ownStore) return Promise.reject(new Error('listen() after close(): close() closed the store this server was given; make a new WsqServer with a reopened store'));
+      this.reopen();
+    }
+    const o = opts;
     return new Promise((res, rej) => {
       this.httpServer.once('error', rej);
-      this.httpServer.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
+      this.httpServer.listen(o.port ?? 8080, o.host ?? '127.0.0.1', () => {
         this.httpServer.off('error', rej);
         res(this.httpServer.address() as AddressInfo);
       });
     });
+  }
+
+  /** After `close()`: serve again (a new WebSocket side, the heartbeat, namespaces without their room logs). */
+  private reopen(): void {
+    this.closed = false;
+    this.closing = undefined;
+    this.wss = this.makeWss();
+    for (const nsp of this.nsps.values()) nsp.forgetIdle(); // their logs' positions were of the store's old contents
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs).unref();
+  }
+
+  /**
+   * Serve WebSocket upgrades on another HTTP(S) server (as Socket.IO's `io.attach(httpServer)`), or with a
+   * port, listen on one (`attach(3000)`). The HTTP routes (`/healthz`, `/metrics`, …) are then served only if
+   * that server's request listener calls `server.http.handle(req, res)`.
+   * @example
+   * const httpServer = createServer(app);
+   * io.attach(httpServer);
+   * httpServer.listen(3000);
+   */
+  attach(target: HttpServer | number, opts: { host?: string } = {}): this | Promise<AddressInfo> {
+    if (typeof target === 'number') return this.listen({ port: target, ...opts });
+    if (target === this.httpServer) return this;
+    if (this.httpServer.listening) throw new Error('attach(): this server already listens on its own HTTP server; attach before listen(), or close() first');
+    this.httpServer.off('upgrade', this.upgradeListener);
+    (this as { httpServer: HttpServer }).httpServer = target;
+    target.on('upgrade', this.upgradeListener);
+    return this;
   }
 
   /** The port listened on. */
@@ -255,7 +367,13 @@ export class WsqServer implements ConnectionHost {
    * @example
    * server.of(/^\/team-\w+$/).on('connection', (socket) => socket.emit('welcome', socket.nsp.name));
    */
-  of(name: string | NamespaceMatcher): Namespace {
+  of(name: string | NamespaceMatcher, fn?: (socket: Socket<CTS, STC, ISE, SD>) => void): Namespace<CTS, STC, ISE, SD> {
+    const nsp = this.ofNow(name) as unknown as Namespace<CTS, STC, ISE, SD>;
+    if (fn) nsp.on('connection', fn); // `of(name, fn)`: fn is a `connection` listener, as in Socket.IO
+    return nsp;
+  }
+
+  private ofNow(name: string | NamespaceMatcher): Namespace {
     if (typeof name !== 'string') {
       const parent = new ParentNamespace(this, name);
       this.parents.push(parent);
@@ -271,6 +389,7 @@ export class WsqServer implements ConnectionHost {
       this.nsps.set(ns, (nsp = new Namespace(this, ns)));
       // A declared name that a RegExp parent matches is that parent's child (its middleware applies), as in Socket.IO.
       if (ns !== '/') this.parents.find((p) => p.matchesName(ns))?.attach(nsp);
+      this.created(nsp);
     }
     nsp.dynamic = false; // declared by the application: kept for the server's life
     return nsp;
@@ -286,14 +405,127 @@ export class WsqServer implements ConnectionHost {
     return this.nsps.get(name);
   }
 
+  /** `new_namespace` listeners hear of a namespace made now (declared with `of`, or on a client's connect). */
+  private created(nsp: Namespace): void {
+    try {
+      this.events.emit('new_namespace', nsp);
+    } catch (err) {
+      this.log('error', 'a "new_namespace" listener threw', err);
+    }
+  }
+
+  /** @internal With `cleanupEmptyChildNamespaces`: forget a dynamic child namespace that lost its last socket (its data stays in the store). */
+  dropNamespace(nsp: Namespace): void {
+    if (this.nsps.get(nsp.name) !== nsp || !nsp.forgetIdle()) return; // still in use (a connect in its middleware, a consumer)
+    this.nsps.delete(nsp.name);
+    for (const p of this.parents) p.children.delete(nsp);
+    void nsp.adapter.close();
+  }
+
   /** The main namespace "/". */
-  get sockets(): Namespace {
+  get sockets(): Namespace<CTS, STC, ISE, SD> {
     return this.of('/');
   }
 
-  /** `server.on('connection', …)`: listen on the main namespace. */
-  on(event: 'connection', fn: (socket: Socket) => void): this {
-    this.sockets.on(event, fn);
+  /**
+   * `server.on('connection' | 'connect', …)`: listen on the main namespace; `new_namespace` hears of every
+   * namespace made (as in Socket.IO); any other name: `serverSideEmit` listeners of the main namespace.
+   */
+  on(event: 'connection' | 'connect', fn: (socket: Socket<CTS, STC, ISE, SD>) => void): this;
+  on(event: 'new_namespace', fn: (nsp: Namespace) => void): this;
+  on<E extends EventNames<ISE>>(event: E, fn: ISE[E]): this;
+  on(event: string, fn: (...args: any[]) => void): this {
+    if (event === 'new_namespace') this.events.on(event, fn);
+    else this.sockets.on(event, fn);
+    return this;
+  }
+
+  /** As `on`, once. */
+  once(event: 'connection' | 'connect', fn: (socket: Socket<CTS, STC, ISE, SD>) => void): this;
+  once(event: 'new_namespace', fn: (nsp: Namespace) => void): this;
+  once(event: string, fn: (...args: any[]) => void): this;
+  once(event: string, fn: (...args: any[]) => void): this {
+    if (event === 'new_namespace') this.events.once(event, fn);
+    else this.sockets.once(event, fn);
+    return this;
+  }
+
+  /** Remove a listener added with `on`/`once`. */
+  off(event: string, fn: (...args: any[]) => void): this {
+    if (event === 'new_namespace') this.events.off(event, fn);
+    else this.sockets.off(event, fn);
+    return this;
+  }
+
+  /** Alias of `to` (main namespace). */
+  in(room: string | string[]): BroadcastOperator {
+    return this.sockets.in(room);
+  }
+
+  /** Every socket of the main namespace except those in `room` (a sid is a room). */
+  except(room: string | string[]): BroadcastOperator {
+    return this.sockets.except(room);
+  }
+
+  /** Broadcast flag (main namespace): dropped for sockets whose transport is not writable (R2.3.6). */
+  get volatile(): BroadcastOperator {
+    return this.sockets.volatile;
+  }
+
+  /** Broadcast flag (main namespace): this node only. */
+  get local(): BroadcastOperator {
+    return this.sockets.local;
+  }
+
+  /** Broadcast flag (main namespace): `compress(false)` never compresses these frames. */
+  compress(flag: boolean): BroadcastOperator {
+    return this.sockets.compress(flag);
+  }
+
+  /** The ack timeout of the next `emitWithAck` (main namespace). */
+  timeout(ms: number): BroadcastOperator {
+    return this.sockets.timeout(ms);
+  }
+
+  /** Every socket of the main namespace (every node). */
+  fetchSockets(): ReturnType<Namespace['fetchSockets']> {
+    return this.sockets.fetchSockets();
+  }
+
+  /** Make every socket of the main namespace join rooms. */
+  socketsJoin(room: string | string[]): ReturnType<Namespace['socketsJoin']> {
+    return this.sockets.socketsJoin(room);
+  }
+
+  /** Make every socket of the main namespace leave rooms. */
+  socketsLeave(room: string | string[]): ReturnType<Namespace['socketsLeave']> {
+    return this.sockets.socketsLeave(room);
+  }
+
+  /** Disconnect every socket of the main namespace (`close`: their connections). */
+  disconnectSockets(close = false): ReturnType<Namespace['disconnectSockets']> {
+    return this.sockets.disconnectSockets(close);
+  }
+
+  /** Send to every socket of the main namespace and wait for each one's ack (see BroadcastOperator.emitWithAck). */
+  emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+    return (this.sockets.timeout(5000).emitWithAck as (event: string, ...a: unknown[]) => Promise<unknown[]>)(event, ...args);
+  }
+
+  /** `serverSideEmit` of the main namespace: to the other servers of the cluster (see Namespace.serverSideEmit). */
+  serverSideEmit<E extends EventNames<ISE>>(event: E, ...args: EventParams<ISE, E>): boolean;
+  serverSideEmit(event: string, ...args: unknown[]): boolean {
+    return (this.sockets.serverSideEmit as (event: string, ...a: unknown[]) => boolean)(event, ...args);
+  }
+
+  /** `serverSideEmitWithAck` of the main namespace: one answer per other server. */
+  serverSideEmitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
+    return this.sockets.serverSideEmitWithAck(event, ...args);
+  }
+
+  /** `emit('message', …)` to the main namespace, as Socket.IO's `send`/`write`. */
+  send(...args: unknown[]): this {
+    this.sockets.send(...args);
     return this;
   }
 
@@ -309,8 +541,9 @@ export class WsqServer implements ConnectionHost {
   }
 
   /** Send to every socket of the main namespace. */
-  emit(event: string, data?: unknown): boolean {
-    return this.sockets.emit(event, data);
+  emit<E extends EventNames<STC>>(event: E, ...args: EventParams<STC, E>): boolean;
+  emit(event: string, ...args: unknown[]): boolean {
+    return (this.sockets.emit as (event: string, ...a: unknown[]) => boolean)(event, ...args);
   }
 
   /** Append to a room of the main namespace (stored; see Namespace.publish). */
@@ -329,12 +562,14 @@ export class WsqServer implements ConnectionHost {
       const child = p.createChild(name);
       child.dynamic = true;
       this.nsps.set(name, child);
+      this.created(child);
       return child;
     }
     if (this.options.namespaces !== 'any') return undefined;
     const nsp = new Namespace(this, name);
     nsp.dynamic = true;
     this.nsps.set(name, nsp);
+    this.created(nsp);
     return nsp;
   }
 
@@ -381,14 +616,35 @@ export class WsqServer implements ConnectionHost {
   /** @internal */
   onClose(conn: Connection): void {
     if (this.connections.delete(conn) && this.logs.enabled('debug')) this.logs.write('debug', 'connection closed', connFields(conn));
-    for (const socket of [...conn.sockets.values()]) socket.nsp.remove(socket, 'transport close');
+    if (this.recovery && conn.pid && conn.ring) {
+      if (conn.restored) this.recovery.release(conn.restored); // namespaces of the recovered session never re-entered
+      // R2.7.2: the session is kept before the sockets leave, so their `disconnect` listeners' emits are kept too.
+      if (conn.recoverable) {
+        const sockets = [...conn.sockets.values()].map((s) => ({ ns: s.nsp.name, rooms: s.rooms, subscribed: new Set(s.subs.keys()), data: s.data }));
+        this.recovery.save({ pid: conn.pid, sid: conn.sid, client: conn.client, ring: conn.ring, sockets });
+      } else this.recovery.save({ pid: conn.pid, sid: conn.sid, client: conn.client, ring: conn.ring, sockets: [] }); // forgets the pid
+    }
+    // R2.5.8: the reason the connection ended (Socket.IO's strings), in every socket's `disconnecting`/`disconnect`.
+    for (const socket of [...conn.sockets.values()]) socket.nsp.remove(socket, conn.closeReason);
     if (this.connections.size === 0) this.drained?.();
   }
 
   /**
-   * Close every connection (1001), stop listening, and close the store.
+   * Close every connection (1001), stop listening, and close the store; `cb` (as Socket.IO's `close(cb)`) is
+   * called once done, with an error if closing failed. The port is free when it resolves.
    */
-  close(): Promise<void> {
+  close(cb?: (err?: Error) => void): Promise<void> {
+    const done = this.closeNow();
+    if (cb) {
+      done.then(
+        () => cb(),
+        (err: Error) => cb(err),
+      );
+    }
+    return done;
+  }
+
+  private closeNow(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.heartbeat);
       this.metrics?.close();
@@ -416,7 +672,10 @@ export class WsqServer implements ConnectionHost {
       // Settle sockets now (their close events may come later) and commit consumer state before the store closes.
       for (const c of [...this.connections]) this.onClose(c);
       await Promise.all([...this.nsps.values()].map((n) => n.closeConsumers()));
+      await this.recovery?.flush(); // sessions of the connections just closed, before the store closes (R2.7.6)
       await this.store.close();
+      await this.cluster?.close(); // the Redis connections, after the store's last write
+      this.closed = true;
       this.logs.write('info', 'shut down');
     })();
     return this.closing;
@@ -467,6 +726,32 @@ export class WsqServer implements ConnectionHost {
     }
     const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1]; // the scheme is case-insensitive (RFC 7235)
     const token = bearer ?? query.token;
+    // The application's allowRequest (Socket.IO's) decides first; then the guard.
+    this.allowed(req, sock, () => this.admit(req, sock, head, query, token));
+  }
+
+  /** Run the `allowRequest` option, if any: `go` on success, else HTTP 403 (500 if it threw). */
+  private allowed(req: IncomingMessage, sock: Duplex, go: () => void): void {
+    const allow = this.options.allowRequest;
+    if (!allow) return go();
+    let answered = false;
+    try {
+      allow(req, (err, success) => {
+        if (answered) return;
+        answered = true;
+        if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
+        if (err || !success) return this.refuse(sock, 403, `Forbidden: ${typeof err === 'string' && err ? err : 'allowRequest refused the connection'}`);
+        go();
+      });
+    } catch (err) {
+      if (answered) return;
+      answered = true;
+      this.log('error', 'allowRequest threw', err);
+      this.refuse(sock, 500, 'Internal Server Error: allowRequest failed');
+    }
+  }
+
+  private admit(req: IncomingMessage, sock: Duplex, head: Buffer, query: Record<string, string>, token: string | undefined): void {
     // R2.2.9, R2.2.10, R2.2.13, R2.2.14: Origin, connection limits, credentials → identity, all before the socket opens.
     this.guard.admit(req, query, token).then(
       (a) => {
@@ -478,20 +763,37 @@ export class WsqServer implements ConnectionHost {
         // The slot admit() reserved is given back if the socket goes before the WebSocket is made (then the WebSocket's close does it).
         let adopted = false;
         sock.once('close', () => adopted || a.release());
-        const info: HandshakeInfo = {
+        const issued = this.now();
+        const info: HandshakeInfo & UpgradeFacts = {
           query,
           address: req.socket.remoteAddress ?? '',
-          issued: this.now(),
+          issued,
+          // Socket.IO's handshake fields (lib/socket.ts Handshake).
+          headers: req.headers,
+          time: new Date(issued).toString(),
+          url: req.url ?? '/',
+          secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+          xdomain: req.headers.origin !== undefined,
           ...(a.client ? { client: a.client } : {}),
           ...(token ? { token } : {}),
           ...(a.credentials ? { credentials: a.credentials } : {}),
         };
-        this.wss.handleUpgrade(req, sock, head, (ws) => {
-          adopted = true;
-          const conn = this.onConnection(ws, info);
-          this.guard.opened(ws, a, CLOSE_CODES.credentials_expired, () =>
-            this.logs.limited('closed:4003', 'info', 'credentials expired; closing with 4003', connFields(conn, { code: CLOSE_CODES.credentials_expired })),
-          );
+        const upgrade = (claimed: Claimed | undefined): void => {
+          if (sock.destroyed) return void (claimed && this.recovery?.release(claimed));
+          this.wss.handleUpgrade(req, sock, head, (ws) => {
+            adopted = true;
+            const conn = this.onConnection(ws, info, req, claimed);
+            this.guard.opened(ws, a, CLOSE_CODES.credentials_expired, () =>
+              this.logs.limited('closed:4003', 'info', 'credentials expired; closing with 4003', connFields(conn, { code: CLOSE_CODES.credentials_expired })),
+            );
+          });
+        };
+        // R2.7.5: `?recover=<pid>&seen=<n>` takes that session, when it can be recovered whole (else a fresh connection).
+        const { recover, seen } = query;
+        if (!this.recovery || recover === undefined) return upgrade(undefined);
+        this.recovery.claim(recover, seen !== undefined && /^\d{1,15}$/.test(seen) ? Number(seen) : Number.NaN, a.client).then(upgrade, (err) => {
+          this.log('error', 'recovering a session failed', err);
+          upgrade(undefined);
         });
       },
       (err) => {
@@ -501,17 +803,34 @@ export class WsqServer implements ConnectionHost {
     );
   }
 
-  private onConnection(ws: WebSocket, info: HandshakeInfo): Connection {
-    const conn = new Connection(this, ws, nanoid(12), info);
+  private onConnection(ws: WebSocket, info: HandshakeInfo, req: IncomingMessage, claimed?: Claimed): Connection {
+    const conn = new Connection(this, ws, claimed?.sid ?? nanoid(12), info);
+    if (this.recovery) {
+      // R2.7.1, R2.7.3: a private session id, and the event frames sent counted (the recent ones kept).
+      conn.pid = this.recovery.newPid();
+      conn.ring = new SentRing();
+      conn.restored = claimed;
+      this.recovery.track(conn.pid, conn);
+    }
+    rememberRequest(conn, req); // socket.request, already in the main namespace's middleware
     this.connections.add(conn);
     if (this.logs.enabled('debug')) this.logs.write('debug', 'connection opened', connFields(conn, { address: info.address }));
     const main = this.sockets;
     // D1 (R2.1.8, R2.1.9): `welcome` means accepted, so it goes out only once the main namespace's middleware
     // accepted. Frames that arrive meanwhile are held by the connection and handled, in order, after
     // the application's `connection` listeners ran (R2.1.10), so an emit to a handler they add works.
-    main.add(conn, {}).then(
+    const restore = claimed?.namespaces.get('/');
+    main.add(conn, {}, restore).then(
       (socket) => {
         conn.send(this.welcome(conn));
+        // R2.7.5: the frames of "/" the client missed follow `welcome`, then the rooms are back (one step), then `connection`.
+        if (restore && claimed)
+          this.recovery?.resume(
+            claimed,
+            '/',
+            (t) => conn.sendText(t),
+            (r) => main.adapter.addAll(socket.id, r),
+          );
         main.announce(socket);
         conn.start();
       },
@@ -537,6 +856,7 @@ export class WsqServer implements ConnectionHost {
       maxPayload: o.maxPayload,
       server: { name: 'wsq', version: VERSION },
       ...(conn.client ? { client: conn.client } : {}),
+      ...(conn.pid ? { pid: conn.pid, recovered: conn.sockets.get('/')?.recovered === true } : {}), // R2.7.1, R2.7.5
       limits: {
         timeoutMs: o.timeoutMs,
         ackTimeoutMs: o.ackTimeoutMs,
@@ -547,6 +867,7 @@ export class WsqServer implements ConnectionHost {
         dedupWindowMs: { ...DEFAULT_RETENTION, ...o.retention }.dedupWindowMs,
         ...(o.limits.maxRoomsPerConnection > 0 ? { maxRooms: o.limits.maxRoomsPerConnection } : {}), // R2.2.15, R11.5: announce the room cap
       },
+      features: [...SERVER_FEATURES], // R1.10, R6.1.4 (contract: role F's `args` and `binary`; add others to SERVER_FEATURES)
     };
   }
 
@@ -559,12 +880,13 @@ export class WsqServer implements ConnectionHost {
     const { heartbeatMs, timeoutMs } = this.options;
     for (const c of this.connections) {
       // R2.4.5: lastSeen is the last pong, so a peer that writes but never reads is dropped too.
-      if (now - c.lastSeen > heartbeatMs + timeoutMs) c.terminate();
+      if (now - c.lastSeen > heartbeatMs + timeoutMs) c.terminate('ping timeout');
       else if (c.open) {
         c.ws.ping();
         c.checkBuffer();
       }
     }
+    this.recovery?.sweep(now);
     for (const [name, nsp] of this.nsps) {
       nsp.sweep(now, heartbeatMs);
       // A namespace made on demand (a client's connect) goes once nothing uses it; its data stays in the store.
