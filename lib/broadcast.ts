@@ -67,6 +67,7 @@ export class BroadcastOperator {
     for (const nsp of this.nsps()) {
       const text = nsp.encodeEvent(event, data);
       const dropped = nsp.stats.volatileDropped;
+      nsp.recovery?.capture(nsp.name, text, this.rooms, this.exceptRooms, this.flags.volatile); // R2.7.4: sessions away in these rooms
       nsp.stats.fanout(nsp.adapter.broadcast(text, { rooms: this.rooms, except: this.exceptRooms, flags: this.flags }), text.length, dropped);
     }
     return true;

@@ -429,6 +429,9 @@ export class Connection {
 
 /** True for an encoded `event` frame (every encoder writes `type` first; R2.7.3 counts these). */
 function isEvent(frame: string | Buffer): boolean {
-  return typeof frame === 'string' ? frame.startsWith(EVENT_PREFIX) : frame.length > EVENT_PREFIX.length && frame.toString('latin1', 0, EVENT_PREFIX.length) === EVENT_PREFIX;
+  return typeof frame === 'string'
+    ? frame.startsWith(EVENT_PREFIX)
+    : frame.length > EVENT_BYTES.length && frame.compare(EVENT_BYTES, 0, EVENT_BYTES.length, 0, EVENT_BYTES.length) === 0;
 }
 const EVENT_PREFIX = '{"type":"event"';
+const EVENT_BYTES = Buffer.from(EVENT_PREFIX);

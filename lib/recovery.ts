@@ -73,40 +73,43 @@ export interface Claimed {
   readonly namespaces: ReadonlyMap<string, SavedNamespace>;
 }
 
-/** Event frames a connection sent, counted, and the recent ones kept (R2.7.3). */
+/** Event frames a connection sent, counted, and the recent ones kept (R2.7.3): a fixed ring, no allocation per frame. */
 export class SentRing {
   /** Event frames sent on the connection so far. */
   sent = 0;
-  private frames: { seq: number; text: string | Buffer }[] = [];
+  private readonly frames: (string | Buffer | undefined)[] = new Array(RING_FRAMES);
+  /** Index of the oldest kept frame. */
   private head = 0;
+  private count = 0;
   private bytes = 0;
 
-  /** Count one event frame written to the socket and keep it. */
+  /** Count one event frame written to the socket and keep it (the oldest go past RING_FRAMES or RING_BYTES). */
   push(text: string | Buffer): void {
-    const seq = ++this.sent;
-    this.frames.push({ seq, text });
+    this.sent++;
+    if (this.count === RING_FRAMES) this.evict();
+    this.frames[(this.head + this.count++) % RING_FRAMES] = text;
     this.bytes += text.length;
-    while (this.frames.length - this.head > RING_FRAMES || (this.bytes > RING_BYTES && this.frames.length - this.head > 1)) {
-      this.bytes -= this.frames[this.head]!.text.length;
-      this.frames[this.head++] = undefined as never;
-    }
-    if (this.head > 1024) {
-      this.frames = this.frames.slice(this.head);
-      this.head = 0;
-    }
+    while (this.bytes > RING_BYTES && this.count > 1) this.evict();
+  }
+
+  private evict(): void {
+    this.bytes -= this.frames[this.head]!.length;
+    this.frames[this.head] = undefined;
+    this.head = (this.head + 1) % RING_FRAMES;
+    this.count--;
   }
 
   /** The seq of the oldest frame kept (`sent + 1` when none is). */
   get first(): number {
-    return this.frames[this.head]?.seq ?? this.sent + 1;
+    return this.sent - this.count + 1;
   }
 
   /** The kept frames, oldest first. */
   kept(): { seq: number; text: string }[] {
     const out: { seq: number; text: string }[] = [];
-    for (let i = this.head; i < this.frames.length; i++) {
-      const f = this.frames[i]!;
-      out.push({ seq: f.seq, text: typeof f.text === 'string' ? f.text : f.text.toString() });
+    for (let i = 0; i < this.count; i++) {
+      const f = this.frames[(this.head + i) % RING_FRAMES]!;
+      out.push({ seq: this.first + i, text: typeof f === 'string' ? f : f.toString() });
     }
     return out;
   }

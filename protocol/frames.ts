@@ -409,11 +409,17 @@ export const WelcomeFrame = strictObject({
   }).optional(),
   /** The optional features this server supports (R1.10, R6.1.4); absent means none. */
   features: array(string()).optional(),
+  /** Connection state recovery (R2.7.1): this connection's private session id, to reconnect with `?recover=`. */
+  pid: string().optional(),
+  /** Connection state recovery (R2.7.5): present with `pid`; true when this connection recovered a session. */
+  recovered: boolean().optional(),
 });
 export const ConnectedFrame = strictObject({
   type: literal('connected'),
   ns: Namespace,
   id: RequestId.optional(),
+  /** Connection state recovery (R2.7.5): true when the namespace's saved state came back with this connect. */
+  recovered: literal(true).optional(),
 });
 export const DisconnectedFrame = strictObject({
   type: literal('disconnected'),

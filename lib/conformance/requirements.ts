@@ -23,6 +23,7 @@ const APP = 'needs an application on the server (middleware, handlers, socket.le
 const TIME = 'takes longer than a conformance run should (default timeouts of tens of seconds)';
 const STORE = 'concerns storage durability or crashes, not observable from one run';
 const DOC = 'a convention of the document';
+const RECOVERY = 'needs a server with connection state recovery on and an application (test/parity/recovery*.test.ts)';
 
 const TABLE: readonly (readonly [string, string, string?])[] = [
   ['R1.1', 'requirement words and numbering', DOC],
@@ -82,10 +83,21 @@ const TABLE: readonly (readonly [string, string, string?])[] = [
   ['R2.5.5', 'an error explains a close with 1008 or 4001'],
   ['R2.5.6', 'a capped outgoing buffer; past the cap, close 4002', CONFIG],
   ['R2.5.7', 'deliveries and replay wait while a connection is backed up', CONFIG],
+  ['R2.5.8', "the server library's disconnect reasons are Socket.IO's strings", APP],
+  ['R2.5.9', "client SDK disconnect reasons are socket.io-client's strings", CLIENT],
   ['R2.6.1', 'a bad frame is answered and does not close the connection'],
   ['R2.6.2', "only the client's mistakes count toward the bad-frame limit"],
   ['R2.6.3', 'a late ack of an id the server took back is not counted', TIME],
   ['R2.6.4', 'more than badFrameLimit counted errors in a window: error, then 1008'],
+  ['R2.7.1', 'with recovery on, welcome carries a private pid and recovered', RECOVERY],
+  ['R2.7.2', 'a dropped connection keeps its session: sid, application rooms, data', RECOVERY],
+  ['R2.7.3', 'event frames are counted and the recent ones kept with the session', RECOVERY],
+  ['R2.7.4', 'events for a session away are kept (broadcasts, rooms, sid, emits); volatile not', RECOVERY],
+  ['R2.7.5', 'recover=<pid>&seen=<n>: same sid, welcome.recovered, missed frames first, rooms and data back', RECOVERY],
+  ['R2.7.6', 'on a durable store a session survives a restart of the server', STORE],
+  ['R2.7.7', 'a session that lost a frame to a cap is not recovered', RECOVERY],
+  ['R2.7.8', 'deliveries with an id, replays and own subscriptions are not resent by recovery', RECOVERY],
+  ['R2.7.9', 'SDKs reconnect with recover and seen, not after a disconnect on purpose', CLIENT],
   ['R3.1', 'every frame carries a string type'],
   ['R3.2', 'replies carry the request id, same value and JSON type'],
   ['R3.3', 'clients use distinct request ids', CLIENT],

@@ -35,14 +35,28 @@ async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame,
     return conn.sendError('unknown_namespace', `There is no namespace "${f.ns}" on this server. Connect to one the server serves (every connection starts in "/").`, f.id);
   }
   let socket: Socket;
+  // R2.7.5: on a recovered connection, the namespace's saved state (data and rooms) comes back with its connect.
+  const restore = conn.restored?.namespaces.get(f.ns);
   try {
-    socket = await nsp.add(conn, f.auth ?? {});
+    socket = await nsp.add(conn, f.auth ?? {}, restore);
   } catch (err) {
+    if (restore && conn.restored) server.recovery?.release(conn.restored, f.ns);
     const code = err instanceof WsqError && err.code === 'forbidden' ? 'forbidden' : 'unauthorized';
     const why = err instanceof Error && err.message ? err.message : 'the namespace refused the connection';
     return conn.sendError(code, `Namespace "${f.ns}" refused the connection: ${why}.`, f.id, err instanceof WsqError ? err.details : undefined);
   }
-  conn.send(reply);
+  if (!restore || !conn.restored || !server.recovery) {
+    conn.send(reply);
+    return nsp.announce(socket);
+  }
+  conn.send({ ...reply, recovered: true });
+  const claimed = conn.restored;
+  server.recovery.resume(
+    claimed,
+    f.ns,
+    (t) => conn.sendText(t),
+    (rooms) => nsp.adapter.addAll(socket.id, rooms),
+  );
   nsp.announce(socket);
 }
 
