@@ -12,6 +12,7 @@ import { networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { hashKey, newKey } from './auth/keys.js';
+import { redactUrl } from './cluster.js';
 import type { Config } from './config.js';
 import { defaultOf, envName, FLAGS, loadConfig } from './config-load.js';
 import { retentionResolver } from './retention.js';
@@ -40,20 +41,27 @@ function effectiveConfig(o: Record<string, string | boolean | undefined>): Confi
   const camel = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
   // commander keeps a `--no-x` flag as `x: false` (and `x: true` when it is not given).
   for (const f of FLAGS) flags[f.flag] = f.flag.startsWith('no-') ? (o[camel(f.flag.slice(3))] === false ? true : undefined) : o[camel(f.flag)];
-  return loadConfig({ file: o.config as string | undefined, env: process.env, flags });
+  const cfg = loadConfig({ file: o.config as string | undefined, env: process.env, flags });
+  // Decision 1 of issue 9: on Redis the logs are in Redis; a node-local store beside it would split the offsets.
+  if (cfg.redis && cfg.store.kind === 'memory') {
+    throw new Error(
+      '--redis (WSQ_REDIS, redis.url) keeps logs, cursors and groups in Redis, shared by every node; it cannot be combined with the memory store (--memory, store.kind). Drop one of them.',
+    );
+  }
+  return cfg;
 }
 
 const serve = configOptions(program.command('serve').description('run the stand-alone wsq/1 service (settings: --config FILE, then WSQ_<FLAG> variables, then flags)'));
 serve.action(async (o: Record<string, string | boolean | undefined>) => {
   const cfg = effectiveConfig(o);
   const tls = cfg.tls ? httpsServer(cfg.tls) : undefined; // before the store opens: a bad certificate stops the start naming its file
-  const store = await openStore(cfg);
+  const store = cfg.redis ? undefined : await openStore(cfg); // on Redis the server builds the shared store itself (lib/cluster.ts)
   const { host, port, store: _kind, tls: _tls, ...options } = cfg;
   let server: WsqServer;
   try {
-    server = new WsqServer({ ...options, store }, tls);
+    server = new WsqServer(store ? { ...options, store } : options, tls);
   } catch (err) {
-    await store.close();
+    await store?.close();
     throw err;
   }
   // A server passed in keeps its own request listener: route its plain HTTP requests (health, metrics, admin) here.
@@ -98,10 +106,19 @@ const loopback = (host: string): boolean => host === 'localhost' || host === '::
 
 /** What `wsq serve` prints once listening: where, which store, what is served on the port, the log. */
 function startLines(cfg: Config, server: WsqServer): string[] {
-  const where = cfg.store.kind === 'memory' ? 'memory store (not durable)' : `disk store at ${resolve(cfg.store.dataDir)}`;
+  const r = cfg.redis;
+  const where = r
+    ? `redis store at ${redactUrl(r.url)}, node ${server.nodeId}`
+    : cfg.store.kind === 'memory'
+      ? 'memory store (not durable)'
+      : `disk store at ${resolve(cfg.store.dataDir)}`;
   const scheme = cfg.tls ? 'wss' : 'ws';
   const lines = [`wsq ${VERSION} listening on ${addresses(cfg.host, server.port, cfg.path, scheme)} (${where})`];
-  lines.push(cfg.store.kind === 'memory' ? 'wsq: store: memory (everything is lost when the process stops)' : `wsq: store: disk, directory ${resolve(cfg.store.dataDir)}`);
+  if (r) {
+    lines.push(
+      `wsq: store: redis ${redactUrl(r.url)}, prefix "${r.prefix}", shared with every node on it (${r.durable ? 'durable: that Redis fsyncs every write' : 'acks mean "in Redis memory"; see README "Scaling out"'}); node id ${server.nodeId}`,
+    );
+  } else lines.push(cfg.store.kind === 'memory' ? 'wsq: store: memory (everything is lost when the process stops)' : `wsq: store: disk, directory ${resolve(cfg.store.dataDir)}`);
   const http = cfg.tls ? 'https' : 'http';
   const open = ['/healthz', '/readyz', '/metrics'].filter((p) => server.http.has(p));
   const admin = ['/dashboard', '/admin/api/rooms'].filter((p) => server.http.has(p)).map((p) => (p.startsWith('/admin/api/') ? '/admin/api/' : p));
@@ -134,6 +151,7 @@ function unprotected(cfg: Config, server: WsqServer): string[] {
 /** The configuration with secret material replaced by "***": key hashes and any value whose key names a secret (file paths are kept: files are never read into it). */
 function masked(v: unknown, key = ''): unknown {
   if (key === 'hash' || (/secret|password|token/i.test(key) && !/File$/.test(key))) return '***';
+  if (typeof v === 'string' && /^rediss?:\/\//.test(v)) return redactUrl(v); // a password in the Redis URL
   if (Array.isArray(v)) return v.map((x) => masked(x));
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, masked(x, k)]));
   return v;
