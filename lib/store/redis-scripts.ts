@@ -3,7 +3,7 @@
  * crash or by another node's command is one script, so Redis runs it alone and all at once:
  *
  * - `wsqAppend`: dedup check, age expiry, count/bytes retention (trim or refuse), the offset
- *   (`HINCRBY last`), the stream entry `<offset>-0`, the dedup key (`SET … PX window`), the
+ *   (`last + 1` of the meta hash), the stream entry `<offset>-0`, the dedup key (`SET … PX window`), the
  *   dead-letter consumer state of `AppendExtra.consumer`, and the `SPUBLISH` of the committed
  *   message on the room's shard channel: channel order is offset order (decision 3).
  * - `wsqPosition`: creates the log (and its epoch) if it is missing, applies age expiry.
@@ -20,28 +20,55 @@
  *
  * Failure inside a script: Redis does not roll a script back. Out of memory refuses the script's
  * first write (nothing is done) and lets a script that has written finish, so OOM never splits a
- * step. The only writes before an append's `HINCRBY last` are the log's creation and retention
- * trims, which a later append would make too; an error after it would leave that offset a gap
- * (allowed by the Store rules), never a reused offset.
+ * step. The only writes before an append takes its offset (`last`) are the log's creation and
+ * retention trims, which a later append would make too; an error after it would leave that offset
+ * a gap (allowed by the Store rules), never a reused offset.
  *
  * Times are the store's clock (`StoreOptions.now`, passed as arguments), not Redis's TIME, so an
  * injected clock works and nodes agree within their clock skew. Numbers that must stay exact
- * (ts, now) are passed and kept as strings; offsets go through HINCRBY (64-bit integers).
+ * (ts, now) are passed and kept as strings; offsets are integers below 2^53, written with `%d`.
  */
 
 /**
- * Shared Lua helpers, prepended to every script.
- * - `expire(meta, stream, cutoff)`: drop entries with `t < cutoff` from the front (MINID).
- * - `dropFront(meta, stream, stop, hint)`: drop entries from the front until `stop(count, bytes, ts)`.
- * Both keep `first` and `bytes` in the meta hash in step and return the count left.
+ * Shared Lua helpers, prepended to every script. A script loads the log's state once
+ * (`load`/`ensure`: one HMGET), works on it in Lua, and writes it back once (`save`: one HSET).
+ * - `dropFront(stream, st, stop, hint)`: drop entries from the front until `stop(count, bytes, ts)`
+ *   (exact `XTRIM MINID`, or `MAXLEN 0` when all go); keeps `st.first`, `st.bytes`, `st.count`.
+ * - `expire(stream, st, cutoff)`: drop entries with `t < cutoff` from the front.
  */
 const HELPERS = `
+local function num(v) return string.format('%d', v) end
+
+-- The log's state, or nil when it has no meta hash.
+local function load(meta)
+  local v = redis.call('HMGET', meta, 'epoch', 'first', 'last', 'bytes')
+  if not v[1] then return nil end
+  return { epoch = v[1], first = tonumber(v[2]), last = tonumber(v[3]), bytes = tonumber(v[4] or '0'), dirty = false }
+end
+
+-- The log's state, creating the log (under epoch) when it is missing.
+local function ensure(meta, stream, epoch, now, nsj, roomj)
+  local st = load(meta)
+  if st then return st end
+  -- A stream without its meta is from an earlier life of this log (evicted, deleted by hand):
+  -- it goes. Unless it never held an entry (last id 0-0): a consumer group made it (MKSTREAM).
+  if redis.call('EXISTS', stream) == 1 then
+    local info = redis.call('XINFO', 'STREAM', stream)
+    local lid = nil
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then lid = info[i + 1] break end
+    end
+    if lid ~= '0-0' then redis.call('DEL', stream) end
+  end
+  redis.call('HSET', meta, 'epoch', epoch, 'first', '1', 'last', '0', 'bytes', '0', 'touched', now, 'ns', nsj, 'room', roomj)
+  return { epoch = epoch, first = 1, last = 0, bytes = 0, dirty = false }
+end
+
 -- Walk from the front; drop while stop(count, bytes, ts) is false. Reads hint entries first
--- (doubling up to 128 per XRANGE), so a trim of one entry reads two. Returns count, bytes left.
-local function dropFront(meta, stream, stop, hint)
-  local count = redis.call('XLEN', stream)
-  if count == 0 then return 0, tonumber(redis.call('HGET', meta, 'bytes') or '0') end
-  local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
+-- (doubling up to 128 per XRANGE), so a trim of one entry reads two.
+local function dropFront(stream, st, stop, hint)
+  if st.count == nil then st.count = redis.call('XLEN', stream) end
+  local count, bytes = st.count, st.bytes
   local keep = nil
   local dropped = 0
   local start = '-'
@@ -60,43 +87,27 @@ local function dropFront(meta, stream, stop, hint)
     start = '(' .. batch[#batch][1]
     if n < 128 then n = n * 2 end
   end
-  if dropped > 0 then
-    local first
-    if keep then
-      redis.call('XTRIM', stream, 'MINID', keep)
-      first = string.match(keep, '^(%d+)')
-    else
-      redis.call('XTRIM', stream, 'MAXLEN', 0)
-      count = 0
-      bytes = 0
-      first = string.format('%d', tonumber(redis.call('HGET', meta, 'last')) + 1)
-    end
-    redis.call('HSET', meta, 'bytes', string.format('%d', bytes), 'first', first)
+  if dropped == 0 then return end
+  if keep then
+    redis.call('XTRIM', stream, 'MINID', keep)
+    st.first = tonumber(string.match(keep, '^(%d+)'))
+  else
+    redis.call('XTRIM', stream, 'MAXLEN', 0)
+    count = 0
+    bytes = 0
+    st.first = st.last + 1
   end
-  return count, bytes
+  st.count, st.bytes, st.dirty = count, bytes, true
 end
 
-local function expire(meta, stream, cutoff)
-  if cutoff == nil then return end
-  dropFront(meta, stream, function(_, _, ts) return ts >= cutoff end, 2)
+local function expire(stream, st, cutoff)
+  if cutoff == nil or st.first > st.last then return end
+  dropFront(stream, st, function(_, _, ts) return ts >= cutoff end, 2)
 end
 
--- Create the log if missing. Returns epoch, created.
-local function ensure(meta, stream, epoch, now, nsj, roomj)
-  local e = redis.call('HGET', meta, 'epoch')
-  if e then return e, false end
-  -- A stream without its meta is from an earlier life of this log (evicted, deleted by hand):
-  -- it goes. Unless it never held an entry (last id 0-0): a consumer group made it (MKSTREAM).
-  if redis.call('EXISTS', stream) == 1 then
-    local info = redis.call('XINFO', 'STREAM', stream)
-    local lid = nil
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then lid = info[i + 1] break end
-    end
-    if lid ~= '0-0' then redis.call('DEL', stream) end
-  end
-  redis.call('HSET', meta, 'epoch', epoch, 'first', '1', 'last', '0', 'bytes', '0', 'touched', now, 'ns', nsj, 'room', roomj)
-  return epoch, true
+-- Write first and bytes back after a trim.
+local function saveTrim(meta, st)
+  if st.dirty then redis.call('HSET', meta, 'first', num(st.first), 'bytes', num(st.bytes)) end
 end
 `;
 
@@ -120,7 +131,8 @@ end
 export const APPEND = `${HELPERS}
 local meta, stream, dkey, ckey, gkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = ARGV[2]
-local epoch = ensure(meta, stream, ARGV[1], now, ARGV[14], ARGV[15])
+local st = ensure(meta, stream, ARGV[1], now, ARGV[14], ARGV[15])
+local epoch = st.epoch
 local group = ARGV[16]
 if group ~= '' and not group_ack_ok(gkey, group, ARGV[17], ARGV[18], ARGV[19]) then
   return {0, epoch, 0, 1}
@@ -133,8 +145,8 @@ end
 if window > 0 then
   local seen = redis.call('GET', dkey)
   if seen then
-    local se, so, st = string.match(seen, '^(%S+) (%d+) (%S+)$')
-    if se == epoch and tonumber(st) > tonumber(now) - window then
+    local se, so, sts = string.match(seen, '^(%S+) (%d+) (%S+)$')
+    if se == epoch and tonumber(sts) > tonumber(now) - window then
       saveConsumer()
       return {tonumber(so), epoch, 1, 0}
     end
@@ -143,32 +155,34 @@ end
 local size = tonumber(ARGV[4])
 local maxMessages = tonumber(ARGV[6])
 local maxBytes = tonumber(ARGV[7])
-if ARGV[8] ~= '' then expire(meta, stream, tonumber(ARGV[8])) end
+if ARGV[8] ~= '' then expire(stream, st, tonumber(ARGV[8])) end
 local function fits(count, bytes)
   return not ((maxMessages > 0 and count + 1 > maxMessages) or (maxBytes > 0 and bytes + size > maxBytes))
 end
 if ARGV[9] == '1' then
-  local count = redis.call('XLEN', stream)
-  local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
-  if maxMessages > 0 and count + 1 > maxMessages then return redis.error_reply('WSQFULL maxMessages ' .. ARGV[6]) end
-  if maxBytes > 0 and bytes + size > maxBytes then return redis.error_reply('WSQFULL maxBytes ' .. ARGV[7]) end
+  if maxMessages > 0 then
+    if st.count == nil then st.count = redis.call('XLEN', stream) end
+    if st.count + 1 > maxMessages then saveTrim(meta, st) return redis.error_reply('WSQFULL maxMessages ' .. ARGV[6]) end
+  end
+  if maxBytes > 0 and st.bytes + size > maxBytes then saveTrim(meta, st) return redis.error_reply('WSQFULL maxBytes ' .. ARGV[7]) end
 elseif maxMessages > 0 or maxBytes > 0 then
+  if st.count == nil then st.count = redis.call('XLEN', stream) end
   local hint = 2
-  if maxMessages > 0 then hint = math.max(2, redis.call('XLEN', stream) + 2 - maxMessages) end
-  dropFront(meta, stream, fits, math.min(hint, 128))
+  if maxMessages > 0 then hint = math.max(2, st.count + 2 - maxMessages) end
+  dropFront(stream, st, fits, math.min(hint, 128))
 end
-local offset = redis.call('HINCRBY', meta, 'last', 1)
-local id = string.format('%d', offset) .. '-0'
-redis.call('XADD', stream, id, 't', ARGV[3], 'z', ARGV[4], 'r', ARGV[5])
-redis.call('HINCRBY', meta, 'bytes', size)
-redis.call('HSET', meta, 'touched', now)
-if redis.call('XLEN', stream) == 1 then redis.call('HSET', meta, 'first', string.format('%d', offset)) end
+local offset = st.last + 1
+local o = num(offset)
+-- the offset is taken first, so a failure of what follows leaves a gap, never a reused offset;
+-- an empty log (first = last + 1) starts at this offset: first already equals it
+redis.call('HSET', meta, 'last', o, 'first', num(st.first), 'bytes', num(st.bytes + size), 'touched', now)
+redis.call('XADD', stream, o .. '-0', 't', ARGV[3], 'z', ARGV[4], 'r', ARGV[5])
 if window > 0 then
-  redis.call('SET', dkey, epoch .. ' ' .. string.format('%d', offset) .. ' ' .. now, 'PX', string.format('%d', window))
+  redis.call('SET', dkey, epoch .. ' ' .. o .. ' ' .. now, 'PX', num(window))
 end
 saveConsumer()
 if ARGV[13] ~= '' then
-  redis.call('SPUBLISH', ARGV[13], string.format('%d', offset) .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[5])
+  redis.call('SPUBLISH', ARGV[13], o .. '\\n' .. epoch .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[5])
 end
 return {offset, epoch, 0, 0}
 `;
@@ -179,10 +193,12 @@ return {offset, epoch, 0, 0}
  */
 export const POSITION = `${HELPERS}
 local meta, stream = KEYS[1], KEYS[2]
-local epoch = ensure(meta, stream, ARGV[1], ARGV[2], ARGV[4], ARGV[5])
-if ARGV[3] ~= '' then expire(meta, stream, tonumber(ARGV[3])) end
-local v = redis.call('HMGET', meta, 'first', 'last')
-return {epoch, tonumber(v[1]), tonumber(v[2])}
+local st = ensure(meta, stream, ARGV[1], ARGV[2], ARGV[4], ARGV[5])
+if ARGV[3] ~= '' then
+  expire(stream, st, tonumber(ARGV[3]))
+  saveTrim(meta, st)
+end
+return {st.epoch, st.first, st.last}
 `;
 
 /**
@@ -192,11 +208,15 @@ return {epoch, tonumber(v[1]), tonumber(v[2])}
  */
 export const READ = `${HELPERS}
 local meta, stream = KEYS[1], KEYS[2]
-if redis.call('EXISTS', meta) == 0 then return {} end
 local cutoff = nil
 if ARGV[3] ~= '' then
+  local st = load(meta)
+  if not st then return {} end
   cutoff = tonumber(ARGV[3])
-  expire(meta, stream, cutoff)
+  expire(stream, st, cutoff)
+  saveTrim(meta, st)
+elseif redis.call('EXISTS', meta) == 0 then
+  return {}
 end
 local out = {}
 local want = tonumber(ARGV[2])
@@ -231,7 +251,11 @@ if not touched then return 0 end
 if tonumber(ARGV[1]) - tonumber(touched) < tonumber(ARGV[2]) then return 0 end
 if redis.call('HLEN', cons) > 0 then return 0 end
 if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) > 0 then return 0 end
-if ARGV[3] ~= '' then expire(meta, stream, tonumber(ARGV[3])) end
+if ARGV[3] ~= '' then
+  local st = load(meta)
+  expire(stream, st, tonumber(ARGV[3]))
+  saveTrim(meta, st)
+end
 if redis.call('XLEN', stream) > 0 then return 0 end
 redis.call('DEL', meta, stream)
 return 1
