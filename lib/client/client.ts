@@ -18,10 +18,25 @@ import { Requests } from './requests.js';
 import { WsqNamespace } from './namespace.js';
 import type { Subscription } from './subscription.js';
 import { Transport, upgradeUrl, type UpgradeRefusal, type WebSocketConstructor, type WebSocketLike } from './transport.js';
-import type { AckResult, AnyEvents, ClientEvents, CloseInfo, ConnectOptions, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, MessageHandler } from './types.js';
+import { Emitter } from './emitter.js';
+import type {
+  AckResult,
+  AnyEvents,
+  ClientDisconnectReason,
+  ClientEvents,
+  CloseInfo,
+  ManagerEvents,
+  ConnectOptions,
+  EmitArgs,
+  EmitOptions,
+  EmitWithAckOptions,
+  EventMap,
+  JoinOptions,
+  MessageHandler,
+} from './types.js';
 
-/** Where the connection stands. */
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** Where the connection stands: `disconnected` after `client.disconnect()` (or with `autoConnect: false`) until `client.connect()`. */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'disconnected' | 'closed';
 
 /** @internal Opens a WebSocket with extra upgrade headers (the Node entry's, on `ws`). */
 export type HeaderSocketFactory = (url: string, protocols: string[], headers: Record<string, string>) => WebSocketLike;
@@ -59,7 +74,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   private readonly backoff: Backoff;
   /** Lifecycle listeners and `onAny` handlers; application-event handlers are the root namespace's. */
   protected readonly handlers = new HandlerRegistry<ClientEvents>({
-    lifecycle: ['open', 'close', 'reconnecting', 'reconnected', 'error'],
+    lifecycle: ['open', 'close', 'reconnecting', 'reconnected', 'error', 'connect', 'disconnect', 'connect_error'],
     events: {
       on: (event, handler) => this.root.on(event as keyof Listen & string, handler as MessageHandler<any>),
       off: (event, handler) => this.root.off(event, handler),
@@ -91,6 +106,25 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   private attemptToken: string | undefined;
   /** A 401 refusal and the token it refused: the same token again is not retried. */
   private refusedToken: { token: string | undefined; error: WsqError } | undefined;
+  /** `event` frames received on the current WebSocket (R2.7.3: `seen` of a recovery). */
+  private received = 0;
+  /** The session to recover on the next attempts (R2.7.9): set when an open connection dropped, until a `welcome`. */
+  private recoverFrom: { pid: string; seen: number } | undefined;
+  private recoveredFlag = false;
+  /** Set just before a drop the client itself diagnosed (`ping timeout`). */
+  private dropReason: ClientDisconnectReason | undefined;
+  private readonly manager = new Emitter<ManagerEvents>();
+  /**
+   * The manager events, as socket.io-client's `socket.io`: `reconnect_attempt` (attempt), `reconnect` (attempts),
+   * `reconnect_error` (error), `reconnect_failed`.
+   * @example
+   * client.io.on('reconnect_attempt', (n) => console.log('attempt', n));
+   */
+  readonly io: {
+    on<K extends keyof ManagerEvents>(event: K, listener: ManagerEvents[K]): unknown;
+    once<K extends keyof ManagerEvents>(event: K, listener: ManagerEvents[K]): unknown;
+    off<K extends keyof ManagerEvents>(event: K, listener?: ManagerEvents[K]): unknown;
+  } = this.manager;
 
   /** @internal Use `connect(url, options)`. */
   constructor(url: string, options: ConnectOptions & ClientInternals) {
@@ -128,6 +162,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
         // The connection is dead even if the socket does not know it yet.
         const t = this.transport;
         if (!t) return;
+        this.dropReason = 'ping timeout';
         void t.close(1000, 'heartbeat timeout');
         this.onClose(t, 1006, `nothing heard from the server for ${idle} ms`);
       },
@@ -147,7 +182,8 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     this.link = this.makeLink();
     this.root = new WsqNamespace<Listen, Emit>(this.link, '/');
     this.namespaces.set('/', this.root);
-    this.open();
+    if (options.autoConnect === false) this.current = 'disconnected';
+    else this.open();
   }
 
   /** Connecting, open, reconnecting (waiting for the next attempt) or closed. */
@@ -165,6 +201,67 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
   /** This connection's id on the server (changes with every connection). */
   get sid(): string | undefined {
     return this.welcomeFrame?.sid;
+  }
+  /** The sid while connected, undefined otherwise (socket.io-client's `socket.id`); the same after a recovery (R2.7.5). */
+  get id(): string | undefined {
+    return this.current === 'open' ? this.welcomeFrame?.sid : undefined;
+  }
+  /** True while not connected (socket.io-client's `socket.disconnected`). */
+  get disconnected(): boolean {
+    return this.current !== 'open';
+  }
+  /** True while the client is connected or will (re)connect on its own (socket.io-client's `socket.active`); false after `disconnect()`, `close()`, a terminal close or the last failed attempt. */
+  get active(): boolean {
+    return this.current !== 'closed' && this.current !== 'disconnected';
+  }
+  /** True when the current connection recovered the previous session (connection state recovery, R2.7.5): same sid, and missed events arrive. */
+  get recovered(): boolean {
+    return this.current === 'open' && this.recoveredFlag;
+  }
+
+  /**
+   * Connect again after `disconnect()` (or the first time, with `autoConnect: false`), as socket.io-client's
+   * `socket.connect()`. No-op while connecting or connected; throws `closed` after `close()` or a terminal close.
+   * @example
+   * client.disconnect();
+   * client.connect();
+   */
+  connect(): this {
+    if (this.current === 'closed') throw new WsqError('closed', 'The client is closed; create a new one with connect(url).');
+    if (this.current === 'disconnected') this.open();
+    return this;
+  }
+
+  /**
+   * Disconnect on purpose, as socket.io-client's `socket.disconnect()`: each namespace is left on the server (its
+   * sockets' reason: `client namespace disconnect`), the WebSocket closes, no reconnect follows and the session is
+   * not recovered (R2.7.9). Subscriptions, handlers and the outbox stay: `connect()` resumes them. `disconnect`
+   * fires with `io client disconnect`.
+   */
+  disconnect(): this {
+    if (this.current === 'closed' || this.current === 'disconnected') return this;
+    const t = this.transport;
+    const wasOpen = this.current === 'open';
+    const connected = wasOpen ? [...this.namespaces.values()].filter((ns) => ns.connected) : [];
+    if (t && wasOpen) {
+      for (const ns of [...connected].sort((a, b) => (a.name === '/' ? 1 : b.name === '/' ? -1 : 0))) t.send(encodeFrame({ type: 'disconnect', ns: ns.name }));
+    }
+    this.recoverFrom = undefined;
+    this.current = 'disconnected';
+    this.transport = undefined;
+    this.gen++;
+    this.heartbeat.stop();
+    this.stopConnectTimer();
+    if (this.reconnectTimer !== undefined) this.settings.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.requests.drop();
+    this.emits.connectionLost();
+    this.backoff.reset();
+    if (t) void t.close(1000, 'io client disconnect');
+    for (const ns of connected) ns.connectionLost('io client disconnect');
+    this.lifecycle.emit('close', { code: 1000, reason: 'io client disconnect', willReconnect: false });
+    if (wasOpen) this.lifecycle.emit('disconnect', 'io client disconnect', { code: 1000, reason: 'io client disconnect' });
+    return this;
   }
   /** Emits waiting in the outbox. */
   get outboxSize(): number {
@@ -264,13 +361,19 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    const wasOpen = this.current === 'open';
+    const connected = wasOpen ? [...this.namespaces.values()].filter((ns) => ns.connected) : [];
     this.requests.drop();
     this.shutdown(new WsqError('closed', 'The client was closed.'));
     this.lifecycle.emit('close', { code: 1000, reason: 'client closed', willReconnect: false });
+    for (const ns of connected) ns.connectionLost('io client disconnect');
+    if (wasOpen) this.lifecycle.emit('disconnect', 'io client disconnect', { code: 1000, reason: 'client closed' });
     this.closing = new Promise<void>((resolve) => {
       // Let handlers that already resolved send their acks (they are a few microtasks away).
       this.settings.setTimeout(() => {
         const t = this.transport;
+        // On purpose: the server's sockets get `client namespace disconnect`, and no session is kept (R2.7.9).
+        if (t && wasOpen) for (const ns of [...connected].sort((a, b) => (a.name === '/' ? 1 : b.name === '/' ? -1 : 0))) t.send(encodeFrame({ type: 'disconnect', ns: ns.name }));
         this.transport = undefined;
         this.gen++;
         (t ? t.close(1000, 'client closed') : Promise.resolve()).then(resolve);
@@ -333,7 +436,10 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     }
     this.attemptToken = token;
     const headers = this.headerSocket && token !== undefined;
-    const url = upgradeUrl(this.url, { client: this.settings.client, ...(headers || token === undefined ? {} : { token }) });
+    // R2.7.9: after a drop, ask for the session back (`seen`: the events received on the connection that dropped).
+    const recover = this.recoverFrom ? { recover: this.recoverFrom.pid, seen: this.recoverFrom.seen } : {};
+    const url = upgradeUrl(this.url, { client: this.settings.client, ...(headers || token === undefined ? {} : { token }), ...recover });
+    this.received = 0;
     const create = headers
       ? (u: string, protocols: string[]) => this.headerSocket!(u, protocols, { Authorization: `Bearer ${token}` })
       : (u: string, protocols: string[]) => new this.WebSocketImpl(u, protocols);
@@ -341,7 +447,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
       open: () => {},
       message: (text) => this.onText(t, text),
       binary: () => this.report(new WsqError('unsupported_frame', 'The server sent a binary frame; wsq/1 carries JSON text only. It was ignored.')),
-      close: (code, reason, refusal) => this.onClose(t, code, reason, refusal),
+      close: (code, reason, refusal, errored) => this.onClose(t, code, reason, refusal, errored),
     });
     this.transport = t;
   }
@@ -351,9 +457,11 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     this.connectTimer = undefined;
   }
 
+
   private onText(t: Transport, text: string): void {
     if (t !== this.transport || this.current === 'closed') return;
     this.heartbeat.heard();
+    if (text.startsWith('{"type":"event"')) this.received++; // R2.7.3: counted as the server counts them
     const decoded = readServerFrame(text); // R1.4: unknown fields are dropped, unknown frame types ignored
     if (!decoded.ok) {
       this.report(errorFromFrame(decoded.error));
@@ -381,12 +489,16 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     const attempts = this.backoff.attempts;
     this.everOpened = true;
     this.current = 'open';
+    this.recoverFrom = undefined;
+    this.recoveredFlag = frame.recovered === true; // R2.7.5
     this.backoff.reset();
     this.refusedToken = undefined;
     if (this.settings.heartbeat) this.heartbeat.start(frame.heartbeatMs, this.settings.heartbeatTimeoutMs);
     const synced = [...this.namespaces.values()].map((ns) => ns.open(conn));
     this.flush();
     this.lifecycle.emit('open', frame);
+    this.lifecycle.emit('connect');
+    if (reconnected) this.manager.emit('reconnect', attempts);
     if (reconnected) {
       void Promise.all(synced).then(() => {
         if (this.gen === conn) this.lifecycle.emit('reconnected', { attempts });
@@ -394,8 +506,9 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     }
   }
 
-  private onClose(t: Transport, code: number, reason: string, refusal?: UpgradeRefusal): void {
+  private onClose(t: Transport, code: number, reason: string, refusal?: UpgradeRefusal, errored = false): void {
     if (t !== this.transport) return;
+    if (errored && !this.dropReason) this.dropReason = 'transport error';
     this.transport = undefined;
     if (refusal) {
       // I7 #16: a refused upgrade is reported with its status and the server's sentence.
@@ -415,6 +528,14 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
    * with backoff, or stop (a terminal close code, `opts.terminal`, no attempts left).
    */
   private lost(code: number, reason: string, opts: { error?: WsqError; status?: number; terminal?: boolean; minDelayMs?: number | undefined } = {}): void {
+    const wasOpen = this.current === 'open';
+    const connected = wasOpen ? [...this.namespaces.values()].filter((ns) => ns.connected) : [];
+    // R2.5.9: socket.io-client's reason strings.
+    const why: ClientDisconnectReason =
+      this.dropReason ?? (code === CLOSE_CODES.kicked ? 'io server disconnect' : code === CLOSE_CODES.policy_violation ? 'parse error' : 'transport close');
+    this.dropReason = undefined;
+    // R2.7.9: an open connection that dropped is recovered on the next attempts, if the server offered it.
+    if (wasOpen) this.recoverFrom = this.welcomeFrame?.pid ? { pid: this.welcomeFrame.pid, seen: this.received } : undefined;
     this.transport = undefined;
     this.gen++;
     this.heartbeat.stop();
@@ -436,7 +557,16 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     if (opts.status !== undefined) info.status = opts.status;
     if (opts.error) info.error = opts.error;
     this.lifecycle.emit('close', info);
+    if (wasOpen) {
+      for (const ns of connected) ns.connectionLost(why);
+      this.lifecycle.emit('disconnect', why, { code, reason });
+    } else {
+      const error = opts.error ?? new WsqError('unavailable', `The connection attempt failed (close ${code}${reason ? `: ${reason}` : ''}).`);
+      this.lifecycle.emit('connect_error', error);
+      if (this.everOpened) this.manager.emit('reconnect_error', error);
+    }
     if (delayMs === undefined) {
+      if (!terminal) this.manager.emit('reconnect_failed');
       const why =
         opts.error && terminal
           ? opts.error.message.replace(/\.$/, '')
@@ -448,9 +578,12 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
       return;
     }
     this.lifecycle.emit('reconnecting', { attempt: this.backoff.attempts, delayMs });
+    const attempt = this.backoff.attempts;
     this.reconnectTimer = this.settings.setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (this.current !== 'closed') this.open();
+      if (this.current === 'closed' || this.current === 'disconnected') return;
+      this.manager.emit('reconnect_attempt', attempt);
+      this.open();
     }, delayMs);
   }
 

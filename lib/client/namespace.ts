@@ -9,7 +9,7 @@ import { HandlerHost, HandlerRegistry } from './handlers.js';
 import { UNACKED_OUTCOME, answerer, noHandler, type EmitEntry, type Link } from './link.js';
 import { Subscription, modeOf } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
-import type { AckResult, AnyEvents, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents } from './types.js';
+import type { AckResult, AnyEvents, ClientDisconnectReason, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents } from './types.js';
 
 /**
  * A namespace: `client.ns('/chat', { auth })`. It connects with every connection of the
@@ -69,7 +69,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     this.readyPromise = new Promise<void>((resolve, reject) => (this.settleReady = { resolve, reject, done: false }));
     this.readyPromise.catch(() => {});
     this.handlers = new HandlerRegistry<NamespaceEvents>({
-      lifecycle: ['connected', 'disconnected', 'error'],
+      lifecycle: ['connected', 'disconnected', 'error', 'connect', 'disconnect'],
       owner: { kind: 'namespace', name },
       report: (e) => this.link.report(e),
       outerAny: () => [this.link.anyHandlers()],
@@ -276,6 +276,12 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     for (const sub of subs) sub.ended(error);
     this.link.rejectQueued(this.name, error);
     this.handlers.lifecycle.emit('disconnected');
+    this.handlers.lifecycle.emit('disconnect', 'io server disconnect'); // R2.5.9
+  }
+
+  /** @internal The client's connection ended while this namespace was connected (socket.io-client's namespace `disconnect`). */
+  connectionLost(reason: ClientDisconnectReason): void {
+    this.handlers.lifecycle.emit('disconnect', reason);
   }
 
   /**
@@ -334,6 +340,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
       this.settleReady.resolve();
     }
     this.handlers.lifecycle.emit('connected');
+    this.handlers.lifecycle.emit('connect');
     this.link.flush();
     return Promise.all(joins).then(() => {});
   }

@@ -145,6 +145,8 @@ export interface ConnectOptions {
    * with backoff. Default 20 000 (as socket.io-client's `timeout`).
    */
   connectTimeoutMs?: number;
+  /** Connect at once (default true, as socket.io-client's `autoConnect`); with false, call `client.connect()`. */
+  autoConnect?: boolean;
   /** Timers (injectable for tests). Default: the global ones. */
   timers?: { setTimeout: (fn: () => void, ms: number) => unknown; clearTimeout: (handle: any) => void };
   /** Clock, ms (injectable for tests). Default `Date.now`. */
@@ -203,6 +205,15 @@ export interface CloseInfo {
 
 /** Lifecycle events of the client (`client.on(...)`). */
 export interface ClientEvents {
+  /** Connected and accepted (socket.io-client's `connect`): after every `welcome`; `client.recovered` says whether the session came back. */
+  connect: () => void;
+  /**
+   * The connection ended (socket.io-client's `disconnect`, R2.5.9): `reason` is one of its strings; `details` has the
+   * close code and the server's close reason. Fires only for a connection that was open (a failed attempt is `connect_error`).
+   */
+  disconnect: (reason: ClientDisconnectReason, details: { code: number; reason: string }) => void;
+  /** A connection attempt failed (socket.io-client's `connect_error`): refused, or closed before `welcome`. */
+  connect_error: (error: WsqError) => void;
   /**
    * A connection is open and the server accepted it: its `welcome` arrived (D1: sent only
    * once the main namespace's middleware accepted). A refused connection never fires it.
@@ -233,6 +244,10 @@ export interface ClientEvents {
 
 /** Lifecycle events of a namespace (`ns.on(...)`). */
 export interface NamespaceEvents {
+  /** The namespace is connected (socket.io-client's `connect` of a namespace socket): after each connection. */
+  connect: () => void;
+  /** The namespace lost its connection (socket.io-client's `disconnect`): the client's connection dropped (its reason), or the server disconnected it (`io server disconnect`). */
+  disconnect: (reason: ClientDisconnectReason) => void;
   /** The namespace is connected (after each connection). */
   connected: () => void;
   /** The server disconnected the namespace. */
@@ -274,4 +289,19 @@ export interface SubscriptionEvents {
   left: (info: { by: 'server' }) => void;
   /** The join was refused, or a handler failed. */
   error: (error: WsqError) => void;
+}
+
+/** Why a connection ended, in socket.io-client's strings (PROTOCOL.md R2.5.9). */
+export type ClientDisconnectReason = 'io server disconnect' | 'io client disconnect' | 'ping timeout' | 'transport close' | 'transport error' | 'parse error';
+
+/** The manager events of `client.io` (socket.io-client's `socket.io.on(…)`). */
+export interface ManagerEvents {
+  /** A reconnect attempt starts (1 for the first after a drop). */
+  reconnect_attempt: (attempt: number) => void;
+  /** Connected again after a drop, after `attempt` attempts. */
+  reconnect: (attempt: number) => void;
+  /** A reconnect attempt failed. */
+  reconnect_error: (error: WsqError) => void;
+  /** No attempt left (`backoff.maxAttempts`): the client stopped. */
+  reconnect_failed: () => void;
 }
