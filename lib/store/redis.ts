@@ -494,29 +494,40 @@ export class RedisStore implements Store {
     return removed;
   }
 
-  /** Rooms with a log (meta hash) under this prefix, of `ns` when given, at most `limit`; positions as stored. */
+  /**
+   * Rooms with a log (meta hash) under this prefix, of `ns` when given (rooms with names too long
+   * to key plainly included), at most `limit`; positions as stored. A SCAN: for admin listings.
+   */
   async listRooms(ns?: string, limit = 1000): Promise<RoomSummary[]> {
-    let tag = '';
+    const p = globEscape(this.prefix);
+    // A namespace's plain room keys share the base64url of its length-prefixed name (whole 3-byte
+    // groups of it); hashed ones (names too long to key plainly: 0xFF + SHA-256) all start with "_".
+    const patterns = [`${p}{*`];
     if (ns !== undefined) {
-      const p = nsPrefix(ns);
-      tag = p.subarray(0, p.length - (p.length % 3)).toString('base64url');
+      const np = nsPrefix(ns);
+      patterns[0] = `${p}{${np.subarray(0, np.length - (np.length % 3)).toString('base64url')}*`;
+      patterns.push(`${p}{_*`);
     }
-    const pattern = `${globEscape(this.prefix)}{${tag}*`;
     const out: RoomSummary[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.command(this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'hash'));
-      cursor = next;
-      const metas = keys.filter((key) => key.endsWith(':m'));
-      const rows = await this.command(Promise.all(metas.map((m) => this.redis.hmget(m, 'ns', 'room', 'epoch', 'first', 'last'))));
-      for (const [nsj, roomj, epoch, first, last] of rows) {
-        if (out.length >= limit) break;
-        if (nsj === null || roomj === null || epoch === null) continue;
-        const rns = JSON.parse(nsj) as string;
-        if (ns !== undefined && rns !== ns) continue;
-        out.push({ ns: rns, room: JSON.parse(roomj) as string, epoch, first: Number(first), last: Number(last) });
-      }
-    } while (cursor !== '0' && out.length < limit);
+    const seen = new Set<string>(); // SCAN may return a key twice
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.command(this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'hash'));
+        cursor = next;
+        const metas = keys.filter((key) => key.endsWith(':m') && !seen.has(key));
+        for (const m of metas) seen.add(m);
+        const rows = await this.command(Promise.all(metas.map((m) => this.redis.hmget(m, 'ns', 'room', 'epoch', 'first', 'last'))));
+        for (const [nsj, roomj, epoch, first, last] of rows) {
+          if (out.length >= limit) break;
+          if (nsj === null || roomj === null || epoch === null) continue;
+          const rns = JSON.parse(nsj) as string;
+          if (ns !== undefined && rns !== ns) continue;
+          out.push({ ns: rns, room: JSON.parse(roomj) as string, epoch, first: Number(first), last: Number(last) });
+        }
+      } while (cursor !== '0' && out.length < limit);
+      if (out.length >= limit) break;
+    }
     return out;
   }
 

@@ -401,6 +401,23 @@ t.test('issue 9 item 3: key names — one hash tag per room shared by its dead r
   tt.throws(() => new RedisStore({ ...options(new FakeClock()), prefix: 'a{b}' }), /braces/, 'a prefix with braces is refused');
 });
 
+t.test('issue 9 item 3: listRooms of a namespace includes rooms whose names are too long to key plainly', async (tt) => {
+  const store = await systemStore(tt);
+  const long = 'r'.repeat(1100); // roomKey > 1,024 bytes: hashed
+  await store.position('ns', long);
+  await store.position('ns', 'short');
+  await store.position('other', long);
+  tt.same(
+    (await store.listRooms('ns')).map((r) => r.room.length).sort((a, b) => a - b),
+    [5, 1100],
+  );
+  tt.same(
+    (await store.listRooms('other')).map((r) => r.ns),
+    ['other'],
+  );
+  tt.equal((await store.listRooms()).length, 3);
+});
+
 t.test('issue 9 item 3: a dead letter with groupAck appends and XACKs in one step, or stores nothing when stale', async (tt) => {
   const store = await systemStore(tt);
   const k = redisKeys(store.prefix, 'ns', 'jobs');
