@@ -16,7 +16,8 @@
  *   offset order. `watch` follows that channel (decision 3).
  * - Keys are hash-tagged per room (`<prefix>{<tag>}…`, see `redisKeys`): all keys of a room, its
  *   channel, and the keys of its dead-letter room `$dead:<room>` share one tag, hence one cluster
- *   slot, so one script may touch them all.
+ *   slot, so one script may touch them all. (The store itself talks to one Redis server, not a
+ *   Redis Cluster: `listRooms` and the idle sweep SCAN that one server.)
  *
  * What an acked append means (decision 7): the promise resolves after Redis replied to the script.
  * With `appendonly yes` + `appendfsync always` on the Redis server that reply comes after the
