@@ -139,6 +139,11 @@ export class SharedGroup implements LogListener, ConsumerHandle {
     // Listening from the start: a log with a listener is not idle, so it cannot be dropped meanwhile.
     this.log.listeners.add(this);
     this.ready = this.load();
+    // Redis away at the first join: that join fails (unavailable); this group goes, so the next join tries again.
+    this.ready.catch(() => {
+      this.close();
+      this.opts.onIdle?.();
+    });
   }
 
   private async load(): Promise<void> {
