@@ -182,7 +182,12 @@ export class Consumer implements LogListener, ConsumerHandle {
   private readonly dead = new Set<number>();
   /** Deliveries waiting for an ack, in deadline order (one ack timeout for all, so insertion order). */
   private readonly pending = new Map<number, Pending>();
-  private readonly inflight = new Map<ConsumerMember, number>();
+  /**
+   * Each member's pending deliveries by the id it acks (id → offset): how `settle` finds an ack's offset,
+   * and the member's in-flight count (its size, at most its prefetch). With `pending`, the only record of a
+   * delivery: the connection keeps none (issue 9 seam).
+   */
+  private readonly inflight = new Map<ConsumerMember, Map<RequestId, number>>();
   private readonly due = new OffsetQueue();
   /** One timer for every pending delivery: set for the earliest deadline. */
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -237,7 +242,7 @@ export class Consumer implements LogListener, ConsumerHandle {
   add(member: ConsumerMember): void {
     if (this.members.includes(member)) return;
     this.members.push(member);
-    this.inflight.set(member, 0);
+    this.inflight.set(member, new Map());
     this.notify();
   }
 
@@ -266,6 +271,23 @@ export class Consumer implements LogListener, ConsumerHandle {
     this.advanceFloor();
     this.save();
     this.notify();
+  }
+
+  /**
+   * The client of `member` answered delivery `id`: ack it, or (with `nack`) nack it. False when
+   * `id` is no delivery of this consumer waiting on that member (late, taken back, or another's).
+   */
+  settle(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean {
+    const offset = this.inflight.get(member)?.get(id);
+    if (offset === undefined) return false;
+    if (nack) this.nack(offset, nack.requeue ?? true, nack.delayMs ?? 0);
+    else this.ack(offset);
+    return true;
+  }
+
+  /** Deliveries to `member` waiting for its ack (read at `/metrics` scrape time). */
+  pendingFor(member: ConsumerMember): number {
+    return this.inflight.get(member)?.size ?? 0;
   }
 
   /** The member refused this delivery: redeliver (after `delayMs`), or dead-letter it when `requeue` is false. */
@@ -316,8 +338,7 @@ export class Consumer implements LogListener, ConsumerHandle {
     if (!p) return undefined;
     p.member.forget(p.id);
     this.pending.delete(offset);
-    const n = this.inflight.get(p.member);
-    if (n !== undefined) this.inflight.set(p.member, n - 1);
+    this.inflight.get(p.member)?.delete(p.id);
     return p;
   }
 
@@ -395,7 +416,7 @@ export class Consumer implements LogListener, ConsumerHandle {
 
   /** The member holds fewer unacked deliveries than its prefetch, and its socket is not backed up (R2.5.7). */
   private hasRoom(m: ConsumerMember): boolean {
-    return (this.inflight.get(m) ?? 0) < m.prefetch && (m.ready?.(this.wake) ?? true);
+    return (this.inflight.get(m)?.size ?? 0) < m.prefetch && (m.ready?.(this.wake) ?? true);
   }
 
   private pickMember(): ConsumerMember | undefined {
@@ -474,7 +495,7 @@ export class Consumer implements LogListener, ConsumerHandle {
           changed = true;
           const id = member.deliver(this.log.frameOf(msg), this, msg.offset, attempt);
           this.pending.set(msg.offset, { member, id, deadline: Date.now() + this.opts.ackTimeoutMs });
-          this.inflight.set(member, (this.inflight.get(member) ?? 0) + 1);
+          this.inflight.get(member)?.set(id, msg.offset);
           this.armExpiry();
         }
       } while (this.again && !this.closed);

@@ -2,7 +2,7 @@
 import type { AckFrame, NackFrame, RequestId } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
-import type { WsqServer } from '../server.js';
+import type { HandlerHost } from './host.js';
 
 /**
  * An ack or nack that found nothing waiting. Per D5 the error carries no `id` (the id is the
@@ -31,10 +31,19 @@ function unknownId(conn: Connection, id: AckFrame['id'], what: string): void {
   );
 }
 
-/** Answer what waits for this id: a consumer's delivery (ack or nack) or the application's request. */
+/**
+ * Answer what waits for this id: the application's request (the connection's), or a consumer's
+ * delivery (ack or nack). A delivery is recorded only by its consumer, so it is found through
+ * the connection's subscriptions: one map lookup per consumer subscription of the connection.
+ */
 function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, data?: unknown): boolean {
   const w = conn.takeWaiter(id);
-  if (!w) return false;
+  if (!w) {
+    for (const socket of conn.sockets.values()) {
+      for (const sub of socket.subs.values()) if (sub.member && sub.consumer?.settle?.(sub.member, id, nack)) return true;
+    }
+    return false;
+  }
   if (w.kind === 'request') w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, data);
   else if (nack) w.consumer.nack(w.offset, nack.requeue ?? true, nack.delayMs ?? 0);
   else w.consumer.ack(w.offset);
@@ -42,11 +51,11 @@ function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; del
 }
 
 /** PROTOCOL.md §4.6 */
-export function handleAck(_s: WsqServer, conn: Connection, f: AckFrame): void {
+export function handleAck(_s: HandlerHost, conn: Connection, f: AckFrame): void {
   if (!settle(conn, f.id, undefined, f.data)) unknownId(conn, f.id, 'ack');
 }
 
 /** PROTOCOL.md §4.7 */
-export function handleNack(_s: WsqServer, conn: Connection, f: NackFrame): void {
+export function handleNack(_s: HandlerHost, conn: Connection, f: NackFrame): void {
   if (!settle(conn, f.id, { requeue: f.requeue, delayMs: f.delayMs })) unknownId(conn, f.id, 'nack');
 }

@@ -2,14 +2,14 @@
 import type { ConnectedFrame, ConnectFrame, DisconnectFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
-import type { WsqServer } from '../server.js';
+import type { HandlerHost } from './host.js';
 import type { Socket } from '../socket.js';
 
 /** Connects still running (namespace resolution, middleware), per connection and namespace. */
 const inFlight = new WeakMap<Connection, Map<string, Promise<void>>>();
 
 /** PROTOCOL.md §4.1 */
-export async function handleConnect(server: WsqServer, conn: Connection, f: ConnectFrame): Promise<void> {
+export async function handleConnect(server: HandlerHost, conn: Connection, f: ConnectFrame): Promise<void> {
   const reply: ConnectedFrame = f.id === undefined ? { type: 'connected', ns: f.ns } : { type: 'connected', ns: f.ns, id: f.id };
   let running = inFlight.get(conn);
   if (!running) inFlight.set(conn, (running = new Map()));
@@ -26,7 +26,7 @@ export async function handleConnect(server: WsqServer, conn: Connection, f: Conn
   }
 }
 
-async function connectOnce(server: WsqServer, conn: Connection, f: ConnectFrame, reply: ConnectedFrame): Promise<void> {
+async function connectOnce(server: HandlerHost, conn: Connection, f: ConnectFrame, reply: ConnectedFrame): Promise<void> {
   const others = (inFlight.get(conn)?.size ?? 1) - 1; // connects of other namespaces still in their middleware count too
   const denied = server.guard.connect(conn, f.ns, others); // R2.2.12, R2.2.15: permission `connect`, namespaces per connection
   if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
@@ -66,7 +66,7 @@ export function connecting(conn: Connection, ns: string): Promise<void> | undefi
 }
 
 /** PROTOCOL.md §4.2 */
-export function handleDisconnect(_server: WsqServer, conn: Connection, f: DisconnectFrame): void {
+export function handleDisconnect(_server: HandlerHost, conn: Connection, f: DisconnectFrame): void {
   const socket = conn.sockets.get(f.ns);
   if (!socket) return conn.bad('not_connected', `This connection is not in namespace "${f.ns}", so there is nothing to disconnect.`, f.id);
   socket.nsp.remove(socket, 'client namespace disconnect');

@@ -4,12 +4,12 @@ import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { connFields } from '../logging.js';
 import { QueueFullError, StoreUnavailableError } from '../store/types.js';
-import type { WsqServer } from '../server.js';
+import type { HandlerHost } from './host.js';
 
 const NONE: ReadonlySet<string> = new Set();
 
 /** PROTOCOL.md §4.5 */
-export async function handleEmit(server: WsqServer, conn: Connection, f: EmitFrame): Promise<void> {
+export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitFrame): Promise<void> {
   const socket = server.socketOf(conn, f.ns, f.id);
   if (!socket) return;
   // R4.5.2, R5.7.5: volatile/echo/key without room and key with volatile were refused by the codec.

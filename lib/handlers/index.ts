@@ -5,14 +5,14 @@
  */
 import type { ClientFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
-import type { WsqServer } from '../server.js';
+import type { HandlerHost } from './host.js';
 import { handleAck, handleNack } from './ack.js';
 import { handleConnect, handleDisconnect } from './connect.js';
 import { handleEmit } from './emit.js';
 import { handleJoin, handleLeave } from './join.js';
 
 /** A frame handler. */
-export type Handler<F> = (server: WsqServer, conn: Connection, frame: F) => void | Promise<void>;
+export type Handler<F> = (server: HandlerHost, conn: Connection, frame: F) => void | Promise<void>;
 
 type Table = { [T in ClientFrame['type']]: Handler<Extract<ClientFrame, { type: T }>> };
 
@@ -28,6 +28,6 @@ const handlers: Table = {
 };
 
 /** Route a decoded frame to its handler. */
-export function dispatch(server: WsqServer, conn: Connection, frame: ClientFrame): void | Promise<void> {
+export function dispatch(server: HandlerHost, conn: Connection, frame: ClientFrame): void | Promise<void> {
   return (handlers[frame.type] as Handler<ClientFrame>)(server, conn, frame);
 }

@@ -1,10 +1,10 @@
 /** `join` and `leave`: room subscriptions (live with replay, durable, group). */
 import { DEAD_ROOM_PREFIX, isReservedRoom, type JoinFrame, type LeaveFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
-import type { WsqServer } from '../server.js';
+import type { HandlerHost } from './host.js';
 
 /** PROTOCOL.md §4.3. The frame's shape rules (R4.3.5, R4.3.7: durable with group, epoch) were checked by the codec. */
-export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFrame): Promise<void> {
+export async function handleJoin(server: HandlerHost, conn: Connection, f: JoinFrame): Promise<void> {
   const socket = server.socketOf(conn, f.ns, f.id);
   if (!socket) return;
   if (f.durable && !conn.client) {
@@ -37,7 +37,7 @@ export async function handleJoin(server: WsqServer, conn: Connection, f: JoinFra
 }
 
 /** PROTOCOL.md §4.4 */
-export function handleLeave(server: WsqServer, conn: Connection, f: LeaveFrame): void {
+export function handleLeave(server: HandlerHost, conn: Connection, f: LeaveFrame): void {
   const socket = server.socketOf(conn, f.ns, f.id);
   if (!socket) return;
   const member = socket.subs.has(f.room) || (f.room !== socket.id && socket.rooms.has(f.room));
