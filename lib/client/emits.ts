@@ -6,7 +6,7 @@
  * dedups), failed with "outcome unknown" when they do not; timed out; refused before
  * sending when larger than the server's `maxPayload`.
  */
-import { encodeFrame } from '../../protocol/codec.js';
+import { ackArgs, encodeFrameBinary, wireByteLength } from '../../protocol/binary.js';
 import type { ClientFrame, ErrorFrame, RequestId, ServerAckFrame } from '../../protocol/frames.js';
 import { WsqError, WsqOutcomeUnknownError, WsqTimeoutError } from './errors.js';
 import type { EmitEntry } from './link.js';
@@ -59,7 +59,7 @@ export class Emits {
    */
   submit(entry: EmitEntry): void {
     const sendable = this.host.canSend(entry.ns);
-    if (entry.frame.volatile) {
+    if (entry.frame.volatile || entry.volatile) {
       if (sendable) this.sendOrThrow(entry);
       return;
     }
@@ -69,7 +69,7 @@ export class Emits {
       return;
     }
     // Known to be too large already (the id comes at send time: checked again then).
-    const tooLarge = this.host.maxPayload() === undefined ? undefined : this.check(entry, encodeFrame(entry.frame));
+    const tooLarge = this.host.maxPayload() === undefined ? undefined : this.check(entry, encodeFrameBinary(entry.frame));
     if (tooLarge) throw tooLarge;
     this.outbox.push(entry);
     this.startTimer(entry);
@@ -97,7 +97,14 @@ export class Emits {
     if (frame.epoch !== undefined) result.epoch = frame.epoch;
     if (frame.data !== undefined) result.data = frame.data;
     if (result.offset !== undefined) entry.onStored?.(result);
-    entry.settle?.resolve(result);
+    // R4.6.4: an emit to the server's handlers is answered with the answers themselves (as in Socket.IO).
+    const answer = entry.answer;
+    if (answer?.kind === 'callback') {
+      const answers = entry.frame.room === undefined ? ackArgs(frame) : [result];
+      if (answer.errorFirst) answer.cb(null, ...answers);
+      else answer.cb(...answers);
+    } else if (answer?.kind === 'promise') entry.settle?.resolve(ackArgs(frame)[0] as AckResult);
+    else entry.settle?.resolve(result);
     return true;
   }
 
@@ -153,7 +160,7 @@ export class Emits {
     let frame: ClientFrame = entry.frame;
     const id = entry.track ? this.host.nextId() : undefined;
     if (id !== undefined) frame = { ...entry.frame, id };
-    const text = encodeFrame(frame);
+    const text = encodeFrameBinary(frame); // R4.9: a binary message when data/args hold binary values, else JSON as ever
     const tooLarge = this.check(entry, text);
     if (tooLarge) return tooLarge;
     if (id !== undefined) {
@@ -176,11 +183,11 @@ export class Emits {
   private check(entry: EmitEntry, text: string): WsqError | undefined {
     const max = this.host.maxPayload();
     if (max === undefined) return undefined;
-    const size = utf8Length(text);
+    const size = wireByteLength(text); // a binary message counts all its bytes (R4.9.5)
     if (size <= max) return undefined;
     return new WsqError(
       'payload_too_large',
-      `${entry.what} was not sent: its frame is ${size} bytes of UTF-8 and the server accepts at most ${max} (maxPayload in welcome). Send smaller data, or store it elsewhere and send a reference.`,
+      `${entry.what} was not sent: its frame is ${size} bytes and the server accepts at most ${max} (maxPayload in welcome). Send smaller data, or store it elsewhere and send a reference.`,
       { details: { size, maxPayload: max } },
     );
   }

@@ -4,7 +4,7 @@
  */
 import type { ClientFrame, EventFrame, RequestId, ServerFrame } from '../../protocol/frames.js';
 import { WsqError } from './errors.js';
-import type { AckResult, AnyHandler, Message, MessageHandler } from './types.js';
+import type { AckCallback, AckResult, AnyHandler, Message, MessageArg, MessageHandler } from './types.js';
 import type { DeliveryTracker } from './tracking.js';
 
 /** An emit as the client holds it until it is sent (and, when tracked, acked). */
@@ -20,6 +20,14 @@ export interface EmitEntry {
   readonly what: string;
   /** The emitWithAck promise, if any. */
   settle?: { resolve: (ack: AckResult<any>) => void; reject: (error: WsqError) => void };
+  /**
+   * An emit to the server's handlers with an answer to wait for (R4.6.4): `promise` resolves
+   * emitWithAck with the first answer; `callback` gets them all (Socket.IO's ack callback), after
+   * `timeout(ms)` an error or null first (`errorFirst`).
+   */
+  answer?: { kind: 'promise' } | { kind: 'callback'; cb: AckCallback; errorFirst: boolean };
+  /** Volatile without a room (socket.io-client's `volatile` to the server's handlers): sent now or dropped, never queued; the wire frame has no `volatile` (R4.5.2 rule 1). */
+  volatile?: boolean;
   /** The request id of the current send. */
   id?: number;
   /** emitWithAck: reject with WsqTimeoutError after this many ms. */
@@ -68,8 +76,18 @@ export interface Link {
   forget(ns: string): void;
 }
 
-/** Answers one delivery: ack or nack, once, on the connection current when it is done. */
-export type Answer = (ok: boolean, data?: unknown, nack?: { requeue?: boolean; delayMs?: number }) => void;
+/**
+ * Answers one delivery: ack or nack, once, on the connection current when it is done. An ack
+ * carries `answers` when given (any number, R4.6.4), else `data` as its one answer, if any.
+ */
+export type Answer = (ok: boolean, data?: unknown, nack?: { requeue?: boolean; delayMs?: number }, answers?: unknown[]) => void;
+
+/** The `ack` frame of a delivery or request id with these answers (R4.6.4): none, `data` (one), or `args`. */
+export function ackFrame(id: RequestId, answers: readonly unknown[]): Extract<ClientFrame, { type: 'ack' }> {
+  if (answers.length === 0 || (answers.length === 1 && answers[0] === undefined)) return { type: 'ack', id };
+  if (answers.length === 1) return { type: 'ack', id, data: answers[0] };
+  return { type: 'ack', id, args: answers.map((a) => (a === undefined ? null : a)) };
+}
 
 /**
  * A delivery `id` that waits for an answer arrived on connection `conn`: its `answer`, or
@@ -98,13 +116,13 @@ export function answerer(
     if (verdict.action === 'wait') return undefined;
   }
   let answered = false;
-  return (ok, data, nack) => {
+  return (ok, data, nack, answers) => {
     if (answered) return;
     answered = true;
     const target = key === undefined ? { id, conn } : tracker.finish(key, ok);
     if (!target || !live()) return;
     if (ok) {
-      link.answer(target.conn, data === undefined ? { type: 'ack', id: target.id } : { type: 'ack', id: target.id, data });
+      link.answer(target.conn, ackFrame(target.id, answers ?? (data === undefined ? [] : [data])));
       return;
     }
     const f: { type: 'nack'; id: RequestId; requeue?: boolean; delayMs?: number } = { type: 'nack', id: target.id };
@@ -115,17 +133,23 @@ export function answerer(
   };
 }
 
-/** Build the `Message` handed to handlers. `answer` backs ack()/nack(). */
-export function toMessage<T>(frame: EventFrame, answer: Answer): Message<T> {
-  const msg: Message<T> = {
+/**
+ * Build the `Message` handed to handlers, callable as the ack callback (`msg(…answers)`, as in
+ * Socket.IO). `answer` backs it and ack()/nack(). Its `args` are every argument (R4.5.10).
+ */
+export function toMessage<T>(frame: EventFrame, answer: Answer): MessageArg<T> {
+  const ack = (...answers: unknown[]) => answer(true, undefined, undefined, answers);
+  const fields: Message<T> = {
     event: frame.event,
     data: frame.data as T,
+    args: frame.args ?? [frame.data],
     ns: frame.ns,
     ts: frame.ts,
     replay: frame.replay === true,
-    ack: (data?: unknown) => answer(true, data),
+    ack,
     nack: (options) => answer(false, undefined, options),
   };
+  const msg = Object.assign((...answers: unknown[]) => ack(...answers), fields) as MessageArg<T>;
   if (frame.room !== undefined) msg.room = frame.room;
   if (frame.offset !== undefined) msg.offset = frame.offset;
   if (frame.epoch !== undefined) msg.epoch = frame.epoch;
@@ -167,14 +191,14 @@ export function noHandler(frame: EventFrame, outcome: string): WsqError {
  * order (so messages reach them in arrival order). The promise resolves with the first
  * event handler's result once every result has settled, and rejects if any threw.
  */
-export function dispatch(msg: Message, handlers: Iterable<MessageHandler<any>>, anyHandlers: Iterable<Iterable<AnyHandler>>): Promise<unknown> {
+export function dispatch(msg: MessageArg, handlers: Iterable<MessageHandler<any>>, anyHandlers: Iterable<Iterable<AnyHandler>>): Promise<unknown> {
   const results: unknown[] = [];
   let failure: { error: unknown } | undefined;
   let first = true;
   let firstResult: unknown;
   for (const h of [...handlers]) {
     try {
-      const r = h(msg.data, msg);
+      const r = h(...msg.args, msg); // R4.5.10: every argument, then the message (the ack callback)
       if (first) firstResult = r;
       results.push(r);
     } catch (e) {
@@ -185,7 +209,7 @@ export function dispatch(msg: Message, handlers: Iterable<MessageHandler<any>>, 
   for (const group of anyHandlers) {
     for (const h of [...group]) {
       try {
-        results.push(h(msg.event, msg.data, msg));
+        results.push(h(msg.event, ...msg.args, msg));
       } catch (e) {
         failure ??= { error: e };
       }

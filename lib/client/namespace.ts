@@ -9,7 +9,22 @@ import { HandlerHost, HandlerRegistry } from './handlers.js';
 import { UNACKED_OUTCOME, answerer, noHandler, type EmitEntry, type Link } from './link.js';
 import { Subscription, modeOf } from './subscription.js';
 import { DeliveryTracker } from './tracking.js';
-import type { AckResult, AnyEvents, ClientDisconnectReason, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents } from './types.js';
+import { takeCallback, takeOptions } from '../args.js';
+import type { AckCallback, AckResult, AnyEvents, ClientDisconnectReason, EmitArgs, EmitOptions, EmitWithAckOptions, EventMap, JoinOptions, NamespaceEvents } from './types.js';
+
+/** The options `emit` takes as its last argument (before a callback). */
+const EMIT_KEYS = ['room', 'volatile', 'echo', 'key'] as const;
+
+/**
+ * `volatile`: a room emit carries it on the wire (R4.5.2 rule 3); an emit to the server's handlers is volatile on
+ * this side only (as socket.io-client's): sent now if the namespace can be sent to, else dropped, never queued.
+ */
+function setVolatile(entry: EmitEntry, options: EmitOptions): void {
+  if (options.room !== undefined) (entry.frame as { volatile?: boolean }).volatile = true;
+  else entry.volatile = true;
+}
+/** The options `emitWithAck` takes as its last argument. */
+const ACK_KEYS = ['room', 'echo', 'key', 'timeoutMs'] as const;
 
 /**
  * A namespace: `client.ns('/chat', { auth })`. It connects with every connection of the
@@ -141,12 +156,19 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
    * client.emit('order', order, { room: 'orders', key: order.id }); // stored once, resent if the ack is lost
    */
   emit<K extends keyof Emit & string>(event: K, ...args: EmitArgs<Emit[K], EmitOptions>): this {
-    const [data, options = {}] = args as [unknown, EmitOptions | undefined];
+    // R4.5.10, as in Socket.IO: any arguments, then (optionally) the options, then (optionally) the ack callback.
+    const { args: rest, cb } = takeCallback(args as unknown[]);
+    const { args: list, opts } = takeOptions(rest, EMIT_KEYS);
+    const options = (opts ?? {}) as EmitOptions;
+    if (cb) {
+      this.withCallback(event, list, options, cb, undefined);
+      return this;
+    }
     // A stored emit into a room joined here is acked too, so its offset is known and the
     // room never hands the sender's own message to its handlers (echo off).
     const own = options.room !== undefined && !options.volatile && !options.echo && this.subs.get(options.room)?.consumer === false;
-    const entry = this.entry(event, data, options, options.key !== undefined || own);
-    if (options.volatile) (entry.frame as { volatile?: boolean }).volatile = true;
+    const entry = this.entry(event, list, options, options.key !== undefined || own);
+    if (options.volatile) setVolatile(entry, options);
     this.link.submit(entry);
     return this;
   }
@@ -161,14 +183,62 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
    * const { offset } = await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby', key: 'm-1' });
    * const { data } = await client.emitWithAck('sum', [1, 2], { timeoutMs: 2000 }); // a server handler's answer
    */
-  emitWithAck<K extends keyof Emit & string, R = unknown>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<AckResult<R>> {
-    const [data, options = {}] = args as [unknown, EmitWithAckOptions | undefined];
-    return new Promise<AckResult<R>>((resolve, reject) => {
-      const entry = this.entry(event, data, options, true);
-      entry.settle = { resolve, reject };
+  emitWithAck<K extends keyof Emit & string, R = any>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<R> {
+    const { args: list, opts } = takeOptions(args as unknown[], ACK_KEYS);
+    return this.ackPromise<R>(event, list, (opts ?? {}) as EmitWithAckOptions);
+  }
+
+  /**
+   * Socket.IO's `socket.timeout(ms)`: `emit(event, …args, (err, …answers) => …)` gets an error first
+   * (`WsqTimeoutError` when no answer came within `ms`, the server's `WsqError` when it refused,
+   * else null, then the answers); `emitWithAck(event, …args)` rejects after `ms`.
+   * @example
+   * client.timeout(2000).emit('add', 1, 2, (err, sum) => console.log(err ?? sum));
+   * const sum = await client.timeout(2000).emitWithAck('add', 1, 2);
+   */
+  timeout(ms: number): { emit: (event: string, ...args: any[]) => WsqNamespace<Listen, Emit>; emitWithAck: <R = any>(event: string, ...args: any[]) => Promise<R> } {
+    return {
+      emit: (event, ...args) => {
+        const { args: rest, cb } = takeCallback(args);
+        if (!cb) {
+          (this.emit as (e: string, ...a: unknown[]) => unknown).call(this, event, ...rest);
+          return this;
+        }
+        const { args: list, opts } = takeOptions(rest, EMIT_KEYS);
+        this.withCallback(event, list, (opts ?? {}) as EmitOptions, cb, ms);
+        return this;
+      },
+      emitWithAck: <R>(event: string, ...args: any[]) => {
+        const { args: list, opts } = takeOptions(args, ACK_KEYS);
+        return this.ackPromise<R>(event, list, { ...(opts as EmitWithAckOptions | undefined), timeoutMs: ms });
+      },
+    };
+  }
+
+  private ackPromise<R>(event: string, list: unknown[], options: EmitWithAckOptions): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const entry = this.entry(event, list, options, true);
+      entry.settle = { resolve: resolve as (a: AckResult<any>) => void, reject };
+      // R4.6.4: an emit to the server's handlers resolves with the answer itself (its first); a room emit with its ack.
+      if (options.room === undefined) entry.answer = { kind: 'promise' };
       entry.timeoutMs = options.timeoutMs ?? this.link.ackTimeoutMs;
       this.link.submit(entry);
     });
+  }
+
+  /**
+   * An emit whose last argument was a callback (R4.6.4): `cb(…answers)` once the server answers
+   * (a room emit: `cb(ack)`); a failure goes to the `error` event. With `timeoutMs` (`timeout(ms)`)
+   * `cb(err, …answers)`, error first, and failures go to `cb`.
+   */
+  private withCallback(event: string, list: unknown[], options: EmitOptions, cb: AckCallback, timeoutMs: number | undefined): void {
+    const errorFirst = timeoutMs !== undefined;
+    const entry = this.entry(event, list, options, true);
+    entry.answer = { kind: 'callback', cb, errorFirst };
+    entry.settle = { resolve: () => {}, reject: (e) => (errorFirst ? cb(e) : this.handlers.reportError(e)) };
+    if (errorFirst) entry.timeoutMs = timeoutMs;
+    if (options.volatile) setVolatile(entry, options);
+    this.link.submit(entry);
   }
 
   /**
@@ -204,7 +274,7 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     });
   }
 
-  private entry(event: string, data: unknown, options: EmitOptions | EmitWithAckOptions, track: boolean): EmitEntry {
+  private entry(event: string, list: readonly unknown[], options: EmitOptions | EmitWithAckOptions, track: boolean): EmitEntry {
     if (typeof event !== 'string' || event.length === 0) throw new WsqError('bad_frame', 'emit: the event name must be a non-empty string.');
     if (isReservedEvent(event)) {
       throw new WsqError(
@@ -216,7 +286,9 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     if (this.dropped) throw this.droppedError();
     if (this.refusal && this.refusal.conn === this.link.conn) throw this.refusal.error;
     const frame: EmitEntry['frame'] = { type: 'emit', event };
-    if (data !== undefined) frame.data = data;
+    // R4.5.10: one argument is `data` (as without the feature), any other number `args`.
+    if (list.length !== 1) frame.args = list.map((a) => (a === undefined ? null : a));
+    else if (list[0] !== undefined) frame.data = list[0];
     if (options.room !== undefined) frame.room = options.room;
     if (this.name !== '/') frame.ns = this.name;
     if (options.echo) frame.echo = true;

@@ -7,6 +7,7 @@
 import t from 'tap';
 import type { RawClient } from '../helpers/raw-client.js';
 import { clientSocket, startServer, type Tap } from '../helpers/server.js';
+import { connect } from '../../lib/client/index.js';
 import type { WsqServer } from '../../lib/index.js';
 
 const declared = { namespaces: 'declared' as const };
@@ -156,4 +157,35 @@ t.test('issue 10 item 3: reserved event names throw when the application emits t
     [],
     'nothing reserved reached the client',
   );
+});
+
+t.test("issue 10 item 3: a client's volatile emit reaches the server's handlers; while disconnected it is dropped, not queued", async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const got: unknown[] = [];
+  let wake = (): void => undefined;
+  server.on('connection', (socket) =>
+    socket.on('typing', (data) => {
+      got.push(data);
+      wake();
+    }),
+  );
+  const client = connect(url, { reconnect: false, autoConnect: false });
+  t.teardown(() => client.close());
+  client.emit('typing', 'early', { volatile: true });
+  t.equal(client.outboxSize, 0, 'not connected: the volatile emit was dropped, not queued');
+  client.emit('typing', 'queued'); // a plain emit waits in the outbox
+  t.equal(client.outboxSize, 1);
+  client.connect();
+  await client.ready();
+  client.emit('typing', 'live', { volatile: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${got.length} of 2 emits within 3 s`)), 3000);
+    wake = () => {
+      if (got.length < 2) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    wake();
+  });
+  t.same(got, ['queued', 'live'], 'the queued plain emit, then the volatile one; never the dropped one');
 });
