@@ -216,7 +216,8 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
     if (o.redis) {
       // lib/cluster.ts: `redis` brings the shared store and the cross-node adapter (decision 1); one of them given as well is a conflict.
       for (const k of ['store', 'adapter'] as const) {
-        if (options[k] !== undefined) throw new ConfigError([`${k}: the "redis" option builds its own ${k} (shared by every node on ${redactUrl(o.redis.url)}); drop "${k}" or "redis"`], 'WsqServer option');
+        if (options[k] !== undefined)
+          throw new ConfigError([`${k}: the "redis" option builds its own ${k} (shared by every node on ${redactUrl(o.redis.url)}); drop "${k}" or "redis"`], 'WsqServer option');
       }
       this.cluster = openCluster(o.redis, { nodeId: this.nodeId, retention: retentionResolver(o.retention, o.retentionRules), now: o.now, logs: this.logs });
       this.options = { ...o, adapter: this.cluster.adapter };
@@ -263,7 +264,12 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
     this.httpServer = httpServer ?? createServer((req, res) => this.onHttp(req, res));
     this.httpServer.on('upgrade', this.upgradeListener);
     this.of('/');
-    refuseLocalStore(this.sockets.adapter, this.store); // a cross-node adapter over a node-local store: refused (lib/cluster.ts)
+    try {
+      refuseLocalStore(this.sockets.adapter, this.store); // a cross-node adapter over a node-local store: refused (lib/cluster.ts)
+    } catch (err) {
+      void this.sockets.adapter.close(); // its channels are released: the refused server leaves nothing subscribed
+      throw err;
+    }
     this.heartbeat = setInterval(() => this.beat(), o.heartbeatMs).unref();
   }
 
