@@ -2,8 +2,8 @@
  * BroadcastOperator: an immutable target builder (`to`, `in`, `except`, `volatile`,
  * `local`, `timeout`) that encodes a frame once and hands it to each namespace's adapter.
  */
-import type { RequestId } from '../protocol/frames.js';
-import type { BroadcastFlags } from './adapter/types.js';
+import { RemoteSocket } from './adapter/remote-socket.js';
+import { type AckCallback, type BroadcastFlags, DEFAULT_TIMEOUT_MS, type SocketSelector } from './adapter/types.js';
 import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
 import { assertEventName, reservedEventError } from './names.js';
@@ -15,7 +15,7 @@ export class BroadcastOperator {
     private readonly nsps: () => Namespace[],
     private readonly rooms: ReadonlySet<string> = new Set(),
     private readonly exceptRooms: ReadonlySet<string> = new Set(),
-    private readonly flags: BroadcastFlags & { timeoutMs?: number } = {},
+    private readonly flags: BroadcastFlags = {},
   ) {}
 
   /** Target a room (or several). A socket in several targeted rooms gets the frame once. */
@@ -83,68 +83,97 @@ export class BroadcastOperator {
   emitWithAck(event: string, data?: unknown): Promise<unknown[]> {
     const reserved = reservedEventError(event); // R4.5.1
     if (reserved) return Promise.reject(reserved);
-    const timeoutMs = this.flags.timeoutMs ?? 5000;
-    // Encoded once per namespace; each recipient only gets its own id spliced in.
-    const targets: [Socket, string][] = [];
-    for (const nsp of this.nsps()) {
-      const base = nsp.encodeEvent(event, data);
-      for (const sid of nsp.adapter.sockets({ rooms: this.rooms, except: this.exceptRooms })) {
-        const s = nsp.sockets.get(sid);
-        if (s) targets.push([s, base]);
-      }
-    }
+    const timeoutMs = this.flags.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const flags = { ...this.flags, timeoutMs };
     return new Promise((resolve, reject) => {
       const answers: unknown[] = [];
-      if (targets.length === 0) return resolve(answers);
-      let left = targets.length;
-      const pending = new Map<Socket, RequestId>();
+      // Sockets reached (summed as each namespace's adapter reports, from every node) and those settled.
+      let expected = 0;
+      let settled = 0;
+      let counting = 0;
+      let complete = true;
+      let done = false;
+      const finish = (): void => {
+        if (done || counting > 0 || !complete || settled < expected) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(answers);
+      };
+      // Set before any socket's own timer (same delay): the timeout rejects before late "timeout" settles come in.
       const timer = setTimeout(() => {
-        for (const [s, id] of pending) s.conn.untrack(id); // a late ack is then unknown_id, and nothing leaks
-        reject(new WsqError('timeout', `${left} of ${targets.length} clients did not answer within ${timeoutMs} ms`, answers));
+        if (done) return;
+        done = true;
+        reject(new WsqError('timeout', `${expected - settled} of ${expected} clients did not answer within ${timeoutMs} ms`, answers));
       }, timeoutMs);
-      for (const [s, base] of targets) {
-        const id = s.request(base, (err, answer) => {
-          pending.delete(s);
-          if (!err) answers.push(answer);
-          if (--left === 0) {
-            clearTimeout(timer);
-            resolve(answers);
-          }
-        });
-        pending.set(s, id);
+      const onAck: AckCallback = (_sid, err, answer) => {
+        if (done) return;
+        if (err instanceof WsqError && err.code === 'timeout') return; // not an answer: the timer above decides
+        settled++;
+        if (!err) answers.push(answer); // a nack or a disconnect leaves the socket out of the answers
+        finish();
+      };
+      const nsps = this.nsps();
+      counting = nsps.length;
+      for (const nsp of nsps) {
+        // Encoded once per namespace; each recipient only gets its own id spliced in (by its node).
+        nsp.adapter.broadcastWithAck(nsp.encodeEvent(event, data), { rooms: this.rooms, except: this.exceptRooms, flags }, onAck).then(
+          (count) => {
+            counting--;
+            expected += count.expected;
+            if (!count.complete) complete = false; // a node did not report: only the timeout ends this
+            finish();
+          },
+          (err: unknown) => {
+            counting--;
+            complete = false;
+            nsp.report('warn', `emitWithAck "${event}" in namespace "${nsp.name}" could not reach every node`, err);
+          },
+        );
       }
+      finish();
     });
   }
 
-  /** The sockets targeted, on this node. */
-  async fetchSockets(): Promise<Socket[]> {
-    return this.localSockets();
+  /** The selection as the adapter takes it. */
+  private selector(): SocketSelector {
+    return { rooms: this.rooms, except: this.exceptRooms, flags: { local: this.flags.local, timeoutMs: this.flags.timeoutMs } };
   }
 
-  /** The sockets targeted on this node, synchronously (so `socketsJoin` then `to(room).emit` sees the join, as in Socket.IO). */
-  private localSockets(): Socket[] {
-    const out: Socket[] = [];
+  /**
+   * The targeted sockets, on every node (this one only with `local`): this node's as their
+   * `Socket`, other nodes' as `RemoteSocket` snapshots whose methods act through the adapter.
+   * @example
+   * const sockets = await server.of('/').in('lobby').fetchSockets();
+   */
+  async fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
+    const out: (Socket | RemoteSocket)[] = [];
     for (const nsp of this.nsps()) {
-      for (const sid of nsp.adapter.sockets({ rooms: this.rooms, except: this.exceptRooms })) {
-        const s = nsp.sockets.get(sid);
-        if (s) out.push(s);
+      for (const info of await nsp.adapter.fetchSockets(this.selector())) {
+        out.push(nsp.sockets.get(info.id) ?? new RemoteSocket(nsp, info));
       }
     }
     return out;
   }
 
-  /** Make the targeted sockets join rooms (live membership). */
+  /** Make the targeted sockets join rooms, on every node (this node's before it returns, so `socketsJoin` then `to(room).emit` sees the join, as in Socket.IO). */
   socketsJoin(room: string | string[]): void {
-    for (const s of this.localSockets()) s.join(room);
+    const rooms = Array.isArray(room) ? room : [room];
+    for (const nsp of this.nsps()) this.forward(nsp, 'socketsJoin', nsp.adapter.addSockets(this.selector(), rooms));
   }
 
-  /** Make the targeted sockets leave rooms. */
+  /** Make the targeted sockets leave rooms (as `socket.leave`), on every node. */
   socketsLeave(room: string | string[]): void {
-    for (const s of this.localSockets()) for (const r of Array.isArray(room) ? room : [room]) s.leave(r);
+    const rooms = Array.isArray(room) ? room : [room];
+    for (const nsp of this.nsps()) this.forward(nsp, 'socketsLeave', nsp.adapter.delSockets(this.selector(), rooms));
   }
 
-  /** Disconnect the targeted sockets from their namespace (or close their connections with `close`). */
+  /** Disconnect the targeted sockets from their namespace (or close their connections with `close`), on every node. */
   disconnectSockets(close = false): void {
-    for (const s of this.localSockets()) s.disconnect(close);
+    for (const nsp of this.nsps()) this.forward(nsp, 'disconnectSockets', nsp.adapter.disconnectSockets(this.selector(), close));
+  }
+
+  /** The local part is done; a failure to reach the other nodes is logged (the call itself returns nothing, as in Socket.IO). */
+  private forward(nsp: Namespace, what: string, p: Promise<void>): void {
+    p.catch((err: unknown) => nsp.report('warn', `${what} in namespace "${nsp.name}" could not reach every node`, err));
   }
 }
