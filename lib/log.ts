@@ -100,7 +100,9 @@ export class RoomLog {
   epoch = '';
   /** Last offset delivered live (committed by the store and fanned out). */
   committed = 0;
-  readonly ready: Promise<void>;
+  private readyP: Promise<void>;
+  /** Shared store: the last load failed (Redis away); the next `ready` (or a reconnect) tries again. */
+  private loadFailed = false;
   readonly listeners = new Set<LogListener>();
   private loaded = false;
   private readonly roomSet: ReadonlySet<string>;
@@ -141,22 +143,47 @@ export class RoomLog {
   ) {
     this.roomSet = new Set([room]);
     this.shared = host.store.shared === true && typeof host.store.watch === 'function';
-    this.ready = this.load();
-    // A shared store's log may be made for a member's room before anyone awaits it (Namespace): say why it failed.
-    if (this.shared) this.ready.catch((err) => host.report('warn', `room "${room}": loading its shared log (feed, position) failed`, err));
+    this.readyP = this.load();
+    if (this.shared) this.noteFailure();
   }
 
-  private async load(): Promise<void> {
+  /**
+   * Resolves once the log's position is loaded. On a shared store a load that failed (Redis away)
+   * is tried again by the next caller, or when Redis is back; on the memory and disk stores it is
+   * the one load made at construction.
+   */
+  get ready(): Promise<void> {
+    if (this.loadFailed) {
+      this.loadFailed = false;
+      this.readyP = this.load(true);
+      this.noteFailure();
+    }
+    return this.readyP;
+  }
+
+  /** A shared store's log may be made for a member's room before anyone awaits it (Namespace): say why its load failed, and let a later use retry. */
+  private noteFailure(): void {
+    this.readyP.catch((err) => {
+      this.loadFailed = true;
+      this.host.report('warn', `room "${this.room}": loading its shared log (feed, position) failed; retried on next use or when Redis is back`, err);
+    });
+  }
+
+  private async load(retry = false): Promise<void> {
     if (this.shared) {
       // contract: (B↔C) Store.watch — subscribed before the position is read, so nothing committed after it is missed.
-      this.early = [];
-      this.feed = this.host.store.watch!(
-        this.host.name,
-        this.room,
-        (m) => this.onFeed(m),
-        () => this.onFeedReset(),
-      );
-      await this.feed.ready;
+      if (!this.feed) {
+        this.early = [];
+        this.feed = this.host.store.watch!(
+          this.host.name,
+          this.room,
+          (m) => this.onFeed(m),
+          () => this.onFeedReset(),
+        );
+      }
+      // A retry comes after Redis was away: the bus resubscribes the (still wanted) feed itself, and a
+      // message missed meanwhile shows as a gap or is found by the reset's position re-read.
+      if (!retry) await this.feed.ready;
     }
     const p = await this.host.store.position(this.host.name, this.room);
     this.epoch = p.epoch;
@@ -295,7 +322,10 @@ export class RoomLog {
 
   /** The feed was lost and is back (Redis reconnect): re-read the position and fill what was missed. */
   private onFeedReset(): void {
-    if (!this.loaded) return; // the load reads the position after the feed is ready
+    if (!this.loaded) {
+      if (this.loadFailed) this.ready.catch(() => {}); // Redis is back: load now (a member may be waiting for messages)
+      return; // else the load under way reads the position after the feed is ready
+    }
     this.host.store.position(this.host.name, this.room).then(
       (p) => {
         if (p.epoch !== this.epoch) this.newEpoch(p.epoch, 'a reconnect');
