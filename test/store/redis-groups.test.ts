@@ -313,3 +313,20 @@ t.test("issue 9 item 5 / R5.5.3: a node shut down gracefully hands its members' 
   );
   await waitPending(b.store, 'jobs', 'group:w', 0);
 });
+
+t.test('decision 1 / issue 9 item 1: servers started with the `redis` option share their groups (RedisBus + RedisStore + RedisAdapter)', async (t) => {
+  const prefix = `wsq-test-${nanoid()}:`;
+  const a = await startServer(t, { redis: { url: REDIS, prefix } });
+  const b = await startServer(t, { redis: { url: REDIS, prefix } });
+  t.teardown(async () => {
+    await Promise.all([a.server.close(), b.server.close()]);
+    await deleteKeysWithPrefix(REDIS, prefix);
+  });
+  const members = [await rawClient(t, a.url), await rawClient(t, b.url)];
+  const got = members.map((m) => acker(m, 'jobs'));
+  for (const m of members) await m.request(group('jobs', 'w', { prefetch: 2 }));
+  await Promise.all([publishMany(await rawClient(t, a.url), 'jobs', 10), publishMany(await rawClient(t, b.url), 'jobs', 10)]);
+  await until(members, () => got[0]!.length + got[1]!.length >= 20, 10_000, '20 deliveries');
+  for (const m of members) await barrier(m);
+  t.same(sorted(got.flatMap((g) => offsets(g))), range(1, 20), `each message once across the two nodes (${got.map((g) => g.length).join('/')})`);
+});
