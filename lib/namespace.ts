@@ -120,6 +120,11 @@ export class Namespace<
     return this;
   }
 
+  /** The sids of every socket of the namespace (Socket.IO's deprecated `allSockets()`; prefer `fetchSockets()`). */
+  async allSockets(): Promise<Set<string>> {
+    return new Set((await this.fetchSockets()).map((s) => s.id));
+  }
+
   /** `emit('message', …)`, as Socket.IO's `send`. */
   send(...args: unknown[]): this {
     (this.emit as (event: string, ...a: unknown[]) => boolean)('message', ...args);
@@ -244,7 +249,9 @@ export class Namespace<
   encodeEvent(event: string, data: unknown, args?: readonly unknown[]): string {
     // contract: role F — `args` (all the arguments) replaces `data` when given; several arguments or binary values
     // make an `args` field or a binary message (R4.5.10, R4.9); one JSON value encodes exactly as before.
-    if (args !== undefined || (typeof data === 'object' && data !== null)) return encodeArgsFrame({ type: 'event', ns: this.name, event }, args ?? [data], { ts: this.server.now() });
+    if (args !== undefined || (typeof data === 'object' && data !== null)) {
+      return encodeArgsFrame({ type: 'event', ns: this.name, event }, args ?? [data], { ts: this.server.now() });
+    }
     return encodeFrame({ type: 'event', ns: this.name, event, data: data ?? null, ts: this.server.now() } satisfies EventFrame);
   }
 

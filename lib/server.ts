@@ -535,6 +535,11 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
     return this;
   }
 
+  /** Alias of `send`, as Socket.IO's `io.write`. */
+  write(...args: unknown[]): this {
+    return this.send(...args);
+  }
+
   /** Add a middleware to the main namespace. */
   use(fn: Middleware): this {
     this.sockets.use(fn);

@@ -104,15 +104,14 @@ export class SocketMember implements ConsumerMember {
   get sid(): string {
     return this.socket.id;
   }
-  deliver(frame: string, consumer: ConsumerHandle, offset: number, attempt: number): RequestId {
-    // A consumer that settles its deliveries itself (Consumer.settle) is their only owner: the connection only issues the id.
-    const id = consumer.settle ? this.socket.conn.issue() : this.socket.conn.track({ kind: 'delivery', consumer, offset });
+  deliver(frame: string, _consumer: ConsumerHandle, _offset: number, attempt: number): RequestId {
+    // The consumer keeps the only record of the delivery (ConsumerHandle.settle finds it on ack): the connection only issues the id.
+    const id = this.socket.conn.issue();
     this.socket.conn.sendText(withDelivery(frame, id, attempt));
     return id;
   }
-  forget(id: RequestId): void {
-    this.socket.conn.untrack(id);
-  }
+  /** Nothing to forget here: the consumer held the only record of the delivery. */
+  forget(_id: RequestId): void {}
   private waking = false;
   /** R2.5.7: nothing more (new or redelivered) while the socket is backed up; `wake` once it drained. */
   ready(wake: () => void): boolean {
@@ -364,6 +363,22 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
       clearTimeout(timer);
       settle(err, answer);
     });
+  }
+
+  /** `emit('message', …)`, as Socket.IO's `socket.send`. */
+  send(...args: unknown[]): this {
+    (this.emit as (event: string, ...a: unknown[]) => boolean)('message', ...args);
+    return this;
+  }
+
+  /** Alias of `send`, as Socket.IO's `socket.write`. */
+  write(...args: unknown[]): this {
+    return this.send(...args);
+  }
+
+  /** True when the socket is not (or no longer) in its namespace: `!connected`, as Socket.IO's `socket.disconnected`. */
+  get disconnected(): boolean {
+    return !this.connected;
   }
 
   /** `socket.compress(false).emit(…)`: do not compress the next emit, even when permessage-deflate is on. */

@@ -189,3 +189,22 @@ t.test("issue 10 item 3: a client's volatile emit reaches the server's handlers;
   });
   t.same(got, ['queued', 'live'], 'the queued plain emit, then the volatile one; never the dropped one');
 });
+
+t.test('issue 10 item 3: send/write ("message"), socket.disconnected, allSockets', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const [a, b] = await Promise.all([clientSocket(t, server, url), clientSocket(t, server, url)]);
+  a.socket.send('one');
+  a.socket.write('two');
+  server.send('three');
+  server.write('four');
+  const got = await a.c.collect((f) => f.type === 'event' && f.event === 'message', 4);
+  t.same(
+    got.map((f) => f.data),
+    ['one', 'two', 'three', 'four'],
+    'send and write emit "message"',
+  );
+  t.same([...(await server.sockets.allSockets())].sort(), [a.socket.id, b.socket.id].sort(), 'allSockets: the sids');
+  t.equal(b.socket.disconnected, false);
+  b.socket.disconnect();
+  t.equal(b.socket.disconnected, true, 'disconnected is !connected');
+});
