@@ -2,8 +2,9 @@
  * Issue 9 item 5: SIGKILL one node mid-stream (each node a separate `wsq serve --redis …` process on
  * the system Redis): its clients reconnect to another node and lose nothing acked — a live member
  * resumes with `since`/`epoch`, a durable consumer resumes from its stored cursor, the publisher
- * resends its unacked emit with the same idempotency key (stored once) — and the members on the
- * other nodes see every offset once, in order, throughout.
+ * resends its unacked emit with the same idempotency key (stored once), a consumer group's
+ * deliveries held by the dead node are claimed by a member on another node after the ack timeout
+ * — and the members on the other nodes see every offset once, in order, throughout.
  */
 import t from 'tap';
 import type { Frame, RawClient } from '../helpers/raw-client.js';
@@ -23,7 +24,7 @@ async function emitOrClosed(c: RawClient, room: string, i: number): Promise<Fram
 
 t.test('issue 9 item 5: SIGKILL one node mid-stream: its clients reconnect to another node and lose nothing acked', async (tt) => {
   const prefix = testPrefix(tt);
-  const [a, b, c] = await startNodes(tt, 3, SYSTEM_REDIS, prefix);
+  const [a, b, c] = await startNodes(tt, 3, SYSTEM_REDIS, prefix, ['--ack-timeout-ms', '2000']);
   const room = 'stream';
   // A live member on each node; a durable consumer on the node that dies.
   const onA = await client(tt, a!.url);
@@ -33,18 +34,25 @@ t.test('issue 9 item 5: SIGKILL one node mid-stream: its clients reconnect to an
   await join(onB, room);
   await join(onC, room);
   const durableAcked = new Set<number>();
-  const autoAck = (d: RawClient): void => {
+  const groupAcked = new Set<number>();
+  const autoAck = (d: RawClient, into: Set<number>): void => {
     d.ws.on('message', (m: Buffer) => {
       const f = JSON.parse(m.toString());
       if (f.type === 'event' && f.room === room && f.id !== undefined) {
         d.send({ type: 'ack', id: f.id });
-        durableAcked.add(f.offset);
+        into.add(f.offset);
       }
     });
   };
   const durA = await client(tt, `${a!.url}?client=worker-1`);
-  autoAck(durA);
+  autoAck(durA, durableAcked);
   await join(durA, room, { durable: true, prefetch: 10 });
+  // A consumer group with a member on the node that dies and one on B.
+  for (const n of [a!, b!]) {
+    const g = await client(tt, n.url);
+    autoAck(g, groupAcked);
+    await join(g, room, { group: 'workers', prefetch: 5 });
+  }
 
   // The publisher writes through the node that dies, then through another.
   let pub = await client(tt, a!.url);
@@ -53,6 +61,7 @@ t.test('issue 9 item 5: SIGKILL one node mid-stream: its clients reconnect to an
   const WINDOW = 5;
   const KILL_WINDOW = 11; // the kill goes out right after this window's emits: they are in flight when the node dies
   let killed: Promise<void> | undefined;
+  let resent = 0;
   for (let w = 1; w <= N; w += WINDOW) {
     const batch = range(w, Math.min(N, w + WINDOW - 1));
     const pending = batch.map((i) => emitOrClosed(pub, room, i));
@@ -63,12 +72,14 @@ t.test('issue 9 item 5: SIGKILL one node mid-stream: its clients reconnect to an
       if (!ack) {
         await killed;
         if (pub.ws.readyState !== pub.ws.OPEN) pub = await client(tt, b!.url);
+        resent++;
         ack = await emitOrClosed(pub, room, i); // same key: stored once even if the dead node had stored it
       }
       acked.set(i, ack!.offset);
     }
   }
   tt.ok(killed, 'node A was killed mid-stream');
+  tt.comment(`emits resent after the kill: ${resent}`);
   const last = Math.max(...acked.values());
   tt.same(
     [...acked.values()].sort((x, y) => x - y),
@@ -86,10 +97,12 @@ t.test('issue 9 item 5: SIGKILL one node mid-stream: its clients reconnect to an
 
   // The durable consumer reconnects to B with the same identity and resumes from its stored cursor.
   const durB = await client(tt, `${b!.url}?client=worker-1`);
-  autoAck(durB);
+  autoAck(durB, durableAcked);
   await join(durB, room, { durable: true, prefetch: 10 });
   await until('the durable consumer acked everything', () => (range(1, last).every((o) => durableAcked.has(o)) ? true : undefined), 15_000);
   tt.pass('the durable consumer got every acked message (at least once)');
+  await until('the group acked everything', () => (range(1, last).every((o) => groupAcked.has(o)) ? true : undefined), 20_000);
+  tt.pass("the group got every acked message: the dead node's unacked deliveries were claimed on B after the ack timeout");
 
   // The members on the surviving nodes never noticed.
   for (const [name, m] of [
