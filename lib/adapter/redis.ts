@@ -210,7 +210,7 @@ export class RedisAdapter extends MemoryAdapter {
 
   override broadcast(frame: EncodedFrame, opts: BroadcastOptions): number {
     const n = super.broadcast(frame, opts);
-    if (!opts.flags.local && !this.closed) {
+    if (!opts.flags.local && !this.closed && !this.onlyHere(opts.rooms)) {
       const h: Header = { t: 'b', n: this.nodeId, ...this.selection(opts) };
       if (opts.flags.volatile) h.v = 1;
       if (opts.flags.compress === false) h.c = 0;
@@ -287,17 +287,17 @@ export class RedisAdapter extends MemoryAdapter {
 
   override async addSockets(opts: SocketSelector, rooms: string[]): Promise<void> {
     await super.addSockets(opts, rooms);
-    if (!opts.flags?.local && !this.closed) await this.send(this.channelOf(opts.rooms), { t: 'j', n: this.nodeId, ...this.selection(opts), rooms });
+    if (!opts.flags?.local && !this.closed && !this.onlyHere(opts.rooms)) await this.send(this.channelOf(opts.rooms), { t: 'j', n: this.nodeId, ...this.selection(opts), rooms });
   }
 
   override async delSockets(opts: SocketSelector, rooms: string[]): Promise<void> {
     await super.delSockets(opts, rooms);
-    if (!opts.flags?.local && !this.closed) await this.send(this.channelOf(opts.rooms), { t: 'l', n: this.nodeId, ...this.selection(opts), rooms });
+    if (!opts.flags?.local && !this.closed && !this.onlyHere(opts.rooms)) await this.send(this.channelOf(opts.rooms), { t: 'l', n: this.nodeId, ...this.selection(opts), rooms });
   }
 
   override async disconnectSockets(opts: SocketSelector, close: boolean): Promise<void> {
     await super.disconnectSockets(opts, close);
-    if (!opts.flags?.local && !this.closed) await this.send(this.channelOf(opts.rooms), { t: 'd', n: this.nodeId, ...this.selection(opts), close });
+    if (!opts.flags?.local && !this.closed && !this.onlyHere(opts.rooms)) await this.send(this.channelOf(opts.rooms), { t: 'd', n: this.nodeId, ...this.selection(opts), close });
   }
 
   override async serverSideEmit(event: string, args: unknown[]): Promise<void> {
@@ -345,6 +345,13 @@ export class RedisAdapter extends MemoryAdapter {
     this.nsSub.close();
     this.respSub.close();
     super.close();
+  }
+
+  /** True when the selection is one sid of this node: no other node has it, so nothing is sent (`socket.emit` stays off Redis). */
+  private onlyHere(rooms: ReadonlySet<string>): boolean {
+    if (rooms.size !== 1) return false;
+    const [room] = rooms;
+    return this.nsp.sockets.has(room!);
   }
 
   /** One room: its channel; several or none: the namespace channel. */
