@@ -10,7 +10,6 @@ import { CLOSE_CODES, type ErrorCode } from '../protocol/codes.js';
 import { LIMITS, type ClientFrame, type RequestId, type ServerFrame } from '../protocol/frames.js';
 import type { Credentials } from './auth/permissions.js';
 import { connFields, type Log, type LogFields, type LogLevel } from './logging.js';
-import type { ConsumerHandle } from './consumer.js';
 import type { FrameInType, FrameOutType, WireStats } from './http/stats.js';
 import type { Socket } from './socket.js';
 import type { Claimed, SentRing } from './recovery.js';
@@ -59,10 +58,11 @@ export interface HandshakeInfo {
   issued: number;
 }
 
-/** Something waiting for the client's `ack` (or `nack`) of an id the server sent. */
-export type Waiter =
-  | { kind: 'delivery'; consumer: ConsumerHandle; offset: number }
-  | { kind: 'request'; settle: (err: Error | undefined, data?: unknown, answers?: unknown[]) => void };
+/**
+ * The application's request (`emitWithAck`) waiting for the client's `ack` (or `nack`) of an id the server sent.
+ * A consumer's delivery is not one: its consumer keeps the only record of it (`ConsumerHandle.settle`, issue 9 seam).
+ */
+export type Waiter = { kind: 'request'; settle: (err: Error | undefined, data?: unknown, answers?: unknown[]) => void };
 
 const TEXT = { binary: false } as const;
 const TEXT_PLAIN = { binary: false, compress: false } as const;
@@ -255,8 +255,7 @@ export class Connection {
   /** Consumer deliveries waiting for this client's ack (read at `/metrics` scrape time, not counted on the way): their consumers count them. */
   pendingDeliveries(): number {
     let n = 0;
-    for (const w of this.waiting.values()) if (w.kind === 'delivery') n++; // handles without `settle` (transitional)
-    for (const socket of this.sockets.values()) for (const sub of socket.subs.values()) if (sub.member) n += sub.consumer?.pendingFor?.(sub.member) ?? 0;
+    for (const socket of this.sockets.values()) for (const sub of socket.subs.values()) if (sub.member) n += sub.consumer?.pendingFor(sub.member) ?? 0;
     return n;
   }
 

@@ -33,13 +33,12 @@ export interface ConsumerHandle {
   state(): ConsumerState;
   /**
    * The client of `member` answered delivery `id` (ack, or `nack`); false when no such delivery waits.
-   * contract: a handle with `settle` and `pendingFor` is the only owner of its pending deliveries: its
-   * members' connections keep no record of them (issue 9 seam). `Consumer` has both; a handle without
-   * them (transitional) has its deliveries tracked by the connection as before.
+   * contract: a handle is the only owner of its pending deliveries: its members' connections keep no
+   * record of them (issue 9 seam); the ack handler finds them here through the connection's subscriptions.
    */
-  settle?(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean;
-  /** Deliveries to `member` waiting for its ack. */
-  pendingFor?(member: ConsumerMember): number;
+  settle(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean;
+  /** Deliveries to `member` waiting for its ack (read at `/metrics` scrape time). */
+  pendingFor(member: ConsumerMember): number;
 }
 
 /** A socket receiving deliveries from a consumer. */

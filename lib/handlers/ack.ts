@@ -40,13 +40,11 @@ function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; del
   const w = conn.takeWaiter(id);
   if (!w) {
     for (const socket of conn.sockets.values()) {
-      for (const sub of socket.subs.values()) if (sub.member && sub.consumer?.settle?.(sub.member, id, nack)) return true;
+      for (const sub of socket.subs.values()) if (sub.member && sub.consumer?.settle(sub.member, id, nack)) return true;
     }
     return false;
   }
-  if (w.kind === 'request') w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, data);
-  else if (nack) w.consumer.nack(w.offset, nack.requeue ?? true, nack.delayMs ?? 0);
-  else w.consumer.ack(w.offset);
+  w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, data);
   return true;
 }
 
