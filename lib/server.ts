@@ -493,6 +493,11 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
     return this.sockets.timeout(ms);
   }
 
+  /** The sids of every socket of the main namespace (Socket.IO's deprecated `allSockets()`). */
+  allSockets(): Promise<Set<string>> {
+    return this.sockets.allSockets();
+  }
+
   /** Every socket of the main namespace (every node). */
   fetchSockets(): ReturnType<Namespace['fetchSockets']> {
     return this.sockets.fetchSockets();

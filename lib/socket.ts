@@ -235,12 +235,12 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
     // The application emitting them (any other arguments) throws, as the other reserved names do (Socket.IO).
     if (typeof event === 'symbol' || ((event === 'newListener' || event === 'removeListener') && isListenerBookkeeping(args))) return super.emit(event, ...args);
     assertEventName(event); // R4.5.1: reserved names never reach a client
+    if (this.anyOutgoing) this.notifyOutgoing(event, args); // an ack callback is not reported as an argument
     // R4.6.4, as in Socket.IO: a function as the last argument is the ack callback, `cb(...answers)`.
     if (typeof args[args.length - 1] === 'function') {
       this.emitCallback(event, args.slice(0, -1), args[args.length - 1] as AckCallback);
       return true;
     }
-    if (this.anyOutgoing) this.notifyOutgoing(event, args);
     const text = this.nsp.encodeEvent(event, undefined, args); // R4.5.10: every argument (one: `data`, as before)
     if (this.early) this.hold(text);
     else if (this.ended && !this.conn.open && this.nsp.server.recovery) {
@@ -541,12 +541,12 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   /** Run the packet middlewares of an emit, then its handlers (if every one passed and the socket is still connected). */
   private runPacket(frame: EmitFrame): void {
     const chain = [...(this.packetMiddlewares ?? [])];
-    const packet: unknown[] = [frame.event, frame.data ?? null];
+    const packet: unknown[] = [frame.event, ...frameArgs(frame)]; // every argument (R4.5.10), as Socket.IO's [event, ...args]
     let i = 0;
     const step = (err?: unknown): void => {
       if (err) return this.packetRefused(frame, err);
       if (i === chain.length) {
-        if (this.connected) this.handleEmit({ ...frame, event: String(packet[0]), data: packet[1] as EmitFrame['data'] }, true);
+        if (this.connected) this.handleEmit({ ...frame, event: String(packet[0]), data: undefined, args: packet.slice(1) } as EmitFrame, true);
         return;
       }
       const mw = chain[i++]!;
@@ -607,7 +607,7 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   handleEmit(frame: EmitFrame, checked = false): void {
     if (!checked) {
       for (const fn of this.anyHandlers) fn(frame.event, frame.data ?? null);
-      if (this.packetMiddlewares) return this.runPacket(frame);
+      if (this.packetMiddlewares) return this.runPacket(frame); // contract: role F's frames: `args` (many) or `data` (one)
     }
     const listeners = this.listeners(frame.event) as EventHandler[];
     if (listeners.length === 0) {

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { CLIENT_FRAMES, dataProblem, isRequestIdString, ServerFrame, type ClientFrame, type ErrorFrame, type RequestId } from './frames.js';
 import { ERROR_CODES, type ErrorCode } from './codes.js';
+import { argFields, encodeWithBinary, isEnvelopeJson, markBinary, openEnvelope, placeBinary, splitBinaryMessage, type BinPath } from './binary.js';
 
 /** A frame that could not be decoded, as the error frame to send back. */
 export interface DecodeError {
@@ -83,7 +84,7 @@ function describeIssues(type: string, issues: z.core.$ZodIssue[], allowed: strin
  * const r = decodeClientFrame('{"type":"ping"}');
  * if (r.ok) handle(r.frame); else send(encodeFrame(r.error));
  */
-export function decodeClientFrame(text: string): Decoded<ClientFrame> {
+export function decodeClientFrame(text: string, parts?: readonly Uint8Array[]): Decoded<ClientFrame> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -115,7 +116,51 @@ export function decodeClientFrame(text: string): Decoded<ClientFrame> {
     const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: cut(i.path.map(String).join('.')), code: i.code, message: cut(i.message) }));
     return { ok: false, error: errorFrame('bad_frame', describeIssues(type, parsed.error.issues, allowed), id, { issues }) };
   }
-  return { ok: true, frame: parsed.data as ClientFrame };
+  const frame = parsed.data as ClientFrame & { bin?: BinPath[] };
+  // R4.9.3: `bin` (the places of the attachments) comes only in a binary message, and a binary message always has it.
+  if (frame.bin !== undefined || parts !== undefined) {
+    const problem =
+      parts === undefined
+        ? 'carries "bin" in a text message; "bin" lists the attachments of a binary message (PROTOCOL.md §4.9), so send the frame that way or drop "bin"'
+        : frame.bin === undefined
+          ? 'comes in a binary message but has no "bin" listing where its attachments go; list one path per attachment (PROTOCOL.md §4.9)'
+          : binProblem(frame as unknown as Record<string, unknown>, frame.bin, parts);
+    if (problem) return { ok: false, error: errorFrame('bad_frame', `${type}: the frame ${problem}.`, id) };
+    delete frame.bin;
+    markBinary(frame);
+  }
+  return { ok: true, frame };
+}
+
+/** Where the attachments of a binary message go (R4.9.3): paths into `data` or `args` only, each at a null. */
+function binProblem(frame: Record<string, unknown>, paths: readonly BinPath[], parts: readonly Uint8Array[]): string | undefined {
+  for (const p of paths) if (p[0] !== 'data' && p[0] !== 'args') return `has a "bin" path that starts with ${JSON.stringify(p[0])}; a path starts with "data" or "args"`;
+  return placeBinary(frame, paths, parts);
+}
+
+/**
+ * Decode one binary message from a client (R4.9): its attachment layout, then its frame as
+ * `decodeClientFrame` does, with the attachments put in place (Node Buffers, views of `msg`).
+ * A message that does not follow the layout is `unsupported_frame` (R2.3.1). Never throws.
+ */
+export function decodeClientBinary(msg: Uint8Array): Decoded<ClientFrame> {
+  const split = splitBinaryMessage(msg);
+  if (!split.ok) {
+    return {
+      ok: false,
+      error: errorFrame(
+        'unsupported_frame',
+        `The binary message is not a wsq/1 binary message: ${split.problem}. Send JSON frames as text; a binary message starts with its attachment count and lengths and ends with the frame's JSON (PROTOCOL.md §4.9).`,
+      ),
+    };
+  }
+  return decodeClientFrame(split.json, split.parts.map(asBuffer));
+}
+
+/** A Node Buffer view of the bytes where Buffer exists (what Socket.IO hands a Node application), else the view itself. */
+function asBuffer(b: Uint8Array): Uint8Array {
+  const B = (globalThis as { Buffer?: { from(a: ArrayBufferLike, o: number, l: number): Uint8Array } }).Buffer;
+  return B ? B.from(b.buffer, b.byteOffset, b.byteLength) : b;
 }
 
 /** Decode one text frame from a server (used by the client SDK and the tests). Never throws. */
@@ -175,6 +220,33 @@ export function readServerFrame(text: string): ReadServerFrame {
   return decodeServerFrame(text);
 }
 
+/**
+ * Decode a binary message from a server as a client must (R4.9, R1.4): its layout, then its frame as
+ * `readServerFrame` reads it, with the attachments put at their `bin` paths (Node Buffers, else
+ * ArrayBuffers, as Socket.IO hands them over) and `bin` removed. Never throws.
+ */
+export function readServerBinary(msg: Uint8Array): ReadServerFrame {
+  const split = splitBinaryMessage(msg);
+  if (!split.ok)
+    return {
+      ok: false,
+      error: errorFrame('unsupported_frame', `The server sent a binary message that is not a wsq/1 binary message (PROTOCOL.md §4.9): ${split.problem}. It was ignored.`),
+    };
+  const r = readServerFrame(split.json);
+  if (!r.ok || r.frame === undefined) return r;
+  const f = r.frame as ServerFrame & { bin?: BinPath[] };
+  const problem = f.bin === undefined ? 'it has no "bin"' : placeBinary(f as unknown as Record<string, unknown>, f.bin, split.parts.map(received));
+  if (problem) return { ok: false, error: errorFrame('bad_frame', `The server sent a binary message whose frame does not place its attachments: ${problem}.`) };
+  delete f.bin;
+  return r;
+}
+
+/** An attachment as the application receives it: a Node Buffer (a copy), else an ArrayBuffer. */
+function received(b: Uint8Array): unknown {
+  const B = (globalThis as { Buffer?: { from(a: Uint8Array): Uint8Array } }).Buffer;
+  return B ? B.from(b) : b.slice().buffer;
+}
+
 /** Write any frame as JSON text. */
 export function encodeFrame(frame: object): string {
   return JSON.stringify(frame);
@@ -198,6 +270,11 @@ export interface StoredEventFields {
  * Field order and output match `encodeFrame` of the same frame.
  */
 export function encodeStoredEvent(f: StoredEventFields, dataJson: string): string {
+  // R5.8.6: a stored envelope (several arguments, or binary values) is one `startsWith` away; plain JSON pays nothing more.
+  if (isEnvelopeJson(dataJson)) {
+    const args = openEnvelope(dataJson);
+    if (args) return encodeStoredArgs(f, args);
+  }
   const q = JSON.stringify;
   return `{"type":"event","ns":${q(f.ns)},"room":${q(f.room)},"event":${q(f.event)},"data":${dataJson},"offset":${f.offset},"epoch":${q(f.epoch)}${f.from === undefined ? '' : `,"from":${q(f.from)}`},"ts":${f.ts}${f.replay ? ',"replay":true' : ''}}`;
 }
@@ -210,4 +287,27 @@ export function encodeStoredEvent(f: StoredEventFields, dataJson: string): strin
 export function withDelivery(encodedEvent: string, id: RequestId, attempt?: number): string {
   const tail = attempt === undefined ? '' : `,"attempt":${attempt}`;
   return `${encodedEvent.slice(0, -1)},"id":${JSON.stringify(id)}${tail}}`;
+}
+
+/** A stored message held as an envelope (R5.8.6): its `event` frame with `data`/`args`, as a binary message when it has binary values. */
+function encodeStoredArgs(f: StoredEventFields, args: readonly unknown[]): string {
+  const { fields, parts } = argFields(args, true);
+  const frame: Record<string, unknown> = { type: 'event', ns: f.ns, room: f.room, event: f.event, ...fields, offset: f.offset, epoch: f.epoch };
+  if (f.from !== undefined) frame.from = f.from;
+  frame.ts = f.ts;
+  if (f.replay) frame.replay = true;
+  return encodeWithBinary(frame, parts);
+}
+
+/**
+ * Encode a server frame around argument values given by the application (R4.5.10, R4.9): one
+ * value is `data`, another count is `args` (an `event` also gets `data`, the first value or null);
+ * binary values make it a binary message (a wire text starting with U+0000, see protocol/binary.ts).
+ * `tail` fields follow the argument fields.
+ * @example
+ * encodeArgsFrame({ type: 'event', ns: '/', event: 'e' }, ['a', 2], { ts: Date.now() });
+ */
+export function encodeArgsFrame(head: Record<string, unknown>, args: readonly unknown[], tail: Record<string, unknown> = {}, withData = head.type === 'event'): string {
+  const { fields, parts } = argFields(args, withData);
+  return encodeWithBinary({ ...head, ...fields, ...tail }, parts);
 }

@@ -35,6 +35,12 @@ export const LIMITS = {
   depth: 64,
 } as const;
 
+/**
+ * The optional features of wsq/1 (R1.10) the reference server announces in `welcome.features`:
+ * `args` (several arguments per emit and ack, R4.5.10) and `binary` (binary messages, §4.9).
+ */
+export const SERVER_FEATURES = ['args', 'binary'] as const;
+
 /** The prefix of a room's dead-letter room (D4): the dead letters of room `R` are in `$dead:R`. */
 export const DEAD_ROOM_PREFIX = '$dead:';
 
@@ -245,6 +251,20 @@ const whole = (min: number, max: number, what = 'a whole number'): z.ZodNumber =
 /** A plain JSON object (`auth`): kept as parsed, so a key such as "__proto__" stays an own key. */
 export const JsonObject = custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), expecting('an object'));
 const Json = unknown();
+/** The arguments of an emit or an ack when there are not exactly one (R4.5.10): each any JSON value. One value goes in `data`. */
+export const Args = array(Json, expecting('an array of the arguments (any JSON values)'));
+const binPathError = expecting('a path: an array that starts with "data" or "args" and goes on with object keys and array indexes');
+/** Where each attachment of a binary message goes (R4.9.3): one path per attachment, in order. */
+export const BinPaths = array(array(union([string(), number().int().nonnegative()], binPathError), binPathError).min(1, binPathError), binPathError)
+  .min(1, binPathError)
+  .max(1000, binPathError);
+/** R4.5.10: one value goes as `data`, any other count as `args`; never both. */
+const ARGS_RULE: CrossFieldRule<{ data?: unknown; args?: unknown[] }> = {
+  req: 'R4.5.10',
+  broken: (f) => f.data !== undefined && f.args !== undefined,
+  message: 'use either "data" (one value) or "args" (any other number of values), not both',
+  json: { not: { required: ['data', 'args'] } },
+};
 
 /**
  * A rule across fields of one frame, in one home: the zod check that enforces it and the
@@ -288,7 +308,8 @@ export const JOIN_RULES: readonly CrossFieldRule<{ durable?: boolean; group?: st
 ];
 
 /** The cross-field rules of `emit`. */
-export const EMIT_RULES: readonly CrossFieldRule<{ room?: string; volatile?: boolean; echo?: boolean; key?: string }>[] = [
+export const EMIT_RULES: readonly CrossFieldRule<{ room?: string; volatile?: boolean; echo?: boolean; key?: string; data?: unknown; args?: unknown[] }>[] = [
+  ARGS_RULE,
   {
     req: 'R4.5.2',
     broken: (f) => f.room === undefined && (f.volatile === true || f.echo === true || f.key !== undefined),
@@ -339,6 +360,10 @@ export const EmitFrame = strictObject({
   type: literal('emit'),
   event: EventName,
   data: Json.optional(),
+  /** Feature `args` (R4.5.10): the arguments when there are not exactly one. */
+  args: Args.optional(),
+  /** Feature `binary` (R4.9.3): where the attachments of a binary message go. */
+  bin: BinPaths.optional(),
   room: EmitRoom.optional(),
   ns: Namespace.optional(),
   volatile: flag().optional(),
@@ -346,11 +371,17 @@ export const EmitFrame = strictObject({
   key: IdempotencyKey.optional(),
   id: RequestId.optional(),
 }).superRefine(crossField(EMIT_RULES));
+/** The cross-field rules of a client's `ack`. */
+export const ACK_RULES: readonly CrossFieldRule<{ data?: unknown; args?: unknown[] }>[] = [ARGS_RULE];
 export const AckFrame = strictObject({
   type: literal('ack'),
   id: RequestId,
   data: Json.optional(),
-});
+  /** Feature `args` (R4.6.4): the answers when there are not exactly one. */
+  args: Args.optional(),
+  /** Feature `binary` (R4.9.3). */
+  bin: BinPaths.optional(),
+}).superRefine(crossField(ACK_RULES));
 export const NackFrame = strictObject({
   type: literal('nack'),
   id: RequestId,
@@ -464,6 +495,10 @@ export const EventFrame = strictObject({
   ns: Namespace,
   event: string(),
   data: Json,
+  /** Feature `args` (R6.5.4): every argument when there are not exactly one (`data` is then the first, or null). */
+  args: Args.optional(),
+  /** Feature `binary` (R4.9.3): where the attachments of a binary message go. */
+  bin: BinPaths.optional(),
   room: RoomName.optional(),
   offset: Offset.optional(),
   epoch: string().optional(),
@@ -480,6 +515,10 @@ export const ServerAckFrame = strictObject({
   epoch: string().optional(),
   duplicate: literal(true).optional(),
   data: Json.optional(),
+  /** Feature `args` (R6.6.2): the handler's answers when there are two or more. */
+  args: Args.optional(),
+  /** Feature `binary` (R4.9.3). */
+  bin: BinPaths.optional(),
 });
 export const ErrorFrame = strictObject({
   type: literal('error'),

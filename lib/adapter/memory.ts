@@ -1,5 +1,6 @@
 /** The in-memory adapter: room membership and fan-out for sockets on this node. */
 import { EventEmitter } from 'node:events';
+import { wireBuffer } from '../wire.js';
 import {
   type AckCallback,
   type AckCount,
@@ -103,7 +104,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       const [room] = opts.rooms;
       const members = this.rooms.get(room!);
       if (!members) return 0; // nobody live (e.g. only consumers): no bytes to build
-      const buf = Buffer.from(frame); // the bytes are built once, for every recipient
+      const buf = wireBuffer(frame); // the bytes are built once, for every recipient (a binary message's too: lib/wire.ts)
       const [skip] = opts.except;
       const skipSids = skip !== undefined && !this.isSid(skip) ? this.rooms.get(skip) : undefined;
       let n = 0;
@@ -115,7 +116,7 @@ export class MemoryAdapter extends EventEmitter implements Adapter {
       return n;
     }
     let n = 0;
-    const buf = Buffer.from(frame);
+    const buf = wireBuffer(frame);
     for (const sid of this.sockets(opts)) {
       sockets.get(sid)?.sendEncoded(buf, volatile, compress);
       n++;

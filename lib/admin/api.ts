@@ -12,6 +12,7 @@
  * readers of `$dead:<room>` (durable subscribers, `history`) keep their own cursors. "Dead
  * letters" are the messages of the dead room above that consumer's floor.
  */
+import { republishData } from '../../protocol/binary.js';
 import type { IncomingMessage } from 'node:http';
 import { deadLetterRoom } from '../../protocol/frames.js';
 import { hashKey } from '../auth/keys.js';
@@ -280,7 +281,7 @@ async function redrive(server: WsqServer, ns: string, room: string) {
   for (const m of msgs) {
     const key = `redrive:${epoch}:${m.offset}`;
     const r = nsp
-      ? await nsp.publish(room, m.event, m.data, { key, echo: true, ...(m.from ? { from: m.from } : {}) })
+      ? await nsp.publish(room, m.event, republishData(m.data), { key, echo: true, ...(m.from ? { from: m.from } : {}) }) // R5.8.6: an envelope is not wrapped twice
       : await server.store.append(ns, room, { event: m.event, data: m.data, ts: server.now(), key, ...(m.from ? { from: m.from } : {}) });
     if (!r.duplicate) stored++;
   }

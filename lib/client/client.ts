@@ -3,7 +3,8 @@
  * reconnected and rooms rejoined (resuming from the last offset) after every drop; an
  * outbox for emits made while disconnected; acks with timeouts.
  */
-import { encodeFrame, readServerFrame } from '../../protocol/codec.js';
+import { encodeFrameBinary } from '../../protocol/binary.js';
+import { encodeFrame, readServerBinary, readServerFrame } from '../../protocol/codec.js';
 import { CLOSE_CODES, TERMINAL_CLOSE_CODES } from '../../protocol/codes.js';
 import type { WelcomeFrame } from '../../protocol/frames.js';
 import { Backoff } from './backoff.js';
@@ -20,7 +21,6 @@ import type { Subscription } from './subscription.js';
 import { Transport, upgradeUrl, type UpgradeRefusal, type WebSocketConstructor, type WebSocketLike } from './transport.js';
 import { Emitter } from './emitter.js';
 import type {
-  AckResult,
   AnyEvents,
   ClientDisconnectReason,
   ClientEvents,
@@ -344,12 +344,18 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     return this;
   }
   /**
-   * Emit in `/` and wait for the ack (see `WsqNamespace.emitWithAck`).
+   * Emit in `/` and wait for the ack (see `WsqNamespace.emitWithAck`): a room emit resolves with its
+   * ack (offset, epoch), an emit to the server's handlers with the answer itself, as in Socket.IO.
    * @example
    * const { offset } = await client.emitWithAck('message', { text: 'hi' }, { room: 'lobby', key: 'msg-1', timeoutMs: 2000 });
+   * const sum = await client.emitWithAck('add', 1, 2);
    */
-  emitWithAck<K extends keyof Emit & string, R = unknown>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<AckResult<R>> {
+  emitWithAck<K extends keyof Emit & string, R = any>(event: K, ...args: EmitArgs<Emit[K], EmitWithAckOptions>): Promise<R> {
     return this.root.emitWithAck<K, R>(event, ...args);
+  }
+  /** Socket.IO's `socket.timeout(ms)` in `/` (see `WsqNamespace.timeout`): error-first callbacks, `emitWithAck` bounded by `ms`. */
+  timeout(ms: number): ReturnType<WsqNamespace['timeout']> {
+    return this.root.timeout(ms);
   }
 
   /**
@@ -446,7 +452,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     const t: Transport = new Transport(create, url, {
       open: () => {},
       message: (text) => this.onText(t, text),
-      binary: () => this.report(new WsqError('unsupported_frame', 'The server sent a binary frame; wsq/1 carries JSON text only. It was ignored.')),
+      binary: (data) => this.onBinary(t, data), // R4.9
       close: (code, reason, refusal, errored) => this.onClose(t, code, reason, refusal, errored),
     });
     this.transport = t;
@@ -457,6 +463,15 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
     this.connectTimer = undefined;
   }
 
+  /** A binary message (R4.9): a frame with attachments, routed as a text frame is. */
+  private onBinary(t: Transport, data: Uint8Array): void {
+    if (t !== this.transport || this.current === 'closed') return;
+    this.heartbeat.heard();
+    // contract: role H — binary events are not counted for R2.7.3 (`received`), as the server's ring does not count them either.
+    const decoded = readServerBinary(data);
+    if (!decoded.ok) return this.report(errorFromFrame(decoded.error));
+    if (decoded.frame !== undefined) route(decoded.frame, this.targets);
+  }
 
   private onText(t: Transport, text: string): void {
     if (t !== this.transport || this.current === 'closed') return;
@@ -627,7 +642,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
         return t.send(encodeFrame({ ...frame, id }));
       },
       answer(conn, frame) {
-        if (conn === self.gen) self.transport?.send(encodeFrame(frame));
+        if (conn === self.gen) self.transport?.send(encodeFrameBinary(frame)); // R4.9: answers with binary values go as a binary message
       },
       submit(entry) {
         if (self.current === 'closed') throw new WsqError('closed', `The client is closed; ${entry.what} was not sent.`);

@@ -4,6 +4,7 @@
  * a Node module: the Node entry (`index.ts`) passes `ws`, the browser entry
  * (`browser.ts`) passes `globalThis.WebSocket`.
  */
+import { binaryWireBytes, isBinaryWire } from '../../protocol/binary.js';
 import { SUBPROTOCOL } from '../../protocol/codes.js';
 
 /** The part of a WebSocket the client uses (the browser's WebSocket and `ws` both fit). */
@@ -11,7 +12,7 @@ export interface WebSocketLike {
   readonly readyState: number;
   /** The sub-protocol the server chose ("" when none). */
   readonly protocol: string;
-  send(data: string): void;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: any) => void) | null;
   onmessage: ((event: any) => void) | null;
@@ -45,8 +46,8 @@ export interface TransportHandlers {
   open(): void;
   /** One text frame arrived. */
   message(text: string): void;
-  /** A frame that is not text arrived (wsq/1 carries JSON text only). */
-  binary(): void;
+  /** A binary message arrived (R4.9: a frame with attachments), as its bytes. */
+  binary(data: Uint8Array): void;
   /**
    * The WebSocket closed (or could not open: then `refusal` says why, where it is known). Called once, never after `close()`.
    * `errored`: the WebSocket reported an error before it closed (R2.5.9 `transport error`).
@@ -115,13 +116,21 @@ export class Transport {
       return;
     }
     this.socket = socket;
+    // R4.9: binary messages as ArrayBuffers (a browser's default, Blob, would need an await per message).
+    try {
+      (socket as { binaryType?: string }).binaryType = 'arraybuffer';
+    } catch {
+      // a WebSocket-like object without binaryType: its binary data is handled below as it comes
+    }
     socket.onopen = () => {
       if (!this.ended) handlers.open();
     };
     socket.onmessage = (event: { data: unknown }) => {
       if (this.ended) return;
       if (typeof event.data === 'string') handlers.message(event.data);
-      else handlers.binary();
+      else if (event.data instanceof ArrayBuffer) handlers.binary(new Uint8Array(event.data));
+      else if (ArrayBuffer.isView(event.data)) handlers.binary(new Uint8Array(event.data.buffer, event.data.byteOffset, event.data.byteLength));
+      else handlers.binary(new Uint8Array(0)); // unreadable here (e.g. a Blob): reported as a malformed binary message
     };
     socket.onclose = (event: { code?: number; reason?: string }) => {
       this.end(event.code ?? 1006, event.reason ?? '', socket.refusal);
@@ -137,11 +146,11 @@ export class Transport {
     return !this.ended && this.socket?.readyState === OPEN;
   }
 
-  /** Send one text frame; false when the socket is not open (nothing was sent). */
+  /** Send one frame (a wire text: JSON, or a binary message, protocol/binary.ts); false when the socket is not open (nothing was sent). */
   send(text: string): boolean {
     if (!this.isOpen) return false;
     try {
-      this.socket!.send(text);
+      this.socket!.send(isBinaryWire(text) ? binaryWireBytes(text) : text);
       return true;
     } catch {
       return false;

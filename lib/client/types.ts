@@ -21,8 +21,22 @@ export type EventMap = object; // an interface or type of event name → data (n
 /** The map used when none is given: any event, any data. */
 export type AnyEvents = { [event: string]: any };
 
-/** The arguments of `emit(event, ...)`: `data` may be left out when its type allows `undefined`. */
-export type EmitArgs<T, O> = undefined extends T ? [data?: T, options?: O] : [data: T, options?: O];
+/**
+ * An ack callback, as Socket.IO has it: the server's answers (`reply(…answers)`); after
+ * `timeout(ms)` an error (or null) comes first.
+ */
+export type AckCallback = (...answers: any[]) => void;
+
+/**
+ * The arguments of `emit(event, ...)`. With a typed event map: `data`, then the options, then an
+ * optional ack callback (`data` may be left out when its type allows `undefined`). Without one
+ * (`AnyEvents`), any arguments as Socket.IO takes them (R4.5.10): `emit(event, a, b, …, options?, cb?)`,
+ * where `options` is a trailing plain object whose keys are all option names (to send such an
+ * object as the last argument, pass `{}` after it) and `cb` a trailing function.
+ */
+export type EmitArgs<T, O> = 0 extends 1 & T
+  ? any[]
+  : (undefined extends T ? [data?: T, options?: O] : [data: T, options?: O]) | [data: T, ack: AckCallback] | [data: T, options: O, ack: AckCallback];
 
 /** Options of `emit`. */
 export interface EmitOptions {
@@ -53,7 +67,7 @@ export interface EmitWithAckOptions {
   timeoutMs?: number;
 }
 
-/** What `emitWithAck` resolves with: the server's `ack`. */
+/** What `emitWithAck` of a room emit resolves with: the server's `ack` (an emit to the server's handlers resolves with the answer itself). */
 export interface AckResult<R = unknown> {
   /** The stored message's offset (room emits). */
   offset?: number;
@@ -176,17 +190,32 @@ export interface Message<T = unknown> {
   attempt?: number;
   /** The delivery id, when the server waits for an ack. */
   id?: RequestId;
-  /** Acknowledge the delivery (manual ack mode). Idempotent. */
-  ack(data?: unknown): void;
+  /**
+   * Every argument the sender gave (R4.5.10): `[data]` for one, and so for every event of a server
+   * or sender without the `args` feature. Handlers receive them spread, then this message.
+   */
+  args: unknown[];
+  /** Acknowledge the delivery (manual ack mode), or answer a server's `emitWithAck` with these answers. Idempotent. */
+  ack(...answers: unknown[]): void;
   /** Reject the delivery: the server redelivers it (after `delayMs`) unless `requeue` is false. */
   nack(options?: { requeue?: boolean; delayMs?: number }): void;
 }
 
-/** A handler of one event: its result (awaited) acks a delivery or answers the server's `emitWithAck`. */
-export type MessageHandler<T = unknown> = (data: T, msg: Message<T>) => unknown;
+/**
+ * One message as the last argument of a handler: also callable, as Socket.IO's ack callback:
+ * `msg(…answers)` acks a delivery, or answers the server's `emitWithAck`/callback with those answers.
+ */
+export type MessageArg<T = unknown> = Message<T> & ((...answers: unknown[]) => void);
 
-/** A handler of every event. */
-export type AnyHandler = (event: string, data: unknown, msg: Message) => unknown;
+/**
+ * A handler of one event: its arguments (one: `data`; several: each, R4.5.10), then the message
+ * (callable: the ack callback). Its result (awaited) acks a delivery or answers the server's
+ * `emitWithAck`, unless it called `msg(…)` or `msg.ack(…)` first.
+ */
+export type MessageHandler<T = unknown> = 0 extends 1 & T ? (...args: any[]) => unknown : (data: T, msg: MessageArg<T>) => unknown;
+
+/** A handler of every event: its name, its arguments, then the message (as `MessageHandler`). */
+export type AnyHandler = (event: string, ...args: any[]) => unknown;
 
 /** Why a connection closed. */
 export interface CloseInfo {

@@ -1,4 +1,5 @@
 /** `ack` and `nack` from a client: complete a delivery, or answer the server's emitWithAck. */
+import { ackArgs } from '../../protocol/binary.js';
 import type { AckFrame, NackFrame, RequestId } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { WsqError } from '../errors.js';
@@ -36,7 +37,7 @@ function unknownId(conn: Connection, id: AckFrame['id'], what: string): void {
  * delivery (ack or nack). A delivery is recorded only by its consumer, so it is found through
  * the connection's subscriptions: one map lookup per consumer subscription of the connection.
  */
-function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, data?: unknown): boolean {
+function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, answers: unknown[] = []): boolean {
   const w = conn.takeWaiter(id);
   if (!w) {
     for (const socket of conn.sockets.values()) {
@@ -44,13 +45,14 @@ function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; del
     }
     return false;
   }
-  w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, data);
+  // R4.6.4: the answers are `args`, else `[data]`; the first is the answer a promise resolves to.
+  w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, answers[0], answers);
   return true;
 }
 
 /** PROTOCOL.md §4.6 */
 export function handleAck(_s: HandlerHost, conn: Connection, f: AckFrame): void {
-  if (!settle(conn, f.id, undefined, f.data)) unknownId(conn, f.id, 'ack');
+  if (!settle(conn, f.id, undefined, ackArgs(f))) unknownId(conn, f.id, 'ack');
 }
 
 /** PROTOCOL.md §4.7 */

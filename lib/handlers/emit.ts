@@ -1,5 +1,6 @@
 /** `emit`: to a room (stored, or volatile, or a direct message to a sid) or to the server's handlers. */
-import { encodeFrame } from '../../protocol/codec.js';
+import { carriesBinary, frameArgs, StoredArgs } from '../../protocol/binary.js';
+import { encodeArgsFrame, encodeFrame } from '../../protocol/codec.js';
 import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { connFields } from '../logging.js';
@@ -22,7 +23,9 @@ export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitF
   if (f.volatile || direct) {
     if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; a direct message to a sid is never stored, so drop "key".', f.id);
     const frame: EventFrame = { type: 'event', ns: nsp.name, event: f.event, data: f.data ?? null, room: f.room, from: socket.id, ts: server.now() };
-    const text = encodeFrame(frame);
+    // R4.5.10, R4.9: several arguments or binary values are relayed as they came (`args`, a binary message); JSON as before.
+    const plain = f.args === undefined && !carriesBinary(f);
+    const text = plain ? encodeFrame(frame) : encodeArgsFrame({ type: 'event', ns: nsp.name, event: f.event }, frameArgs(f), { room: f.room, from: socket.id, ts: frame.ts });
     // R4.5.3: a volatile emit reaches the room's live members; its echo reaches the sender only when the
     // sender is one of them (the adapter's membership decides: never a non-member, durable or group member).
     const dropped = server.stats.volatileDropped;
@@ -37,7 +40,8 @@ export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitF
     return;
   }
   try {
-    const r = await nsp.publish(f.room, f.event, f.data, { from: socket.id, echo: f.echo, ...(f.key !== undefined ? { key: f.key } : {}) });
+    const data = f.args === undefined ? f.data : new StoredArgs(f.args); // R5.8.6: stored as one envelope
+    const r = await nsp.publish(f.room, f.event, data, { from: socket.id, echo: f.echo, ...(f.key !== undefined ? { key: f.key } : {}) });
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch, ...(r.duplicate ? { duplicate: true } : {}) });
   } catch (err) {
     if (err instanceof QueueFullError) return conn.sendError('queue_full', err.message, f.id);

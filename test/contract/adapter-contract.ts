@@ -161,6 +161,23 @@ export function adapterContract(t: Test, name: string, build: BuildAdapterNodes,
     t.ok(a.c.welcome.sid);
   });
 
+  t.test(`${name}: R4.5.3 a client's volatile emit reaches the room's live members on every node, not the sender (unless echo)`, async (t) => {
+    const { nodes: ns, join } = await cluster(t);
+    const members = await Promise.all(Array.from({ length: 2 * ns.length }, () => join()));
+    for (const m of members) m.socket.join('v');
+    await eventually(async () => (await ns[0]!.server.of('/').in('v').fetchSockets()).length === members.length, 'every member is seen in v');
+    const sender = members[0]!;
+    t.match(await sender.c.request({ type: 'emit', room: 'v', event: 'wire', data: { n: 1 }, volatile: true }), { type: 'ack' }, 'acked once handed out');
+    for (const m of members.slice(1)) {
+      t.match(await m.c.next((f) => f.event === 'wire'), { type: 'event', event: 'wire', room: 'v', from: sender.socket.id, data: { n: 1 } }, `member on node ${m.node}`);
+    }
+    const witness = members.find((m) => m !== sender && m.node === sender.node)!;
+    await fenced(t, ns[0]!.server, 'v', witness, sender, 'wire', 'the sender gets no copy without echo');
+    sender.c.send({ type: 'emit', room: 'v', event: 'echoed', volatile: true, echo: true });
+    for (const m of members) await m.c.next((f) => f.event === 'echoed');
+    t.pass('with echo the sender, a member, gets it too');
+  });
+
   t.test(`${name}: issue 9 seam — membership is the adapter's: join/leave show in socket.rooms and the room events, and go with the socket`, async (t) => {
     const { nodes: ns, join } = await cluster(t);
     const m = await join();
