@@ -204,6 +204,7 @@ t.test('issue 10 item 3: send/write ("message"), socket.disconnected, allSockets
     'send and write emit "message"',
   );
   t.same([...(await server.sockets.allSockets())].sort(), [a.socket.id, b.socket.id].sort(), 'allSockets: the sids');
+  t.same([...(await server.allSockets())].sort(), [a.socket.id, b.socket.id].sort(), 'io.allSockets');
   t.equal(b.socket.disconnected, false);
   b.socket.disconnect();
   t.equal(b.socket.disconnected, true, 'disconnected is !connected');

@@ -27,10 +27,20 @@ t.test('issue 10 item 4: socket.use runs for every packet in order, may change i
     });
     socket.onAny((event) => seen.push(`any:${event}`));
     socket.on('double', (n, reply) => reply(n));
+    socket.use((packet, next) => {
+      if (packet[0] === 'pair') packet.push('added');
+      next();
+    });
+    socket.on('pair', (...args: unknown[]) => (args.at(-1) as (...a: unknown[]) => void)(...args.slice(0, -1)));
   });
   const { c } = await clientSocket(t, server, url);
   t.match(await c.request({ type: 'emit', event: 'double', data: 21 }), { type: 'ack', data: 42 }, 'the handler got the changed packet');
   t.same(seen, ['any:double', 'mw1:double', 'mw2:double'], 'onAny first, then each middleware in order (as in Socket.IO)');
+  t.match(
+    await c.request({ type: 'emit', event: 'pair', args: [1, 2] }),
+    { type: 'ack', args: [1, 2, 'added'] },
+    'the packet is [event, ...args]; an added argument reaches the handler',
+  );
 });
 
 t.test('issue 10 item 4: socket.use next(err) drops the packet and fires the socket\'s "error" event', async (t) => {
