@@ -17,6 +17,11 @@ import { RedisBus } from './redis/bus.js';
 import { RedisStore } from './store/redis.js';
 import type { RetentionResolver, Store } from './store/types.js';
 
+/** Oldest Redis major version served (sharded pub/sub came with 7.0). */
+export const MIN_REDIS_MAJOR = 7;
+/** How long a node waits for its first Redis connection before logging that Redis is not reachable. */
+const FIRST_CONNECT_GRACE_MS = 3000;
+
 /** Length of a generated node id (nanoid alphabet; 10 characters ≈ 60 bits). */
 export const NODE_ID_LENGTH = 10;
 
@@ -80,20 +85,38 @@ export function openCluster(redis: RedisConfig, deps: ClusterDeps): Cluster {
     now: deps.now,
   });
   bus.on('down', (reason: string) => logs.write('warn', 'redis: unreachable; writes fail with "unavailable" until it is back', { redis: where, reason }));
-  bus.on('up', (info: { downMs: number; reconnect: boolean }) =>
-    info.reconnect
-      ? logs.write('info', 'redis: reachable again; room logs re-read their positions', { redis: where, downMs: info.downMs })
-      : logs.write('info', 'redis: connected', { redis: where, prefix: redis.prefix, durable: redis.durable }),
-  );
+  /** Set when the server is older than Redis 7 (no sharded pub/sub): said by `/readyz` and logged. */
+  let tooOld: string | undefined;
+  bus.on('up', (info: { downMs: number; reconnect: boolean }) => {
+    if (info.reconnect) return logs.write('info', 'redis: reachable again; room logs re-read their positions', { redis: where, downMs: info.downMs });
+    logs.write('info', 'redis: connected', { redis: where, prefix: redis.prefix, durable: redis.durable });
+    bus.cmd.info('server').then(
+      (text) => {
+        const version = /redis_version:(\d+)/.exec(text)?.[1];
+        if (version === undefined || Number(version) >= MIN_REDIS_MAJOR) return;
+        tooOld = `Redis ${version} at ${where} is too old: wsq needs Redis ${MIN_REDIS_MAJOR} or later (sharded pub/sub, SPUBLISH)`;
+        logs.write('error', `redis: ${tooOld}`, { redis: where });
+      },
+      () => undefined, // Redis went away again: the next `up` checks nothing more, `down` is logged
+    );
+  });
+  // A Redis that never answered gets no `down` (it was never up): say so once, after a grace period.
+  const notYet = setTimeout(() => {
+    if (!bus.up) logs.write('warn', 'redis: not reachable yet; /readyz answers 503 and writes fail with "unavailable" until it is', { redis: where, reason: bus.status().reason });
+  }, FIRST_CONNECT_GRACE_MS).unref();
   return {
     nodeId,
     store,
     adapter: redisAdapter(bus),
     readiness: () => {
+      if (tooOld) return `redis: ${tooOld}`;
       const st = bus.status();
       return st.up ? undefined : `redis: ${st.reason ?? 'connecting'} (${where}, since ${new Date(st.since).toISOString()})`;
     },
-    close: () => bus.close(),
+    close: () => {
+      clearTimeout(notYet);
+      return bus.close();
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { RedisBus } from '../../lib/redis/bus.js';
 import { retentionResolver } from '../../lib/retention.js';
 import { WsqServer } from '../../lib/server.js';
 import { MemoryStore } from '../../lib/store/memory.js';
+import { freePort } from '../helpers/redis-server.js';
 import { client, eventsOf, getJson, join, publish, SYSTEM_REDIS, testPrefix, until } from './nodes.js';
 
 t.test('issue 9 item 1: the redis option of the library: two servers share a room; node ids in /healthz, /readyz and log lines', async (tt) => {
@@ -63,4 +64,20 @@ t.test('decision 1: the Redis adapter over a node-local store is refused at cons
     name: 'ConfigError',
     message: /a cross-node adapter needs a store every node shares, but the store is the node-local memory store/,
   });
+});
+
+t.test('decision 6: a node whose Redis never answers starts, says so once in its log, and /readyz answers 503 "redis: …"', async (tt) => {
+  const port = await freePort(); // nothing listens there
+  const lines: string[] = [];
+  const server = new WsqServer({ redis: { url: `redis://127.0.0.1:${port}`, prefix: 'wsq-test-none:' }, log: { level: 'info' }, logger: (_l, msg) => lines.push(msg) });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  tt.teardown(() => server.close());
+  const r = await getJson(server.port, '/readyz');
+  tt.equal(r.status, 503);
+  tt.ok(
+    (r.body.reasons as string[]).some((x) => x.startsWith('redis: ') && x.includes(`redis://127.0.0.1:${port}`)),
+    `/readyz: ${JSON.stringify(r.body.reasons)}`,
+  );
+  await until('the "not reachable yet" line', () => (lines.some((m) => /^redis: not reachable yet/.test(m)) ? true : undefined), 10_000);
+  tt.equal(lines.filter((m) => /^redis: not reachable yet/.test(m)).length, 1, 'said once');
 });
