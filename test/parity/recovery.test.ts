@@ -246,3 +246,20 @@ t.test('R2.7.7: a session that lost a frame to its cap is not recovered (all or 
     if (recovered) t.equal((await b.collect((f) => f.type === 'event', n)).length, n);
   }
 });
+
+t.test('R2.7.5: a connection still open under the pid (its drop not noticed yet) is closed first, then recovered', async (t) => {
+  const { server, url } = await startServer(t, RECOVERY);
+  const first = nextConnection(server);
+  const a = await raw(t, url);
+  const socket = await first;
+  socket.join('r');
+  socket.emit('before', 1);
+  await a.next((f) => f.type === 'event');
+  const gone = once<string>(socket, 'disconnect');
+  // The old connection is still open on the server: the new one takes its session over.
+  const b = await raw(t, `${url}?recover=${a.welcome.pid}&seen=1`);
+  t.equal(await gone, 'forced close', 'the old connection was closed by the server');
+  t.equal(b.welcome.recovered, true);
+  t.equal(b.welcome.sid, a.welcome.sid);
+  t.ok(server.sockets.sockets.get(b.welcome.sid)?.rooms.has('r'));
+});
