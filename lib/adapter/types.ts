@@ -144,7 +144,12 @@ export interface Adapter extends EventEmitter {
   socketRooms(sid: string): ReadonlySet<string> | undefined;
   /** The local members of a room (live view; do not mutate). */
   roomMembers(room: string): ReadonlySet<string> | undefined;
-  /** The local sids that these options select. */
+  /**
+   * The local sids that these options select.
+   * Note: whether a room name is a sid (a direct message, R4.5.2 rule 2) is decided from this node's
+   * sockets only (`WsqServer.isDirectRoom`); a client's emit to the sid of a socket on another node is
+   * not yet recognised as direct (it needs a cluster-wide sid lookup, not part of this interface yet).
+   */
   sockets(opts: Pick<BroadcastOptions, 'rooms' | 'except'>): Set<string>;
 
   // --- delivery ---
