@@ -202,3 +202,26 @@ t.test('issue 9 item 5 (Redis restarted), decision 3: logs made or broken while 
   t.equal(again.offset, 1, 'the old room goes on at offset 1 …');
   t.not(again.epoch, first.epoch, '… of a new epoch');
 });
+
+t.test('decision 3, R4.5.2: a client publish on a shared store skips its sender (unless echo) and reaches members on the other nodes', async (t) => {
+  const { urls } = await cluster(t, 2);
+  const sender = await member(t, urls[0]!, 's');
+  const near = await member(t, urls[0]!, 's');
+  const far = await member(t, urls[1]!, 's');
+  const r1 = await sender.request({ type: 'emit', room: 's', event: 'quiet', data: 1 });
+  t.equal(r1.type, 'ack');
+  const r2 = await sender.request({ type: 'emit', room: 's', event: 'loud', data: 2, echo: true });
+  t.equal(r2.type, 'ack');
+  for (const c of [near, far]) t.same(offsets(await waitFrames(c, eventIn('s'), 2)), [1, 2], 'members on both nodes get both');
+  await sender.sync();
+  t.match(
+    sender.seen((f) => f.event === 'loud'),
+    [{ offset: 2 }],
+    'the echo reaches the sender (before its ack, as on one node)',
+  );
+  t.same(
+    sender.seen((f) => f.event === 'quiet'),
+    [],
+    'without echo the sender does not get its own message',
+  );
+});
