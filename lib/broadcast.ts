@@ -9,6 +9,11 @@ import type { Namespace } from './namespace.js';
 import { assertEventName, reservedEventError } from './names.js';
 import type { Socket } from './socket.js';
 
+/** An event frame of every argument (R4.5.10: one argument encodes as `data`, exactly as before; none as `data: null`). */
+function encodeArgs(nsp: Namespace, event: string, args: unknown[]): string {
+  return args.length <= 1 ? nsp.encodeEvent(event, args[0]) : nsp.encodeEvent(event, undefined, args);
+}
+
 /** Targets and flags of a broadcast; every method returns a new operator. */
 export class BroadcastOperator {
   constructor(
@@ -62,10 +67,19 @@ export class BroadcastOperator {
    * @example
    * server.of('/chat').to('lobby').except(socket.id).emit('notice', { text: 'hi' });
    */
-  emit(event: string, data?: unknown): boolean {
+  emit(event: string, ...args: unknown[]): boolean {
     assertEventName(event); // R4.5.1: reserved names never reach a client
+    // As in Socket.IO: a last function argument collects every socket's answer, `cb(err, answers)` (err: the timeout).
+    if (typeof args[args.length - 1] === 'function') {
+      const cb = args.pop() as (err: Error | null, answers: unknown[]) => void;
+      this.emitWithAck(event, ...args).then(
+        (answers) => cb(null, answers),
+        (err: Error & { details?: unknown }) => cb(err, Array.isArray(err.details) ? err.details : []),
+      );
+      return true;
+    }
     for (const nsp of this.nsps()) {
-      const text = nsp.encodeEvent(event, data);
+      const text = encodeArgs(nsp, event, args);
       const dropped = nsp.stats.volatileDropped;
       nsp.recovery?.capture(nsp.name, text, this.rooms, this.exceptRooms, this.flags.volatile); // R2.7.4: sessions away in these rooms
       nsp.stats.fanout(nsp.adapter.broadcast(text, { rooms: this.rooms, except: this.exceptRooms, flags: this.flags }), text.length, dropped);
@@ -80,7 +94,7 @@ export class BroadcastOperator {
    * @example
    * const answers = await server.of('/').timeout(1000).to('voters').emitWithAck('vote?', {});
    */
-  emitWithAck(event: string, data?: unknown): Promise<unknown[]> {
+  emitWithAck(event: string, ...args: unknown[]): Promise<unknown[]> {
     const reserved = reservedEventError(event); // R4.5.1
     if (reserved) return Promise.reject(reserved);
     const timeoutMs = this.flags.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -116,7 +130,7 @@ export class BroadcastOperator {
       counting = nsps.length;
       for (const nsp of nsps) {
         // Encoded once per namespace; each recipient only gets its own id spliced in (by its node).
-        nsp.adapter.broadcastWithAck(nsp.encodeEvent(event, data), { rooms: this.rooms, except: this.exceptRooms, flags }, onAck).then(
+        nsp.adapter.broadcastWithAck(encodeArgs(nsp, event, args), { rooms: this.rooms, except: this.exceptRooms, flags }, onAck).then(
           (count) => {
             counting--;
             expected += count.expected;

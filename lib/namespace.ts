@@ -208,7 +208,7 @@ export class Namespace<
     // EventEmitter itself emits newListener/removeListener (a name and a listener) through this method: those stay local; the application's throw.
     if (typeof event === 'symbol' || ((event === 'newListener' || event === 'removeListener') && isListenerBookkeeping(args))) return super.emit(event, ...args);
     assertNamespaceEvent(event);
-    return this.operator().emit(event, args[0]);
+    return this.operator().emit(event, ...args);
   }
   /** Every socket of the namespace, on every node (this node's as `Socket`, others' as `RemoteSocket`). */
   fetchSockets(): Promise<(Socket | RemoteSocket)[]> {

@@ -209,3 +209,21 @@ t.test('issue 10 item 3: send/write ("message"), socket.disconnected, allSockets
   b.socket.disconnect();
   t.equal(b.socket.disconnected, true, 'disconnected is !connected');
 });
+
+t.test('issue 10 item 3: broadcasts carry every argument; io.timeout(ms).emit(ev, cb) collects the answers, error first', async (t) => {
+  const { server, url } = await startServer(t, declared);
+  const [a, b] = await Promise.all([clientSocket(t, server, url), clientSocket(t, server, url)]);
+  server.emit('multi', 1, 'two', { three: 3 });
+  t.match(await a.c.next((f) => f.event === 'multi'), { args: [1, 'two', { three: 3 }] }, 'io.emit(ev, a, b, c): every argument');
+  server.to(b.socket.id).emit('one', { x: 1 });
+  const one = await b.c.next((f) => f.event === 'one');
+  t.same([one.data, 'args' in one], [{ x: 1 }, false], 'one argument is still plain `data`');
+  autoAck(a.c, () => 'A');
+  autoAck(b.c, () => 'B');
+  const [err, answers] = await new Promise<[Error | null, unknown[]]>((resolve) => server.timeout(2000).emit('q?', 1, (e: Error | null, r: unknown[]) => resolve([e, r])));
+  t.equal(err, null);
+  t.same((answers as string[]).sort(), ['A', 'B'], 'io.timeout(ms).emit(ev, …, cb): (null, answers)');
+  await clientSocket(t, server, url); // never answers
+  const [late] = await new Promise<[Error | null, unknown[]]>((resolve) => server.timeout(200).emit('q?', (e: Error | null, r: unknown[]) => resolve([e, r])));
+  t.match(late, { code: 'timeout' }, 'a socket that does not answer in time: the error first');
+});
