@@ -109,7 +109,7 @@ window.addEventListener('keydown', (event) => {
 });
 inputMessage.addEventListener('input', updateTyping);
 
-// Socket events: the same names and payloads as Socket.IO's example (socket.io-client's 'reconnect' is the SDK's 'reconnected').
+// Socket events: the same names and payloads as Socket.IO's example; the manager's events on `socket.io`, as in socket.io-client.
 socket.on('login', (data) => {
   connected = true;
   log('Welcome to Socket.IO Chat – ');
@@ -128,7 +128,8 @@ socket.on('user left', (data) => {
 socket.on('typing', (data) => addChatTyping(data));
 socket.on('stop typing', (data) => removeChatTyping(data));
 socket.on('disconnect', () => log('you have been disconnected'));
-socket.on('reconnected', () => {
+socket.io.on('reconnect', () => {
   log('you have been reconnected');
   if (username) socket.emit('add user', username);
 });
+socket.io.on('reconnect_error', () => log('attempt to reconnect has failed'));
