@@ -8,14 +8,15 @@ import { WsqError } from './errors.js';
 import type { Namespace } from './namespace.js';
 import { assertEventName, reservedEventError } from './names.js';
 import type { Socket } from './socket.js';
+import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 
 /** An event frame of every argument (R4.5.10: one argument encodes as `data`, exactly as before; none as `data: null`). */
 function encodeArgs(nsp: Namespace, event: string, args: unknown[]): string {
   return args.length <= 1 ? nsp.encodeEvent(event, args[0]) : nsp.encodeEvent(event, undefined, args);
 }
 
-/** Targets and flags of a broadcast; every method returns a new operator. */
-export class BroadcastOperator {
+/** Targets and flags of a broadcast; every method returns a new operator. `STC` (the server's ServerToClient map) types `emit`. */
+export class BroadcastOperator<STC extends EventsMap = DefaultEventsMap> {
   constructor(
     private readonly nsps: () => Namespace[],
     private readonly rooms: ReadonlySet<string> = new Set(),
@@ -24,42 +25,42 @@ export class BroadcastOperator {
   ) {}
 
   /** Target a room (or several). A socket in several targeted rooms gets the frame once. */
-  to(room: string | string[]): BroadcastOperator {
+  to(room: string | string[]): BroadcastOperator<STC> {
     const rooms = new Set(this.rooms);
     for (const r of Array.isArray(room) ? room : [room]) rooms.add(r);
-    return new BroadcastOperator(this.nsps, rooms, this.exceptRooms, this.flags);
+    return new BroadcastOperator<STC>(this.nsps, rooms, this.exceptRooms, this.flags);
   }
 
   /** Alias of `to`. */
-  in(room: string | string[]): BroadcastOperator {
+  in(room: string | string[]): BroadcastOperator<STC> {
     return this.to(room);
   }
 
   /** Skip the sockets in these rooms (a sid is a room). */
-  except(room: string | string[]): BroadcastOperator {
+  except(room: string | string[]): BroadcastOperator<STC> {
     const except = new Set(this.exceptRooms);
     for (const r of Array.isArray(room) ? room : [room]) except.add(r);
-    return new BroadcastOperator(this.nsps, this.rooms, except, this.flags);
+    return new BroadcastOperator<STC>(this.nsps, this.rooms, except, this.flags);
   }
 
   /** The frame may be dropped for sockets whose send buffer is backed up. */
-  get volatile(): BroadcastOperator {
-    return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, volatile: true });
+  get volatile(): BroadcastOperator<STC> {
+    return new BroadcastOperator<STC>(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, volatile: true });
   }
 
   /** This node only (all nodes by default, once an adapter spans nodes). */
-  get local(): BroadcastOperator {
-    return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, local: true });
+  get local(): BroadcastOperator<STC> {
+    return new BroadcastOperator<STC>(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, local: true });
   }
 
   /** `compress(false)`: never compress these frames, even when permessage-deflate is on. */
-  compress(flag: boolean): BroadcastOperator {
-    return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, compress: flag });
+  compress(flag: boolean): BroadcastOperator<STC> {
+    return new BroadcastOperator<STC>(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, compress: flag });
   }
 
   /** Set the answer timeout of `emitWithAck`. */
-  timeout(ms: number): BroadcastOperator {
-    return new BroadcastOperator(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, timeoutMs: ms });
+  timeout(ms: number): BroadcastOperator<STC> {
+    return new BroadcastOperator<STC>(this.nsps, this.rooms, this.exceptRooms, { ...this.flags, timeoutMs: ms });
   }
 
   /**
@@ -67,6 +68,7 @@ export class BroadcastOperator {
    * @example
    * server.of('/chat').to('lobby').except(socket.id).emit('notice', { text: 'hi' });
    */
+  emit<E extends EventNames<STC>>(event: E, ...args: EventParams<STC, E>): boolean;
   emit(event: string, ...args: unknown[]): boolean {
     assertEventName(event); // R4.5.1: reserved names never reach a client
     // As in Socket.IO: a last function argument collects every socket's answer, `cb(err, answers)` (err: the timeout).

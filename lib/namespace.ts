@@ -175,31 +175,31 @@ export class Namespace<
   }
 
   /** Target rooms. */
-  to(room: string | string[]): BroadcastOperator {
+  to(room: string | string[]): BroadcastOperator<STC> {
     return this.operator().to(room);
   }
   /** Alias of `to`. */
-  in(room: string | string[]): BroadcastOperator {
+  in(room: string | string[]): BroadcastOperator<STC> {
     return this.to(room);
   }
   /** Skip rooms (a sid is a room). */
-  except(room: string | string[]): BroadcastOperator {
+  except(room: string | string[]): BroadcastOperator<STC> {
     return this.operator().except(room);
   }
   /** Broadcast flag: may be dropped for backed-up sockets. */
-  get volatile(): BroadcastOperator {
+  get volatile(): BroadcastOperator<STC> {
     return this.operator().volatile;
   }
   /** Broadcast flag: this node only. */
-  get local(): BroadcastOperator {
+  get local(): BroadcastOperator<STC> {
     return this.operator().local;
   }
   /** Broadcast flag: `compress(false)` never compresses these frames. */
-  compress(flag: boolean): BroadcastOperator {
+  compress(flag: boolean): BroadcastOperator<STC> {
     return this.operator().compress(flag);
   }
   /** Broadcast with an ack timeout. */
-  timeout(ms: number): BroadcastOperator {
+  timeout(ms: number): BroadcastOperator<STC> {
     return this.operator().timeout(ms);
   }
   /** Send to every socket of the namespace (live; not stored). A reserved name (`connection`, `disconnect`, `$…`, R4.5.1) throws a TypeError, as in Socket.IO. */
@@ -208,7 +208,7 @@ export class Namespace<
     // EventEmitter itself emits newListener/removeListener (a name and a listener) through this method: those stay local; the application's throw.
     if (typeof event === 'symbol' || ((event === 'newListener' || event === 'removeListener') && isListenerBookkeeping(args))) return super.emit(event, ...args);
     assertNamespaceEvent(event);
-    return this.operator().emit(event, ...args);
+    return (this.operator().emit as (e: string, ...a: unknown[]) => boolean)(event, ...args); // (…).emit keeps `this`
   }
   /** Every socket of the namespace, on every node (this node's as `Socket`, others' as `RemoteSocket`). */
   fetchSockets(): Promise<(Socket | RemoteSocket)[]> {
@@ -227,8 +227,8 @@ export class Namespace<
     this.operator().disconnectSockets(close);
   }
 
-  protected operator(): BroadcastOperator {
-    return new BroadcastOperator(() => [this]);
+  protected operator(): BroadcastOperator<STC> {
+    return new BroadcastOperator<STC>(() => [this as Namespace]);
   }
 
   /**

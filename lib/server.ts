@@ -464,32 +464,32 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
   }
 
   /** Alias of `to` (main namespace). */
-  in(room: string | string[]): BroadcastOperator {
+  in(room: string | string[]): BroadcastOperator<STC> {
     return this.sockets.in(room);
   }
 
   /** Every socket of the main namespace except those in `room` (a sid is a room). */
-  except(room: string | string[]): BroadcastOperator {
+  except(room: string | string[]): BroadcastOperator<STC> {
     return this.sockets.except(room);
   }
 
   /** Broadcast flag (main namespace): dropped for sockets whose transport is not writable (R2.3.6). */
-  get volatile(): BroadcastOperator {
+  get volatile(): BroadcastOperator<STC> {
     return this.sockets.volatile;
   }
 
   /** Broadcast flag (main namespace): this node only. */
-  get local(): BroadcastOperator {
+  get local(): BroadcastOperator<STC> {
     return this.sockets.local;
   }
 
   /** Broadcast flag (main namespace): `compress(false)` never compresses these frames. */
-  compress(flag: boolean): BroadcastOperator {
+  compress(flag: boolean): BroadcastOperator<STC> {
     return this.sockets.compress(flag);
   }
 
   /** The ack timeout of the next `emitWithAck` (main namespace). */
-  timeout(ms: number): BroadcastOperator {
+  timeout(ms: number): BroadcastOperator<STC> {
     return this.sockets.timeout(ms);
   }
 

@@ -217,12 +217,12 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   }
 
   /** Every socket in the namespace but this one, on this node only (`socket.local.emit`, as in Socket.IO). */
-  get local(): BroadcastOperator {
+  get local(): BroadcastOperator<STC> {
     return this.nsp.local.except(this.id);
   }
 
   /** Every socket of the namespace except those in `room` and this one (`socket.except(room).emit`, as in Socket.IO). */
-  except(room: string | string[]): BroadcastOperator {
+  except(room: string | string[]): BroadcastOperator<STC> {
     return this.nsp.except(room).except(this.id);
   }
 
@@ -410,17 +410,17 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   }
 
   /** Target rooms, excluding this socket. */
-  to(room: string | string[]): BroadcastOperator {
+  to(room: string | string[]): BroadcastOperator<STC> {
     return this.nsp.to(room).except(this.id);
   }
 
   /** Alias of `to`. */
-  in(room: string | string[]): BroadcastOperator {
+  in(room: string | string[]): BroadcastOperator<STC> {
     return this.to(room);
   }
 
   /** Every other socket of the namespace. */
-  get broadcast(): BroadcastOperator {
+  get broadcast(): BroadcastOperator<STC> {
     return this.nsp.except(this.id);
   }
 

@@ -46,6 +46,15 @@ function typeChecks(io: WsqServer<ClientToServer, ServerToClient, InterServer, S
   // @ts-expect-error not a ServerToClient event
   io.emit('nope', 3);
   io.of('/chat').emit('chat message', 'a', 'b');
+  io.to('room').emit('count', 1);
+  // @ts-expect-error count takes a number (broadcast operators are typed too)
+  io.to('room').except('x').emit('count', 'one');
+  io.on('connection', (socket) => {
+    socket.broadcast.emit('chat message', 'a', 'b');
+    // @ts-expect-error the second argument is missing
+    socket.to('room').emit('chat message', 'a');
+    io.timeout(100).emit('count', 2);
+  });
   io.serverSideEmit('ping', Date.now());
   // @ts-expect-error ping takes a number
   io.serverSideEmit('ping', 'now');
