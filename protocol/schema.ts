@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { RESERVED_EVENT_NAMES, SUBPROTOCOL } from './codes.js';
 import {
+  ACK_RULES,
   AckFrame,
   EMIT_RULES,
   EmitRoom,
@@ -128,6 +129,7 @@ const EXTRA = new Map<z.ZodType, Record<string, unknown>>([
   [RequestIdString, { maxLength: LIMITS.idBytes }],
   [JoinFrame, { allOf: JOIN_RULES.map((r) => r.json) }],
   [EmitFrame, { allOf: EMIT_RULES.map((r) => r.json) }],
+  [AckFrame, { allOf: ACK_RULES.map((r) => r.json) }], // R4.5.10: data or args, not both
 ]);
 
 /**

@@ -139,6 +139,7 @@ export class WsqClient<Listen extends EventMap = AnyEvents, Emit extends EventMa
         canSend: (ns) => this.canSend(ns),
         write: (text) => void this.transport?.send(text),
         maxPayload: () => this.welcomeFrame?.maxPayload,
+        features: () => (this.welcomeFrame ? (this.welcomeFrame.features ?? []) : undefined), // R1.10: args/binary only when announced
         report: (error) => this.report(error),
         nextId: () => this.requests.newId(),
         setTimeout: this.settings.setTimeout,

@@ -6,7 +6,7 @@
  * dedups), failed with "outcome unknown" when they do not; timed out; refused before
  * sending when larger than the server's `maxPayload`.
  */
-import { ackArgs, encodeFrameBinary, wireByteLength } from '../../protocol/binary.js';
+import { ackArgs, encodeFrameBinary, isBinaryWire, wireByteLength } from '../../protocol/binary.js';
 import type { ClientFrame, ErrorFrame, RequestId, ServerAckFrame } from '../../protocol/frames.js';
 import { WsqError, WsqOutcomeUnknownError, WsqTimeoutError } from './errors.js';
 import type { EmitEntry } from './link.js';
@@ -21,6 +21,8 @@ export interface EmitHost {
   write(text: string): void;
   /** The server's `maxPayload` (from the latest `welcome`), if known. */
   maxPayload(): number | undefined;
+  /** The features of the latest `welcome` (R1.10), undefined before the first; absent: every feature assumed. */
+  features?(): readonly string[] | undefined;
   /** Report an error no promise takes (on the client's `error` event). */
   report(error: WsqError): void;
   /** A fresh request id. */
@@ -160,7 +162,15 @@ export class Emits {
     let frame: ClientFrame = entry.frame;
     const id = entry.track ? this.host.nextId() : undefined;
     if (id !== undefined) frame = { ...entry.frame, id };
+    const features = this.host.features?.();
+    // R1.10: without `args` announced, no arguments go as a frame without data (the server's null); several cannot go.
+    if (features && frame.args !== undefined && !features.includes('args') && frame.args.length === 0) {
+      const { args: _none, ...rest } = frame;
+      frame = rest;
+    }
     const text = encodeFrameBinary(frame); // R4.9: a binary message when data/args hold binary values, else JSON as ever
+    const unsupported = features && this.unsupported(entry, frame, text, features);
+    if (unsupported) return unsupported;
     const tooLarge = this.check(entry, text);
     if (tooLarge) return tooLarge;
     if (id !== undefined) {
@@ -169,6 +179,17 @@ export class Emits {
     }
     this.host.write(text);
     return undefined;
+  }
+
+  /** A `WsqError` `unsupported` when the frame needs a feature the server did not announce (R1.10, R6.1.4). */
+  private unsupported(entry: EmitEntry, frame: ClientFrame, text: string, features: readonly string[]): WsqError | undefined {
+    const need = isBinaryWire(text) && !features.includes('binary') ? 'binary' : 'args' in frame && frame.args !== undefined && !features.includes('args') ? 'args' : undefined;
+    if (!need) return undefined;
+    const what = need === 'binary' ? 'binary values (Buffer, Uint8Array, ArrayBuffer)' : 'more than one argument';
+    return new WsqError(
+      'unsupported',
+      `${entry.what} was not sent: it has ${what}, and this server does not announce the "${need}" feature in welcome.features. Send one JSON value (e.g. an array, or base64 for bytes).`,
+    );
   }
 
   private sendOrThrow(entry: EmitEntry): void {

@@ -20,7 +20,9 @@ export type ClientErrorCode =
   /** The server refused the WebSocket upgrade with an HTTP status other than 401, 403, 429 and 503 (e.g. 404 wrong path, 400 bad `?client=`). */
   | 'upgrade_refused'
   /** The `token` callback threw, rejected, or gave no non-empty string; the attempt is retried with backoff. */
-  | 'token_failed';
+  | 'token_failed'
+  /** The emit needs a feature the server did not announce in `welcome.features` (`args`: several arguments; `binary`: binary values; R1.10). */
+  | 'unsupported';
 
 /** Every code a `WsqError` may carry. */
 export type WsqErrorCode = ErrorCode | ClientErrorCode;

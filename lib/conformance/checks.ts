@@ -4,10 +4,11 @@
  * check can decide over a wire (and says why).
  */
 import type { Check } from './check.js';
+import { argChecks } from './checks/args.js';
 import { frameChecks } from './checks/frames.js';
 import { roomChecks } from './checks/rooms.js';
 import { serverChecks } from './checks/server.js';
 import { transportChecks } from './checks/transport.js';
 
 /** All checks of the runner. */
-export const CHECKS: readonly Check[] = [...transportChecks, ...frameChecks, ...roomChecks, ...serverChecks];
+export const CHECKS: readonly Check[] = [...transportChecks, ...frameChecks, ...argChecks, ...roomChecks, ...serverChecks];

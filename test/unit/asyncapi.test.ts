@@ -148,7 +148,7 @@ t.test('every $ref resolves, and none points into a $defs the document does not 
 
 t.test('the payload schemas use only keywords that mean the same in AsyncAPI Schema (JSON Schema draft-07)', async (t) => {
   const DRAFT7 = new Set(
-    '$ref type properties required additionalProperties const enum anyOf oneOf allOf not if then else items minLength maxLength pattern minimum maximum exclusiveMinimum exclusiveMaximum description examples'.split(
+    '$ref type properties required additionalProperties const enum anyOf oneOf allOf not if then else items minItems maxItems minLength maxLength pattern minimum maximum exclusiveMinimum exclusiveMaximum description examples'.split(
       ' ',
     ),
   );

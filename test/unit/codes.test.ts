@@ -71,7 +71,8 @@ t.test('§2.5 lists every close code with its name', async (t) => {
 });
 
 t.test('§4 has a heading for every client frame type, in order', async (t) => {
-  const headings = lines.filter((l) => /^### 4\.\d+ /.test(l));
+  // §4.9 (binary messages, feature `binary`) is not a frame type: only the frame headings (### 4.N `type`) are counted.
+  const headings = lines.filter((l) => /^### 4\.\d+ `\w+`$/.test(l));
   const types = headings.map((h) => /^### 4\.\d+ `(\w+)`$/.exec(h)?.[1]);
   t.strictSame(types, Object.keys(CLIENT_FRAMES), '§4.1–§4.8 are connect, disconnect, join, leave, emit, ack, nack, ping');
   for (const type of Object.keys(CLIENT_FRAMES)) {
