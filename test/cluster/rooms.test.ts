@@ -5,6 +5,7 @@
  * a consumer group whose members sit on different nodes gets each message once. One set of three
  * nodes serves every test of this file (each test uses its own rooms), to keep the suite short.
  */
+import { Redis } from 'ioredis';
 import t from 'tap';
 import type { RawClient } from '../helpers/raw-client.js';
 import { client, events, eventsOf, join, publish, startNodes, SYSTEM_REDIS, testPrefix, until } from './nodes.js';
@@ -95,4 +96,27 @@ t.test('issue 9 item 5: a group whose members sit on different nodes gets each m
     'no redelivery: every delivery is attempt 1',
   );
   tt.comment(`deliveries per node: ${members.map((m) => offsets(m, 'jobs').length).join(', ')}`);
+});
+
+t.test('issue 9 item 5: SIGTERM on a node on Redis: it exits 0 and leaves no Redis connection behind; the others carry on', async (tt) => {
+  const [a, b, c] = nodes;
+  const redis = new Redis(SYSTEM_REDIS, { maxRetriesPerRequest: 1 });
+  tt.teardown(() => redis.disconnect());
+  const named = async (): Promise<string[]> =>
+    ((await redis.client('LIST')) as string)
+      .split('\n')
+      .map((l) => /name=(\S*)/.exec(l)?.[1] ?? '')
+      .filter((n) => n.includes(c!.nodeId));
+  tt.ok((await named()).length >= 2, `node C holds its connections: ${(await named()).join(', ')}`);
+  process.kill(c!.proc.pid!, 'SIGTERM');
+  const exit = await Promise.race([c!.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
+  tt.same(exit, { code: 0, signal: null }, 'exit 0 after SIGTERM');
+  await until('node C connections gone', async () => ((await named()).length === 0 ? true : undefined), 5000);
+  tt.pass('no Redis connection of node C is left');
+  const member = await client(tt, b!.url);
+  await join(member, 'after-c');
+  const pub = await client(tt, a!.url);
+  const ack = await publish(pub, 'after-c', 'still here');
+  const [ev] = await eventsOf(member, 'after-c', 1);
+  tt.equal(ev!.offset, ack.offset, 'A and B carry on');
 });
