@@ -10,9 +10,9 @@ import { assertEventName, reservedEventError } from './names.js';
 import type { Socket } from './socket.js';
 import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 
-/** An event frame of every argument (R4.5.10: one argument encodes as `data`, exactly as before; none as `data: null`). */
+/** An event frame of every argument (R6.5.4: one argument encodes as `data`, exactly as before; none as `args: []` with `data: null`, as socket.emit does). */
 function encodeArgs(nsp: Namespace, event: string, args: unknown[]): string {
-  return args.length <= 1 ? nsp.encodeEvent(event, args[0]) : nsp.encodeEvent(event, undefined, args);
+  return args.length === 1 ? nsp.encodeEvent(event, args[0]) : nsp.encodeEvent(event, undefined, args);
 }
 
 /** Targets and flags of a broadcast; every method returns a new operator. `STC` (the server's ServerToClient map) types `emit`. */
