@@ -88,9 +88,21 @@ export class HandlerRegistry<L extends LifecycleMap<L>> {
   onAny(handler: AnyHandler): void {
     this.any.add(handler);
   }
-  /** Remove an `onAny` handler. */
-  offAny(handler: AnyHandler): void {
-    this.any.delete(handler);
+  /** Remove an `onAny` handler (every one without an argument). */
+  offAny(handler?: AnyHandler): void {
+    if (handler) this.any.delete(handler);
+    else this.any.clear();
+  }
+  /** Add an `onAny` handler that runs before those added so far. */
+  prependAny(handler: AnyHandler): void {
+    const rest = [...this.any];
+    this.any.clear();
+    this.any.add(handler);
+    for (const h of rest) this.any.add(h);
+  }
+  /** The `onAny` handlers, in call order (a copy). */
+  listenersAny(): AnyHandler[] {
+    return [...this.any];
   }
 
   /** True when an event handler of `event` or an `onAny` handler (here or outer) would see it. */
@@ -175,10 +187,19 @@ export abstract class HandlerHost<Lifecycle extends LifecycleMap<Lifecycle>, Lis
     this.handlers.onAny(handler);
     return this;
   }
-  /** Remove an `onAny` handler. */
-  offAny(handler: AnyHandler): this {
+  /** Remove an `onAny` handler (every one without an argument, as socket.io-client's `offAny()`). */
+  offAny(handler?: AnyHandler): this {
     this.handlers.offAny(handler);
     return this;
+  }
+  /** As `onAny`, before the handlers added so far (socket.io-client's `prependAny`). */
+  prependAny(handler: AnyHandler): this {
+    this.handlers.prependAny(handler);
+    return this;
+  }
+  /** The `onAny` handlers, in call order (socket.io-client's `listenersAny`). */
+  listenersAny(): AnyHandler[] {
+    return this.handlers.listenersAny();
   }
 }
 

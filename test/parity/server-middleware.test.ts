@@ -193,3 +193,23 @@ t.test('issue 10 item 4: cleanupEmptyChildNamespaces removes a child namespace w
     t.ok(server.namespaceNames().includes('/dyn-1'), 'the name is served again on the next connect');
   }
 });
+
+t.test('issue 10 item 4 (SDK side): client onAny, prependAny, listenersAny, offAny()', async (t) => {
+  const { connect } = await import('../../lib/client/index.js');
+  const { server, url } = await startServer(t, declared);
+  server.on('connection', (socket) => socket.emit('hello', 1));
+  const client = connect(url, { reconnect: false, autoConnect: false });
+  t.teardown(() => client.close());
+  const order: string[] = [];
+  const later = (event: string): number => order.push(`later:${event}`);
+  const first = (event: string): number => order.push(`first:${event}`);
+  client.onAny(later);
+  client.prependAny(first);
+  t.same(client.listenersAny(), [first, later], 'listenersAny in call order');
+  const got = new Promise<void>((resolve) => client.on('hello', () => resolve()));
+  client.connect();
+  await got;
+  t.same(order, ['first:hello', 'later:hello'], 'prependAny runs first');
+  client.offAny();
+  t.same(client.listenersAny(), [], 'offAny() removes them all');
+});
