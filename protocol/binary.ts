@@ -323,6 +323,11 @@ export class StoredArgs {
   constructor(readonly args: readonly unknown[]) {}
 }
 
+/** Internal: one value known to hold no binary value (it came in a text frame), so `storedData` need not walk it. */
+export class JsonValue {
+  constructor(readonly value: unknown) {}
+}
+
 /**
  * The `data` a store keeps for a message (R5.8.6): one JSON value as it is (the hot path: no copy,
  * two checks), or, for several arguments (`StoredArgs`), binary values, or a value that could be
@@ -331,6 +336,10 @@ export class StoredArgs {
  */
 export function storedData(data: unknown): unknown {
   if (typeof data !== 'object' || data === null) return data;
+  if (data instanceof JsonValue) {
+    const v = data.value;
+    return typeof v === 'object' && v !== null && looksLikeEnvelope(v) ? envelope([v]) : v; // the wire's JSON: no walk
+  }
   if (data instanceof StoredArgs) return envelope(data.args);
   // A value that could be read as an envelope is wrapped in one, so it comes back as it was sent.
   if (!looksLikeEnvelope(data) && !hasBinary(data)) return data;

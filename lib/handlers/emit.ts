@@ -1,5 +1,5 @@
 /** `emit`: to a room (stored, or volatile, or a direct message to a sid) or to the server's handlers. */
-import { carriesBinary, frameArgs, StoredArgs } from '../../protocol/binary.js';
+import { carriesBinary, frameArgs, JsonValue, StoredArgs } from '../../protocol/binary.js';
 import { encodeArgsFrame, encodeFrame } from '../../protocol/codec.js';
 import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
@@ -40,7 +40,8 @@ export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitF
     return;
   }
   try {
-    const data = f.args === undefined ? f.data : new StoredArgs(f.args); // R5.8.6: stored as one envelope
+    // R5.8.6: several arguments or bytes are stored as one envelope; a text frame's one value as it is (known JSON: not walked for bytes).
+    const data = f.args !== undefined ? new StoredArgs(f.args) : carriesBinary(f) ? f.data : new JsonValue(f.data ?? null);
     const r = await nsp.publish(f.room, f.event, data, { from: socket.id, echo: f.echo, ...(f.key !== undefined ? { key: f.key } : {}) });
     if (f.id !== undefined) conn.send({ type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch, ...(r.duplicate ? { duplicate: true } : {}) });
   } catch (err) {
