@@ -285,6 +285,11 @@ export class WsqNamespace<Listen extends EventMap = AnyEvents, Emit extends Even
     if (this.gone) throw new WsqError('closed', `Namespace "${this.name}" was disconnected; call client.ns("${this.name}") again.`);
     if (this.dropped) throw this.droppedError();
     if (this.refusal && this.refusal.conn === this.link.conn) throw this.refusal.error;
+    // R4.9: a Blob's bytes can only be read asynchronously; an argument that is one is refused rather than sent as {}.
+    const BlobType = (globalThis as { Blob?: abstract new (...a: never[]) => unknown }).Blob;
+    if (BlobType && list.some((a) => a instanceof BlobType)) {
+      throw new WsqError('unsupported', `emit "${event}": a Blob argument is not sent as it is; send its bytes instead: await blob.arrayBuffer().`);
+    }
     const frame: EmitEntry['frame'] = { type: 'emit', event };
     // R4.5.10: one argument is `data` (as without the feature), any other number `args`.
     if (list.length !== 1) frame.args = list.map((a) => (a === undefined ? null : a));

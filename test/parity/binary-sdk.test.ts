@@ -98,3 +98,21 @@ t.test('R1.10 R6.1.4 a server without the binary and args features: the SDK refu
   );
   t.same(seen, ['{"type":"emit","event":"none"}', '{"type":"emit","event":"one","data":1}'], 'no arguments go as a frame without data; one as data');
 });
+
+t.test('R4.9 a Blob argument is refused with unsupported (its bytes need an await: blob.arrayBuffer())', async (t) => {
+  const { url } = await startServer(t);
+  const c = client(t, url);
+  await c.ready();
+  const e = (() => {
+    try {
+      c.emit('up', new Blob([bytes(3)]), { room: 'r' });
+    } catch (err) {
+      return err as WsqError;
+    }
+    return undefined;
+  })();
+  t.equal(e?.code, 'unsupported');
+  t.match(e?.message, /arrayBuffer/);
+  const ab = await new Blob([bytes(3)]).arrayBuffer();
+  t.match(await within(c.emitWithAck('up', ab, { room: 'r' }), 3000, 'publish'), { offset: 1 }, 'its ArrayBuffer goes');
+});
