@@ -56,7 +56,9 @@ serve.action(async (o: Record<string, string | boolean | undefined>) => {
   const cfg = effectiveConfig(o);
   const tls = cfg.tls ? httpsServer(cfg.tls) : undefined; // before the store opens: a bad certificate stops the start naming its file
   const store = cfg.redis ? undefined : await openStore(cfg); // on Redis the server builds the shared store itself (lib/cluster.ts)
-  const { host, port, store: _kind, tls: _tls, ...options } = cfg;
+  const { host, port, store: storeCfg, tls: _tls, ...options } = cfg;
+  // R5.6.7: one setting for every store: on Redis, store.idleRoomTtlMs reaches the Redis store.
+  if (options.redis) options.redis = { ...options.redis, idleRoomTtlMs: options.redis.idleRoomTtlMs ?? storeCfg.idleRoomTtlMs };
   let server: WsqServer;
   try {
     server = new WsqServer(store ? { ...options, store } : options, tls);

@@ -81,6 +81,7 @@ export function openCluster(redis: RedisConfig, deps: ClusterDeps): Cluster {
     subscriber: bus.shardSubscriber(),
     prefix: redis.prefix,
     durable: redis.durable,
+    idleRoomTtlMs: redis.idleRoomTtlMs,
     retention: deps.retention,
     now: deps.now,
   });

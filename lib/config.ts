@@ -135,6 +135,8 @@ export const RedisSchema = z.strictObject({
     .default('wsq:'),
   /** Set true only when the Redis server fsyncs every write (`appendonly yes`, `appendfsync always`): then an ack means "on disk" (the store reports `durable`). */
   durable: z.boolean({ error: 'must be true or false' }).default(false),
+  /** R5.6.7 on the Redis store: an empty room with no consumer state, unwritten this long, is forgotten (default 24 h; `wsq serve` takes `store.idleRoomTtlMs`). */
+  idleRoomTtlMs: positive('ms').optional(),
 });
 /** The `redis` section with its defaults filled in. */
 export type RedisConfig = z.output<typeof RedisSchema>;

@@ -9,7 +9,7 @@ import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import type { WireStats } from './http/stats.js';
 import { planRecovery, type RecoveryRequest } from './replay.js';
-import type { AppendExtra, AppendResult, LiveMessage, NewMessage, Store, StoredMessage, StoreWatch } from './store/types.js';
+import { type AppendExtra, type AppendResult, type LiveMessage, type NewMessage, type Store, type StoredMessage, type StoreWatch, StoreUnavailableError } from './store/types.js';
 
 /** What a log needs from its namespace. */
 export interface LogHost {
@@ -183,7 +183,14 @@ export class RoomLog {
       }
       // A retry comes after Redis was away: the bus resubscribes the (still wanted) feed itself, and a
       // message missed meanwhile shows as a gap or is found by the reset's position re-read.
-      if (!retry) await this.feed.ready;
+      if (!retry) {
+        try {
+          await this.feed.ready;
+        } catch (err) {
+          // R5.8.4: Redis away is "unavailable" for the emit or join waiting on this load, not an internal error.
+          throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError((err as Error).message);
+        }
+      }
     }
     const p = await this.host.store.position(this.host.name, this.room);
     this.epoch = p.epoch;

@@ -148,6 +148,10 @@ export class RedisBus extends EventEmitter {
     for (const conn of [this.cmd, this.sub]) {
       conn.on('error', (err: Error) => {
         this.reason = err.message || String(err);
+        // Redis is unreachable: whoever waits for a channel's confirmation hears it now, not after
+        // the subscribe timeout (a node started while Redis is down welcomes its clients at once and
+        // refuses writes with "unavailable"). The channels stay wanted and are subscribed when it is back.
+        if (!this.isUp) this.failWaiters();
       });
       conn.on('close', () => {
         if (conn === this.sub) this.resubscribed = false;
@@ -158,6 +162,16 @@ export class RedisBus extends EventEmitter {
     this.cmd.on('ready', () => this.maybeUp());
     this.sub.on('ready', () => this.resubscribe());
     this.sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message));
+  }
+
+  /** Reject every wait for a channel's confirmation (Redis is unreachable); the channels stay wanted. */
+  private failWaiters(): void {
+    for (const [channel, ch] of this.channels) {
+      if (ch.confirmed || ch.waiters.length === 0) continue;
+      const waiters = ch.waiters;
+      ch.waiters = [];
+      for (const w of waiters) w.reject(new Error(`Redis is unreachable (${this.reason}): ${channel} is subscribed when it is back`));
+    }
   }
 
   /** True while both connections are ready and every channel is subscribed. */
@@ -223,24 +237,29 @@ export class RedisBus extends EventEmitter {
     ch.handlers.set(handler, onResubscribed);
     const entry = ch;
     let closed = false;
+    // Redis is known to be away (a connection attempt failed): say so now rather than after the
+    // subscribe timeout; the channel stays wanted and is subscribed when Redis is back.
+    const away = !entry.confirmed && !this.isUp && this.reason !== undefined && this.reason !== 'connecting';
     const ready: Promise<void> = entry.confirmed
       ? Promise.resolve()
-      : new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`Redis did not confirm SSUBSCRIBE ${channel} within ${SUBSCRIBE_TIMEOUT_MS} ms (${this.reason ?? 'no answer'})`)),
-            SUBSCRIBE_TIMEOUT_MS,
-          );
-          entry.waiters.push({
-            resolve: () => {
-              clearTimeout(timer);
-              resolve();
-            },
-            reject: (err) => {
-              clearTimeout(timer);
-              reject(err);
-            },
+      : away
+        ? Promise.reject(new Error(`Redis is unreachable (${this.reason}): ${channel} is subscribed when it is back`))
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(
+              () => reject(new Error(`Redis did not confirm SSUBSCRIBE ${channel} within ${SUBSCRIBE_TIMEOUT_MS} ms (${this.reason ?? 'no answer'})`)),
+              SUBSCRIBE_TIMEOUT_MS,
+            );
+            entry.waiters.push({
+              resolve: () => {
+                clearTimeout(timer);
+                resolve();
+              },
+              reject: (err) => {
+                clearTimeout(timer);
+                reject(err);
+              },
+            });
           });
-        });
     ready.catch(() => {}); // a caller that does not await it must not see an unhandled rejection
     return {
       ready,

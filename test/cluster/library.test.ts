@@ -80,4 +80,11 @@ t.test('decision 6: a node whose Redis never answers starts, says so once in its
   );
   await until('the "not reachable yet" line', () => (lines.some((m) => /^redis: not reachable yet/.test(m)) ? true : undefined), 10_000);
   tt.equal(lines.filter((m) => /^redis: not reachable yet/.test(m)).length, 1, 'said once');
+  // R5.8.4: meanwhile a client is welcomed at once and a stored emit is answered `unavailable`,
+  // not held until a subscribe times out and then answered `internal`.
+  const t0 = Date.now();
+  const c = await client(tt, `ws://127.0.0.1:${server.port}/`);
+  const reply = await c.request({ type: 'emit', room: 'r', event: 'm', data: 1 }, 4000);
+  tt.match(reply, { type: 'error', code: 'unavailable' }, 'the emit is refused as unavailable');
+  tt.ok(Date.now() - t0 < 4000, `welcome and the answer came in ${Date.now() - t0} ms`);
 });
