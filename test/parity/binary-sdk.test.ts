@@ -105,7 +105,7 @@ t.test('R4.9 a Blob argument is refused with unsupported (its bytes need an awai
   await c.ready();
   const e = (() => {
     try {
-      c.emit('up', new Blob([bytes(3)]), { room: 'r' });
+      c.emit('up', new Blob([new Uint8Array(bytes(3))]), { room: 'r' });
     } catch (err) {
       return err as WsqError;
     }
@@ -113,6 +113,6 @@ t.test('R4.9 a Blob argument is refused with unsupported (its bytes need an awai
   })();
   t.equal(e?.code, 'unsupported');
   t.match(e?.message, /arrayBuffer/);
-  const ab = await new Blob([bytes(3)]).arrayBuffer();
+  const ab = await new Blob([new Uint8Array(bytes(3))]).arrayBuffer();
   t.match(await within(c.emitWithAck('up', ab, { room: 'r' }), 3000, 'publish'), { offset: 1 }, 'its ArrayBuffer goes');
 });
