@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { LmdbStore, WsqServer } from '../../lib/index.js';
 import { DEFAULT_RETENTION } from '../../lib/index.js';
+import { SYSTEM_REDIS, testPrefix } from '../cluster/nodes.js';
 import { startServer } from '../helpers/server.js';
 import { binClient, binaryMessage, placed } from './binary-wire.js';
 
@@ -204,4 +205,12 @@ t.test('R5.8.6 a durable delivery of a binary message keeps its bytes (id splice
     w.got.some((g) => g.frame.type === 'error'),
     'the delivery id is acked',
   );
+});
+
+t.test('R5.8.6 binary arguments are stored and replayed intact: Redis store (the system Redis, a prefix of its own)', async (t) => {
+  const server = new WsqServer({ namespaces: 'any', redis: { url: SYSTEM_REDIS, prefix: testPrefix(t) }, logger: () => {} });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => server.close());
+  await roomRoundTrip(t, server.url, 'pics');
+  await replay(t, server.url, 'pics', 'redis');
 });
