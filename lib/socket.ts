@@ -28,7 +28,11 @@ const MAX_EARLY_EMITS = 100;
 /** An event handler: the client's arguments (one `data`, or each of `args`: R4.5.10), then `reply(…answers)`, which sends the ack (a no-op when the client asked for none). */
 export type EventHandler = (...args: any[]) => unknown;
 /** A catch-all listener for every incoming emit. */
-export type AnyHandler = (event: string, data: unknown, room?: string) => void;
+/**
+ * A catch-all listener of incoming emits (`onAny`), as Socket.IO's: the event name, then every argument.
+ * A client emit *with a room* (relayed by the server, not handled) adds one last argument `{ room }`.
+ */
+export type AnyHandler = (event: string, ...args: unknown[]) => void;
 /** A catch-all listener for every event sent to this socket's client (`onAnyOutgoing`): the name, then the arguments. */
 export type AnyOutgoingHandler = (event: string, ...args: unknown[]) => void;
 /**
@@ -446,7 +450,7 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
     return sub;
   }
 
-  /** Listen to every incoming emit. */
+  /** Listen to every incoming emit: `(event, ...args)`, as Socket.IO's (room emits add `{ room }` last). */
   onAny(fn: AnyHandler): this {
     this.anyHandlers.push(fn);
     return this;
@@ -606,7 +610,7 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   /** @internal Handle an emit without a room from this socket's client (`checked`: its packet middlewares passed). */
   handleEmit(frame: EmitFrame, checked = false): void {
     if (!checked) {
-      for (const fn of this.anyHandlers) fn(frame.event, frame.data ?? null);
+      if (this.anyHandlers.length > 0) for (const fn of [...this.anyHandlers]) fn(frame.event, ...frameArgs(frame));
       if (this.packetMiddlewares) return this.runPacket(frame); // contract: role F's frames: `args` (many) or `data` (one)
     }
     const listeners = this.listeners(frame.event) as EventHandler[];
@@ -642,8 +646,10 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
     }
   }
 
-  /** @internal Notify catch-all listeners of a room emit. */
-  notifyAny(event: string, data: unknown, room: string): void {
-    for (const fn of this.anyHandlers) fn(event, data, room);
+  /** @internal Notify catch-all listeners of a room emit: its arguments, then `{ room }`. */
+  notifyAny(frame: EmitFrame & { room: string }): void {
+    if (this.anyHandlers.length === 0) return;
+    const args = frameArgs(frame);
+    for (const fn of [...this.anyHandlers]) fn(frame.event, ...args, { room: frame.room });
   }
 }

@@ -18,7 +18,7 @@ export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitF
   const denied = server.guard.emit(conn, socket, f.room); // R2.2.12, R2.2.15: permission `emit`, names and publish rate per room
   if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   const nsp = socket.nsp;
-  socket.notifyAny(f.event, f.data ?? null, f.room);
+  socket.notifyAny({ ...f, room: f.room });
   const direct = server.isDirectRoom(nsp, f.room);
   if (f.volatile || direct) {
     if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; a direct message to a sid is never stored, so drop "key".', f.id);

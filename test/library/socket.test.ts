@@ -140,22 +140,24 @@ t.test('socket.join / socket.leave change live membership for room emits from cl
   );
 });
 
-t.test('onAny sees every incoming emit, with and without room', async (t) => {
+t.test('onAny sees every incoming emit as (event, ...args) as in Socket.IO (R4.5.10), room emits with { room } last', async (t) => {
   const { server, url } = await startServer(t, declared);
   const seen: unknown[][] = [];
   server.on('connection', (socket) => {
-    socket.onAny((event, data, room) => seen.push(room === undefined ? [event, data] : [event, data, room]));
+    socket.onAny((event, ...args) => seen.push([event, ...args]));
     socket.on('handled', (_d, reply) => reply('ok'));
   });
   const { c } = await clientSocket(t, server, url);
   t.match(await c.request({ type: 'emit', event: 'handled', data: 1, id: 1 }), { type: 'ack', data: 'ok' });
   c.send({ type: 'emit', event: 'unhandled', data: 2 });
+  c.send({ type: 'emit', event: 'several', args: [4, 'five'] });
   await c.request({ type: 'emit', event: 'in-room', data: 3, room: 'r' });
   await c.sync();
   t.same(seen, [
     ['handled', 1],
     ['unhandled', 2],
-    ['in-room', 3, 'r'],
+    ['several', 4, 'five'],
+    ['in-room', 3, { room: 'r' }],
   ]);
   t.same(
     c.seen((f) => f.type === 'error'),
