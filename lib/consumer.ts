@@ -75,11 +75,104 @@ export interface ConsumerOptions {
   onIdle?: () => void;
 }
 
-interface Pending {
+/** A delivery waiting for its member's ack. */
+export interface PendingDelivery {
   member: ConsumerMember;
   id: RequestId;
   /** When the ack timeout passes (ms, Date.now()). Pending entries are kept in deadline order. */
   deadline: number;
+}
+
+type Pending = PendingDelivery;
+
+/**
+ * The member side every consumer shares (`Consumer` below, `SharedGroup` in lib/group-shared.ts):
+ * the members taken in turn, each member's pending deliveries by the id it acks (id → offset: how
+ * `settle` finds an ack's offset, and the member's in-flight count, at most its prefetch), and the
+ * pending deliveries by offset in deadline order (one ack timeout for all, so insertion order).
+ * With these the consumer is the only owner of its deliveries: the connection keeps no record of
+ * them (issue 9 seam). Subclasses say what an ack, a nack and a delivery taken back from a
+ * leaving member do.
+ */
+export abstract class MemberDeliveries<P extends PendingDelivery> {
+  protected members: ConsumerMember[] = [];
+  protected rr = 0;
+  protected readonly inflight = new Map<ConsumerMember, Map<RequestId, number>>();
+  protected readonly pending = new Map<number, P>();
+
+  /** Number of members (on this node). */
+  get size(): number {
+    return this.members.length;
+  }
+
+  /** Add a member and start delivering to it. */
+  add(member: ConsumerMember): void {
+    if (this.members.includes(member)) return;
+    this.members.push(member);
+    this.inflight.set(member, new Map());
+    this.afterAdd();
+  }
+
+  /** Remove a member: each of its unacked deliveries is taken back (`takenBack`), then `afterRemove`. */
+  remove(member: ConsumerMember): void {
+    const i = this.members.indexOf(member);
+    if (i < 0) return;
+    this.members.splice(i, 1);
+    this.inflight.delete(member);
+    for (const [offset, p] of this.pending) {
+      if (p.member !== member) continue;
+      member.forget(p.id);
+      this.pending.delete(offset);
+      this.takenBack(offset, p);
+    }
+    this.afterRemove();
+  }
+
+  /**
+   * The client of `member` answered delivery `id`: ack it, or (with `nack`) nack it. False when
+   * `id` is no delivery of this consumer waiting on that member (late, taken back, or another's).
+   */
+  settle(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean {
+    const offset = this.inflight.get(member)?.get(id);
+    if (offset === undefined) return false;
+    if (nack) this.nack(offset, nack.requeue ?? true, nack.delayMs ?? 0);
+    else this.ack(offset);
+    return true;
+  }
+
+  /** Deliveries to `member` waiting for its ack (read at `/metrics` scrape time). */
+  pendingFor(member: ConsumerMember): number {
+    return this.inflight.get(member)?.size ?? 0;
+  }
+
+  /** The next member (in turn, R5.5.2) that can take a delivery now, if any. */
+  protected pickMember(): ConsumerMember | undefined {
+    const n = this.members.length;
+    for (let i = 0; i < n; i++) {
+      const m = this.members[(this.rr + i) % n]!;
+      if (this.hasRoom(m)) {
+        this.rr = (this.rr + i + 1) % n;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  abstract ack(offset: number): void;
+  abstract nack(offset: number, requeue?: boolean, delayMs?: number): void;
+  abstract notify(): void;
+  /** Whether `m` can take one more delivery now (prefetch, backpressure). */
+  protected abstract hasRoom(m: ConsumerMember): boolean;
+  /** A delivery of a member that left: make it deliverable again. */
+  protected abstract takenBack(offset: number, p: P): void;
+
+  /** After a member joined (default: deliver). */
+  protected afterAdd(): void {
+    this.notify();
+  }
+
+  /** After a member left and its deliveries were taken back. */
+  protected abstract afterRemove(): void;
 }
 
 /**
@@ -168,7 +261,7 @@ class OffsetQueue {
 }
 
 /** One consumer (durable or group) of one room's log. `ready` resolves once its saved state is loaded. */
-export class Consumer implements LogListener, ConsumerHandle {
+export class Consumer extends MemberDeliveries<Pending> implements LogListener, ConsumerHandle {
   readonly ready: Promise<void>;
   /** True when no saved state was found (this consumer started at `startAfter`), until the namespace has reported it (R5.4.10). */
   fresh = false;
@@ -179,21 +272,11 @@ export class Consumer implements LogListener, ConsumerHandle {
   /** Offsets being dead-lettered (saves wait meanwhile), and those whose store step is queued (counted done in `state()`). */
   private readonly dying = new Set<number>();
   private readonly dead = new Set<number>();
-  /** Deliveries waiting for an ack, in deadline order (one ack timeout for all, so insertion order). */
-  private readonly pending = new Map<number, Pending>();
-  /**
-   * Each member's pending deliveries by the id it acks (id → offset): how `settle` finds an ack's offset,
-   * and the member's in-flight count (its size, at most its prefetch). With `pending`, the only record of a
-   * delivery: the connection keeps none (issue 9 seam).
-   */
-  private readonly inflight = new Map<ConsumerMember, Map<RequestId, number>>();
   private readonly due = new OffsetQueue();
   /** One timer for every pending delivery: set for the earliest deadline. */
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly wake = (): void => this.notify();
   private readonly delayed = new Map<number, NodeJS.Timeout>();
-  private members: ConsumerMember[] = [];
-  private rr = 0;
   private ahead: StoredMessage[] = [];
   private pumping = false;
   private again = false;
@@ -207,6 +290,7 @@ export class Consumer implements LogListener, ConsumerHandle {
     readonly name: string,
     readonly opts: ConsumerOptions,
   ) {
+    super();
     // Listening from the start (not once loaded): a log with a listener is not idle, so it cannot be dropped meanwhile.
     this.log.listeners.add(this);
     this.ready = this.load();
@@ -232,31 +316,11 @@ export class Consumer implements LogListener, ConsumerHandle {
     this.next = this.floor + 1;
   }
 
-  /** Number of members. */
-  get size(): number {
-    return this.members.length;
+  protected takenBack(offset: number): void {
+    this.due.push(offset);
   }
 
-  /** Add a member and start delivering to it. */
-  add(member: ConsumerMember): void {
-    if (this.members.includes(member)) return;
-    this.members.push(member);
-    this.inflight.set(member, new Map());
-    this.notify();
-  }
-
-  /** Remove a member: its unacked deliveries go back to be redelivered at once. */
-  remove(member: ConsumerMember): void {
-    const i = this.members.indexOf(member);
-    if (i < 0) return;
-    this.members.splice(i, 1);
-    this.inflight.delete(member);
-    for (const [offset, p] of this.pending) {
-      if (p.member !== member) continue;
-      member.forget(p.id);
-      this.pending.delete(offset);
-      this.due.push(offset);
-    }
+  protected afterRemove(): void {
     if (this.members.length === 0 && this.pending.size === 0) this.opts.onIdle?.();
     this.notify();
   }
@@ -270,23 +334,6 @@ export class Consumer implements LogListener, ConsumerHandle {
     this.advanceFloor();
     this.save();
     this.notify();
-  }
-
-  /**
-   * The client of `member` answered delivery `id`: ack it, or (with `nack`) nack it. False when
-   * `id` is no delivery of this consumer waiting on that member (late, taken back, or another's).
-   */
-  settle(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean {
-    const offset = this.inflight.get(member)?.get(id);
-    if (offset === undefined) return false;
-    if (nack) this.nack(offset, nack.requeue ?? true, nack.delayMs ?? 0);
-    else this.ack(offset);
-    return true;
-  }
-
-  /** Deliveries to `member` waiting for its ack (read at `/metrics` scrape time). */
-  pendingFor(member: ConsumerMember): number {
-    return this.inflight.get(member)?.size ?? 0;
   }
 
   /** The member refused this delivery: redeliver (after `delayMs`), or dead-letter it when `requeue` is false. */
@@ -414,20 +461,8 @@ export class Consumer implements LogListener, ConsumerHandle {
   }
 
   /** The member holds fewer unacked deliveries than its prefetch, and its socket is not backed up (R2.5.7). */
-  private hasRoom(m: ConsumerMember): boolean {
+  protected hasRoom(m: ConsumerMember): boolean {
     return (this.inflight.get(m)?.size ?? 0) < m.prefetch && (m.ready?.(this.wake) ?? true);
-  }
-
-  private pickMember(): ConsumerMember | undefined {
-    const n = this.members.length;
-    for (let i = 0; i < n; i++) {
-      const m = this.members[(this.rr + i) % n]!;
-      if (this.hasRoom(m)) {
-        this.rr = (this.rr + i + 1) % n;
-        return m;
-      }
-    }
-    return undefined;
   }
 
   /** The next message to deliver: a due redelivery first, else the next new one. */

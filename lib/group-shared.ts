@@ -33,8 +33,8 @@
  * `MAX_LONG_DELAYS`; wake-up timers `MAX_TIMERS`; dead letters in flight `MAX_DYING` (from
  * takes; `nack` with `requeue: false` adds one per delivery it ends); one `take` `MAX_TAKE` entries.
  */
-import { DEAD_ROOM_PREFIX, deadLetterRoom, type RequestId } from '../protocol/frames.js';
-import type { ConsumerHandle, ConsumerMember } from './consumer.js';
+import { DEAD_ROOM_PREFIX, deadLetterRoom } from '../protocol/frames.js';
+import { type ConsumerHandle, type ConsumerMember, MemberDeliveries, type PendingDelivery } from './consumer.js';
 import type { LogListener, RoomLog } from './log.js';
 import { decodeStreamEntry, RedisStore, redisKeys } from './store/redis.js';
 import { type GroupStream, type Held, MAX_TAKE, RedisGroupOps, type Taken } from './store/redis-groups.js';
@@ -79,12 +79,8 @@ export interface SharedGroupOptions {
   onIdle?: () => void;
 }
 
-interface Pending {
-  member: ConsumerMember;
-  id: RequestId;
+interface Pending extends PendingDelivery {
   attempt: number;
-  /** When the ack timeout passes (ms, Date.now()); pending entries are kept in deadline order. */
-  deadline: number;
 }
 
 interface LongDelay {
@@ -98,18 +94,12 @@ interface LongDelay {
 type Release = Held & { afterMs: number; uncount?: boolean };
 
 /** One group of one room on a shared store, as seen from this node. `ready` resolves once the Redis group exists. */
-export class SharedGroup implements LogListener, ConsumerHandle {
+export class SharedGroup extends MemberDeliveries<Pending> implements LogListener, ConsumerHandle {
   readonly ready: Promise<void>;
   /** True when this node created the group (it started at `startAfter`), until the namespace has reported it (R5.4.10). */
   fresh = false;
   private floor = 0;
   private readonly ops: RedisGroupOps;
-  private members: ConsumerMember[] = [];
-  private rr = 0;
-  /** Each member's pending deliveries by the id it acks (id → offset): how `settle` finds an ack's offset, and the member's in-flight count (≤ its prefetch). */
-  private readonly inflight = new Map<ConsumerMember, Map<RequestId, number>>();
-  /** Deliveries waiting for an ack, in deadline order (one ack timeout for all, so insertion order). */
-  private readonly pending = new Map<number, Pending>();
   private readonly longDelays = new Map<number, LongDelay>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -134,6 +124,7 @@ export class SharedGroup implements LogListener, ConsumerHandle {
     readonly name: string,
     readonly opts: SharedGroupOptions,
   ) {
+    super();
     this.ops = new RedisGroupOps(opts.stream, name, opts.node);
     this.sweepMs = opts.sweepMs ?? Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(opts.ackTimeoutMs / 4)));
     // Listening from the start: a log with a listener is not idle, so it cannot be dropped meanwhile.
@@ -159,32 +150,17 @@ export class SharedGroup implements LogListener, ConsumerHandle {
     return Math.max(0, this.log.committed - this.floor);
   }
 
-  /** Number of members on this node. */
-  get size(): number {
-    return this.members.length;
-  }
-
-  /** Add a member and start delivering to it. */
-  add(member: ConsumerMember): void {
-    if (this.members.includes(member)) return;
-    this.members.push(member);
-    this.inflight.set(member, new Map());
+  protected override afterAdd(): void {
     this.armSweep();
     this.notify();
   }
 
-  /** Remove a member: its unacked deliveries are released at once, to this node's other members or any node's (R5.5.3). */
-  remove(member: ConsumerMember): void {
-    const i = this.members.indexOf(member);
-    if (i < 0) return;
-    this.members.splice(i, 1);
-    this.inflight.delete(member);
-    for (const [offset, p] of this.pending) {
-      if (p.member !== member) continue;
-      member.forget(p.id);
-      this.pending.delete(offset);
-      this.queueRelease({ offset, attempt: p.attempt, afterMs: 0 });
-    }
+  /** A leaving member's unacked delivery is released at once, to this node's other members or any node's (R5.5.3). */
+  protected takenBack(offset: number, p: Pending): void {
+    this.queueRelease({ offset, attempt: p.attempt, afterMs: 0 });
+  }
+
+  protected afterRemove(): void {
     if (this.members.length === 0) this.stopSweep();
     this.idleCheck();
     this.notify();
@@ -219,24 +195,6 @@ export class SharedGroup implements LogListener, ConsumerHandle {
       void this.flushWrites().then(() => this.later(this.opts.ackTimeoutMs + CLOCK_MARGIN_MS));
     }
     this.notify();
-  }
-
-  /**
-   * The client of `member` answered delivery `id`: ack it, or (with `nack`) nack it. False when `id` is
-   * no delivery of this group waiting on that member (late, taken back, or another's). contract: with
-   * `settle` and `pendingFor` this group is the only owner of its pending deliveries (issue 9 seam, role A).
-   */
-  settle(member: ConsumerMember, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }): boolean {
-    const offset = this.inflight.get(member)?.get(id);
-    if (offset === undefined) return false;
-    if (nack) this.nack(offset, nack.requeue ?? true, nack.delayMs ?? 0);
-    else this.ack(offset);
-    return true;
-  }
-
-  /** Deliveries to `member` waiting for its ack (read at `/metrics` scrape time). */
-  pendingFor(member: ConsumerMember): number {
-    return this.inflight.get(member)?.size ?? 0;
   }
 
   /** Wake the delivery loop (new messages, freed capacity). */
@@ -376,16 +334,8 @@ export class SharedGroup implements LogListener, ConsumerHandle {
     return n;
   }
 
-  private pickMember(): ConsumerMember | undefined {
-    const n = this.members.length;
-    for (let i = 0; i < n; i++) {
-      const m = this.members[(this.rr + i) % n]!;
-      if (this.roomOf(m) > 0) {
-        this.rr = (this.rr + i + 1) % n;
-        return m;
-      }
-    }
-    return undefined;
+  protected hasRoom(m: ConsumerMember): boolean {
+    return this.roomOf(m) > 0;
   }
 
   private async pump(): Promise<void> {
