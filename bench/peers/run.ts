@@ -8,7 +8,7 @@
  *
  * | workload | wsq | peers |
  * |---|---|---|
- * | fan-out, 1 topic × 100 and × 1,000 subscribers, deliveries/s at the limit (32 in flight) | memory store | NATS core TCP and WebSocket, Mosquitto TCP and WebSocket (QoS 0) |
+ * | fan-out, 1 topic × 100 and × 1,000 subscribers, deliveries/s at the limit (32 in flight) | memory store, default retention | NATS core TCP and WebSocket, Mosquitto TCP and WebSocket (QoS 0) |
  * | durable acked publish, 10 publishers × 32 in flight | disk store (ack after a synced commit) | JetStream file store (acks before fsync), RabbitMQ quorum with confirms (after fsync) |
  * | stop-and-wait acked publish (1 × 1), rate and median latency | same | same |
  * | work queue, 3 consumers × 32 unacked, fed by 4 × 32 acked publishers | consumer group | JetStream pull consumer, RabbitMQ quorum + manual acks |
@@ -25,6 +25,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServerChild, startServerChild } from '../child.js';
 import { type DurableChild, startDurableChild } from '../durable.js';
 import { answers, have, type OwnProcess, pin, startMosquitto, startNats } from './brokers.js';
 import { jetstreamSides, mqttFanout, mqttIdle, natsFanout, natsIdle, rabbitSides, type IdleSide, type WorkSide, wsqSides } from './sides.js';
@@ -86,7 +88,9 @@ const rabbit = (await answers(5672)) ? rabbitSides(5672) : undefined;
 if (!rabbit) skipped.push('RabbitMQ (nothing answers on 127.0.0.1:5672)');
 
 const dataDir = mkdtempSync(join(os.tmpdir(), 'wsq-peers-disk-'));
-const wsqMem: DurableChild = await startDurableChild('memory', undefined);
+// Fan-out runs on the fan-out bench's server (memory store, default retention: the log stays
+// bounded as in production); the durable rows on the disk store holding everything.
+const wsqMem: ServerChild = await startServerChild(fileURLToPath(new URL('../wsq-server.js', import.meta.url)));
 const wsqDisk: DurableChild = await startDurableChild('disk', dataDir);
 pin(wsqMem.pid, SERVER_CORE);
 pin(wsqDisk.pid, SERVER_CORE);
