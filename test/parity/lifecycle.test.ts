@@ -11,34 +11,9 @@ import { connect, type WsqClient } from '../../lib/client/index.js';
 import type { Socket, WsqServer } from '../../lib/index.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startServer, type Tap } from '../helpers/server.js';
+import { once, next } from '../helpers/events.js';
 
 const FAST = { baseMs: 5, capMs: 20 } as const;
-
-function once<T = unknown>(target: { once(e: string, fn: (...a: any[]) => void): unknown }, event: string, ms = 5000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    target.once(event, (arg: T) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
-}
-
-/** Resolve with the arguments of the next `event` of a client-side emitter (`on`/`off`). */
-function next<A extends unknown[] = unknown[]>(target: { on(e: any, fn: any): unknown; off(e: any, fn?: any): unknown }, event: string, ms = 5000): Promise<A> {
-  return new Promise<A>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      target.off(event, fn);
-      reject(new Error(`no "${event}" within ${ms} ms`));
-    }, ms);
-    const fn = (...args: A) => {
-      clearTimeout(timer);
-      target.off(event, fn);
-      resolve(args);
-    };
-    target.on(event, fn);
-  });
-}
 
 /** A raw client and its socket of "/", with the socket's `disconnecting` and `disconnect` reasons. */
 async function rawSocket(t: Tap, server: WsqServer, url: string) {

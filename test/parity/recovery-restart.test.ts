@@ -14,16 +14,7 @@ import { retentionResolver } from '../../lib/retention.js';
 import { LmdbStore } from '../../lib/store/lmdb.js';
 import { WsqServer, type Socket } from '../../lib/index.js';
 import { RawClient, type Frame } from '../helpers/raw-client.js';
-
-function once<T = unknown>(target: { once(e: string, fn: (...a: any[]) => void): unknown }, event: string, ms = 5000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    target.once(event, (arg: T) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
-}
+import { once } from '../helpers/events.js';
 
 async function serverOn(dir: string): Promise<WsqServer> {
   const store = await LmdbStore.open(dir, { retention: retentionResolver() });

@@ -7,34 +7,10 @@ import t from 'tap';
 import { connect, type WsqClient } from '../../lib/client/index.js';
 import type { Socket, WsqServer } from '../../lib/index.js';
 import { startServer, type Tap } from '../helpers/server.js';
+import { once, next } from '../helpers/events.js';
 
 /** A fixed ~200 ms reconnect delay, so the test can send while the client is away. */
 const SLOW = { baseMs: 200, capMs: 200, random: () => 0.99 } as const;
-
-function once<T = unknown>(target: { once(e: string, fn: (...a: any[]) => void): unknown }, event: string, ms = 5000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    target.once(event, (arg: T) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
-}
-
-function next<A extends unknown[] = unknown[]>(target: { on(e: any, fn: any): unknown; off(e: any, fn?: any): unknown }, event: string, ms = 5000): Promise<A> {
-  return new Promise<A>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      target.off(event, fn);
-      reject(new Error(`no "${event}" within ${ms} ms`));
-    }, ms);
-    const fn = (...args: A) => {
-      clearTimeout(timer);
-      target.off(event, fn);
-      resolve(args);
-    };
-    target.on(event, fn);
-  });
-}
 
 function sdk(t: Tap, url: string): WsqClient {
   const c = connect(url, { heartbeat: false, backoff: SLOW });

@@ -10,19 +10,12 @@ import type { Socket, WsqServer } from '../../lib/index.js';
 import { MAX_SESSION_FRAMES } from '../../lib/recovery.js';
 import { RawClient, type Frame } from '../helpers/raw-client.js';
 import { startServer, type Tap } from '../helpers/server.js';
+import { once as onceFor } from '../helpers/events.js';
 
 const RECOVERY = { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } };
 
-/** Resolve with the first `event` of an emitter, or reject after `ms`. */
-function once<T = unknown>(target: { once(e: string, fn: (...a: any[]) => void): unknown }, event: string, ms = 3000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
-    target.once(event, (arg: T) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
-}
+/** Events wait at most 3000 ms here. */
+const once = <T = unknown>(target: Parameters<typeof onceFor>[0], event: string, ms = 3000): Promise<T> => onceFor<T>(target, event, ms);
 
 /** The next socket of "/" whose `connection` fires. */
 function nextConnection(server: WsqServer): Promise<Socket> {
