@@ -18,6 +18,7 @@
  * characters (one per byte) followed by the JSON. `wireBuffer` turns either into the bytes to write;
  * a text frame costs one `charCodeAt` more than before.
  */
+import { utf8Bytes } from './utf8.js';
 
 /** Most attachments one binary message may carry (R4.9.3). */
 export const MAX_ATTACHMENTS = 1000;
@@ -174,23 +175,9 @@ export function binaryWireBytes(wire: string): Uint8Array {
 
 /** The byte length of a wire text as it is written (UTF-8 for text, the binary layout for binary). */
 export function wireByteLength(wire: string): number {
-  if (!isBinaryWire(wire)) return utf8Length(wire);
+  if (!isBinaryWire(wire)) return utf8Bytes(wire);
   const start = jsonStart(wire);
-  return start + utf8Length(wire.slice(start));
-}
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
+  return start + utf8Bytes(wire.slice(start));
 }
 
 /** A binary message split into its frame's JSON text and its attachments, or the problem (R4.9.4). */

@@ -9,6 +9,7 @@
 import { array, boolean, custom, discriminatedUnion, enum as zEnum, literal, number, strictObject, string, union, unknown } from 'zod';
 import type { z } from 'zod';
 import { ERROR_CODE_LIST, isReservedEvent } from './codes.js';
+import { utf8Bytes } from './utf8.js';
 
 // ---------------------------------------------------------------- names and limits (D3: defined once)
 
@@ -54,23 +55,7 @@ export function isReservedRoom(room: string): boolean {
   return room.charCodeAt(0) === 0x24;
 }
 
-/**
- * The length of `s` in UTF-8 bytes, as the wire and every store count it (R1.7). A lone
- * surrogate counts 3 bytes (it would be written as U+FFFD); names refuse them anyway.
- */
-export function utf8Bytes(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
+export { utf8Bytes } from './utf8.js';
 
 /** True when `s` is a valid string request id (R1.12): at most 64 UTF-8 bytes. The codec's id echo uses the same measure. */
 export function isRequestIdString(s: string): boolean {

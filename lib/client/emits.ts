@@ -7,6 +7,7 @@
  * sending when larger than the server's `maxPayload`.
  */
 import { ackArgs, encodeFrameBinary, isBinaryWire, wireByteLength } from '../../protocol/binary.js';
+import { utf8Bytes } from '../../protocol/utf8.js';
 import type { ClientFrame, ErrorFrame, RequestId, ServerAckFrame } from '../../protocol/frames.js';
 import { WsqError, WsqOutcomeUnknownError, WsqTimeoutError } from './errors.js';
 import type { EmitEntry } from './link.js';
@@ -250,22 +251,5 @@ export class Emits {
 /** The longest delay a timer takes (2^31-1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/**
- * The length of `text` in bytes of UTF-8 (what the server's `maxPayload` counts), without
- * allocating. A lone surrogate counts 3 bytes, as the replacement character it becomes.
- * @example
- * utf8Length('é€😀'); // 2 + 3 + 4 = 9
- */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+/** The length of `text` in bytes of UTF-8 (what the server's `maxPayload` counts), without allocating (protocol/utf8.ts). */
+export const utf8Length: (text: string) => number = utf8Bytes;
