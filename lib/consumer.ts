@@ -97,6 +97,10 @@ type Pending = PendingDelivery;
 export abstract class MemberDeliveries<P extends PendingDelivery> {
   protected members: ConsumerMember[] = [];
   protected rr = 0;
+  /** Set by `close`: nothing is delivered or timed any more. */
+  protected closed = false;
+  /** One timer for every pending delivery: set for the earliest deadline. */
+  protected expiryTimer: NodeJS.Timeout | undefined;
   protected readonly inflight = new Map<ConsumerMember, Map<RequestId, number>>();
   protected readonly pending = new Map<number, P>();
 
@@ -145,6 +149,14 @@ export abstract class MemberDeliveries<P extends PendingDelivery> {
     return this.inflight.get(member)?.size ?? 0;
   }
 
+  /** Set the one expiry timer for the earliest pending deadline (if not set). */
+  protected armExpiry(): void {
+    if (this.expiryTimer || this.closed) return;
+    const first = this.pending.values().next();
+    if (first.done) return;
+    this.expiryTimer = setTimeout(() => this.expireDue(), Math.max(0, first.value.deadline - Date.now())).unref();
+  }
+
   /** The next member (in turn, R5.5.2) that can take a delivery now, if any. */
   protected pickMember(): ConsumerMember | undefined {
     const n = this.members.length;
@@ -163,6 +175,8 @@ export abstract class MemberDeliveries<P extends PendingDelivery> {
   abstract notify(): void;
   /** Whether `m` can take one more delivery now (prefetch, backpressure). */
   protected abstract hasRoom(m: ConsumerMember): boolean;
+  /** Take back the deliveries whose ack timeout passed (armExpiry's timer calls it). */
+  protected abstract expireDue(): void;
   /** A delivery of a member that left: make it deliverable again. */
   protected abstract takenBack(offset: number, p: P): void;
 
@@ -273,8 +287,6 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
   private readonly dying = new Set<number>();
   private readonly dead = new Set<number>();
   private readonly due = new OffsetQueue();
-  /** One timer for every pending delivery: set for the earliest deadline. */
-  private expiryTimer: NodeJS.Timeout | undefined;
   private readonly wake = (): void => this.notify();
   private readonly delayed = new Map<number, NodeJS.Timeout>();
   private ahead: StoredMessage[] = [];
@@ -283,7 +295,6 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
   private saving = false;
   private savingDone: Promise<void> = Promise.resolve();
   private dirty = false;
-  private closed = false;
 
   constructor(
     readonly log: RoomLog,
@@ -543,16 +554,8 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
     return this.members.some((m) => this.hasRoom(m));
   }
 
-  /** Set the one expiry timer for the earliest pending deadline (if not set). */
-  private armExpiry(): void {
-    if (this.expiryTimer || this.closed) return;
-    const first = this.pending.values().next();
-    if (first.done) return;
-    this.expiryTimer = setTimeout(() => this.expireDue(), Math.max(0, first.value.deadline - Date.now())).unref();
-  }
-
   /** Take back deliveries whose ack timeout passed, BATCH at a time (then yield to I/O), and redeliver them. */
-  private expireDue(): void {
+  protected expireDue(): void {
     this.expiryTimer = undefined;
     if (this.closed) return;
     const now = Date.now();

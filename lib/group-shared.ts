@@ -102,7 +102,6 @@ export class SharedGroup extends MemberDeliveries<Pending> implements LogListene
   private readonly ops: RedisGroupOps;
   private readonly longDelays = new Map<number, LongDelay>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private expiryTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
   private readonly wake = (): void => this.notify();
@@ -117,7 +116,6 @@ export class SharedGroup extends MemberDeliveries<Pending> implements LogListene
   /** The last pump failed (Redis away); reported once until one succeeds. */
   private failing = false;
   private again = false;
-  private closed = false;
 
   constructor(
     readonly log: RoomLog,
@@ -452,16 +450,8 @@ export class SharedGroup extends MemberDeliveries<Pending> implements LogListene
     if (!r.stale) this.log.host.stats.deadLettered++;
   }
 
-  /** Set the one expiry timer for the earliest pending deadline (if not set). */
-  private armExpiry(): void {
-    if (this.expiryTimer || this.closed) return;
-    const first = this.pending.values().next();
-    if (first.done) return;
-    this.expiryTimer = setTimeout(() => this.expireDue(), Math.max(0, first.value.deadline - Date.now())).unref();
-  }
-
   /** Take back deliveries whose ack timeout passed (R5.5.3: their ids become unknown); the next take claims them (attempt + 1). */
-  private expireDue(): void {
+  protected expireDue(): void {
     this.expiryTimer = undefined;
     if (this.closed) return;
     const now = Date.now();
