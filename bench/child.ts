@@ -116,7 +116,10 @@ function installExitHook(): void {
 export function startServerChild(entry: string, timeoutMs = 15_000): Promise<ServerChild> {
   installExitHook();
   return new Promise((resolve, reject) => {
-    const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    // WSQ_BENCH_CPU_PROF=<dir>: the child writes a .cpuprofile there when it ends (as in bench/durable.ts).
+    const prof = process.env.WSQ_BENCH_CPU_PROF;
+    const execArgv = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+    const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     live.add(child);
     const pending = new Map<number, (s: CpuSample) => void>();
     let nextId = 1;

@@ -80,14 +80,44 @@ export const MAX_EARLY_FRAMES = 1000;
 /** Bytes held while the main namespace's middleware runs (at least one maxPayload). */
 const MAX_EARLY_BYTES = 1 << 20;
 
-// Write batching: a socket's first frame in a tick goes out at once (no added latency);
-// from its second frame in the same tick on, the socket is corked, so a burst leaves in one
-// write when the tick ends (fewer syscalls per delivery under load).
+// Write batching: a socket is corked at its first frame in a tick and uncorked when the tick's
+// work is done (process.nextTick, before the event loop waits for I/O again: no added latency),
+// so whatever the tick sends it leaves in one write (one syscall per socket per tick).
 let touched: Connection[] = [];
 function endTick(): void {
   const list = touched;
   touched = [];
   for (const c of list) c.endTick();
+}
+
+/** The last broadcast payload framed, and its frame: a broadcast hands every recipient the same Buffer. */
+let framedPayload: Buffer | undefined;
+let framed: Buffer = Buffer.alloc(0);
+
+/**
+ * A server's (unmasked, final, uncompressed) WebSocket frame of `payload` (RFC 6455 §5.2): text,
+ * or binary for a binary message (R4.9). The frame of the latest payload is kept, so a broadcast
+ * builds it once whatever the number of recipients.
+ */
+function wsFrame(payload: Buffer, binary: boolean): Buffer {
+  if (payload === framedPayload) return framed;
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const f = Buffer.allocUnsafe(head + n);
+  f[0] = 0x80 | (binary ? 0x2 : 0x1);
+  if (n < 126) f[1] = n;
+  else if (n < 65536) {
+    f[1] = 126;
+    f.writeUInt16BE(n, 2);
+  } else {
+    f[1] = 127;
+    f.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 2);
+    f.writeUInt32BE(n >>> 0, 6);
+  }
+  payload.copy(f, head);
+  framedPayload = payload;
+  framed = f;
+  return f;
 }
 
 /** One client connection. */
@@ -124,6 +154,8 @@ export class Connection {
   private overflowed = false;
   /** Callbacks waiting for the send buffer to drain below DRAIN_HIGH_WATER (consumer members). */
   private drainWaiters: (() => void)[] | undefined;
+  /** No permessage-deflate was negotiated: broadcast frames go to the TCP socket as built (read once, at the first broadcast). */
+  private plain: boolean | undefined;
 
   constructor(
     readonly host: ConnectionHost,
@@ -191,8 +223,22 @@ export class Connection {
     }
     this.cork();
     if (this.ring && isEvent(buf)) this.ring.push(buf); // R2.7.3 (recovery on only)
-    if (isBinaryBytes(buf)) this.ws.send(buf, compress ? BINARY : BINARY_PLAIN);
-    else this.ws.send(buf, compress ? TEXT : TEXT_PLAIN);
+    const binary = isBinaryBytes(buf);
+    const raw = this.plainSocket();
+    // Without permessage-deflate a frame is header + payload, the same bytes for every recipient:
+    // built once per broadcast (wsFrame) and written as they are, one write per recipient.
+    if (raw) raw.write(wsFrame(buf, binary));
+    else this.ws.send(buf, binary ? (compress ? BINARY : BINARY_PLAIN) : compress ? TEXT : TEXT_PLAIN);
+  }
+
+  /**
+   * The TCP socket, when frames may be written to it directly: no permessage-deflate on this
+   * connection (ws then writes every frame synchronously, in call order, so a direct write keeps
+   * the order of frames; ws's own `bufferedAmount` counts what is queued there).
+   */
+  private plainSocket(): import('node:net').Socket | undefined {
+    if (this.plain === undefined) this.plain = this.ws.extensions === '';
+    return this.plain ? (this.ws as unknown as { _socket?: import('node:net').Socket })._socket : undefined;
   }
 
   /** True while more than the drain high-water mark is queued (or the socket is closing): deliveries wait (R2.5.7). */
@@ -330,18 +376,17 @@ export class Connection {
 
   /** Called before every write: counts frames this tick and corks from the second on. */
   private cork(): void {
-    if (this.tick === 0) {
-      this.tick = 1;
-      if (touched.push(this) === 1) process.nextTick(endTick);
-      return;
-    }
-    if (this.tick === 2) {
+    if (this.tick !== 0) {
       // A burst within one tick (e.g. a long replay page or a server-side publish loop) is checked as it goes.
       if ((++this.frames & (CHECK_EVERY - 1)) === 0) this.checkBuffer();
       return;
     }
+    if (touched.push(this) === 1) process.nextTick(endTick);
     const raw = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
-    if (!raw) return;
+    if (!raw) {
+      this.tick = 1;
+      return;
+    }
     this.tick = 2;
     raw.cork();
   }
