@@ -94,14 +94,8 @@ function endTick(): void {
 let framedPayload: Buffer | undefined;
 let framed: Buffer = Buffer.alloc(0);
 
-/**
- * A server's (unmasked, final, uncompressed) WebSocket frame of `payload` (RFC 6455 §5.2): text,
- * or binary for a binary message (R4.9). The frame of the latest payload is kept, so a broadcast
- * builds it once whatever the number of recipients.
- */
-function wsFrame(payload: Buffer, binary: boolean): Buffer {
-  if (payload === framedPayload) return framed;
-  const n = payload.length;
+/** A buffer for a server's (unmasked, final, uncompressed) WebSocket frame of `n` payload bytes, its header written (RFC 6455 §5.2); returns it and where the payload goes. */
+function frameFor(n: number, binary: boolean): [Buffer, number] {
   const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
   const f = Buffer.allocUnsafe(head + n);
   f[0] = 0x80 | (binary ? 0x2 : 0x1);
@@ -114,9 +108,26 @@ function wsFrame(payload: Buffer, binary: boolean): Buffer {
     f.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 2);
     f.writeUInt32BE(n >>> 0, 6);
   }
-  payload.copy(f, head);
+  return [f, head];
+}
+
+/**
+ * The WebSocket frame of `payload`: text, or binary for a binary message (R4.9). The frame of
+ * the latest payload is kept, so a broadcast builds it once whatever the number of recipients.
+ */
+function wsFrame(payload: Buffer, binary: boolean): Buffer {
+  if (payload === framedPayload) return framed;
+  const [f, at] = frameFor(payload.length, binary);
+  payload.copy(f, at);
   framedPayload = payload;
   framed = f;
+  return f;
+}
+
+/** The text frame of `text`, its UTF-8 written straight into the frame (one buffer, one write). */
+function wsTextFrame(text: string): Buffer {
+  const [f, at] = frameFor(Buffer.byteLength(text), false);
+  f.write(text, at, 'utf8');
   return f;
 }
 
@@ -210,7 +221,12 @@ export class Connection {
     this.cork();
     if (this.ring && isEvent(text)) this.ring.push(text); // R2.7.3 (recovery on only)
     // R4.9: a wire text starting with U+0000 is a binary message (protocol/binary.ts); JSON goes as text.
-    if (isBinaryWire(text)) this.ws.send(wireBuffer(text), BINARY);
+    const raw = this.plainSocket();
+    if (isBinaryWire(text)) {
+      const buf = wireBuffer(text);
+      if (raw) raw.write(wsFrame(buf, true));
+      else this.ws.send(buf, BINARY);
+    } else if (raw) raw.write(wsTextFrame(text));
     else this.ws.send(text);
   }
 

@@ -134,3 +134,25 @@ t.test('R2.3.5 frames to one socket and room broadcasts interleave in the order 
     'b: the broadcasts only',
   );
 });
+
+t.test('R2.3.5 frames to one socket of every length class, with non-ASCII text, arrive intact', async (t) => {
+  const { server, url } = await startServer(t);
+  const a = await member(url, false);
+  t.teardown(() => a.ws.terminate());
+  const socketA = server.of('/').sockets.get(a.sid);
+  if (!socketA) throw new Error('no server socket for member a');
+  socketA.emit('e000', '');
+  const around = (await a.next(1))[0]!.length;
+  const sent: string[] = [];
+  for (const [k, size] of SIZES.entries()) {
+    // "é" is 2 bytes of UTF-8: the frame length counts bytes, not characters.
+    const text = 'é'.repeat(Math.floor((size - around) / 2)) + 'x'.repeat((size - around) % 2);
+    socketA.emit(`t${String(k).padStart(3, '0')}`, text);
+    sent.push(text);
+  }
+  const got = await a.next(sent.length);
+  for (const [k, text] of sent.entries()) {
+    const g = got[k]!;
+    t.ok(!g.binary && g.frame.data === text && g.length === SIZES[k], `a ${SIZES[k]}-byte message arrived intact`);
+  }
+});
