@@ -21,6 +21,7 @@ import { LmdbStore } from './store/lmdb.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
+import { isWorker, ROUTES, reportListening, runWorkers, type WorkerInfo } from './workers.js';
 
 const program = new Command('wsq').version(VERSION).description('wsq: a WebSocket message queue on plain ws (protocol wsq/1)');
 
@@ -48,6 +49,12 @@ function effectiveConfig(o: Record<string, string | boolean | undefined>): Confi
       '--redis (WSQ_REDIS, redis.url) keeps logs, cursors and groups in Redis, shared by every node; it cannot be combined with the memory store (--memory, store.kind). Drop one of them.',
     );
   }
+  // Issue 12 item 4: workers are nodes of one machine; they share rooms and logs only through Redis.
+  if (cfg.workers > 1 && !cfg.redis) {
+    throw new Error(
+      `--workers ${cfg.workers} (WSQ_WORKERS, workers) runs ${cfg.workers} nodes of this machine, which share rooms, logs and offsets only through Redis: add --redis redis://host:port (WSQ_REDIS, redis.url), or drop --workers.`,
+    );
+  }
   return cfg;
 }
 
@@ -55,8 +62,19 @@ const serve = configOptions(program.command('serve').description('run the stand-
 serve.action(async (o: Record<string, string | boolean | undefined>) => {
   const cfg = effectiveConfig(o);
   const tls = cfg.tls ? httpsServer(cfg.tls) : undefined; // before the store opens: a bad certificate stops the start naming its file
+  const worker = isWorker();
+  if (cfg.workers > 1 && !worker) {
+    // Issue 12 item 4: this process forks the workers (lib/workers.ts); each runs this action as one node on Redis.
+    const served = (ws: WorkerInfo[]): Served => ({ nodeId: '', port: ws[0]!.port, http: { has: (p) => ws[0]!.routes.includes(p) } });
+    const who = (ws: WorkerInfo[]): string => `${ws.length} workers: ${ws.map((w) => `pid ${w.pid} node ${w.nodeId}`).join(', ')}`;
+    return runWorkers({
+      workers: cfg.workers,
+      startLines: (ws) => startLines(cfg, served(ws), who(ws)),
+      warnings: (ws) => unprotected(cfg, served(ws)),
+    });
+  }
   const store = cfg.redis ? undefined : await openStore(cfg); // on Redis the server builds the shared store itself (lib/cluster.ts)
-  const { host, port, store: storeCfg, tls: _tls, ...options } = cfg;
+  const { host, port, store: storeCfg, tls: _tls, workers: _workers, ...options } = cfg;
   // R5.6.7: one setting for every store: on Redis, store.idleRoomTtlMs reaches the Redis store.
   if (options.redis) options.redis = { ...options.redis, idleRoomTtlMs: options.redis.idleRoomTtlMs ?? storeCfg.idleRoomTtlMs };
   let server: WsqServer;
@@ -69,13 +87,17 @@ serve.action(async (o: Record<string, string | boolean | undefined>) => {
   // A server passed in keeps its own request listener: route its plain HTTP requests (health, metrics, admin) here.
   if (tls) tls.on('request', (req, res) => server.http.handle(req, res));
   await server.listen({ port, host });
-  for (const line of startLines(cfg, server)) console.log(line);
-  for (const line of unprotected(cfg, server)) console.error(`wsq: warning: ${line}`);
+  if (worker) {
+    reportListening({ port: server.port, nodeId: server.nodeId, routes: ROUTES.filter((p) => server.http.has(p)) }); // the primary prints the start lines
+  } else {
+    for (const line of startLines(cfg, server)) console.log(line);
+    for (const line of unprotected(cfg, server)) console.error(`wsq: warning: ${line}`);
+  }
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`wsq: ${sig}, shutting down`);
+    if (!worker) console.log(`wsq: ${sig}, shutting down`);
     server.close().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -106,11 +128,18 @@ function httpsServer(tls: { cert: string; key: string }): HttpsServer {
 /** A loopback address: only this machine can connect. */
 const loopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
-/** What `wsq serve` prints once listening: where, which store, what is served on the port, the log. */
-function startLines(cfg: Config, server: WsqServer): string[] {
+/** What the start lines need of a server (a WsqServer, or what `--workers` workers reported). */
+interface Served {
+  nodeId: string;
+  port: number;
+  http: { has(path: string): boolean };
+}
+
+/** What `wsq serve` prints once listening: where, which store, what is served on the port, the log; `nodes` replaces "node <id>" (workers). */
+function startLines(cfg: Config, server: Served, nodes?: string): string[] {
   const r = cfg.redis;
   const where = r
-    ? `redis store at ${redactUrl(r.url)}, node ${server.nodeId}`
+    ? `redis store at ${redactUrl(r.url)}, ${nodes ?? `node ${server.nodeId}`}`
     : cfg.store.kind === 'memory'
       ? 'memory store (not durable)'
       : `disk store at ${resolve(cfg.store.dataDir)}`;
@@ -118,7 +147,7 @@ function startLines(cfg: Config, server: WsqServer): string[] {
   const lines = [`wsq ${VERSION} listening on ${addresses(cfg.host, server.port, cfg.path, scheme)} (${where})`];
   if (r) {
     lines.push(
-      `wsq: store: redis ${redactUrl(r.url)}, prefix "${r.prefix}", shared with every node on it (${r.durable ? 'durable: that Redis fsyncs every write' : 'acks mean "in Redis memory"; see README "Scaling out"'}); node id ${server.nodeId}`,
+      `wsq: store: redis ${redactUrl(r.url)}, prefix "${r.prefix}", shared with every node on it (${r.durable ? 'durable: that Redis fsyncs every write' : 'acks mean "in Redis memory"; see README "Scaling out"'}); ${nodes ?? `node id ${server.nodeId}`}`,
     );
   } else lines.push(cfg.store.kind === 'memory' ? 'wsq: store: memory (everything is lost when the process stops)' : `wsq: store: disk, directory ${resolve(cfg.store.dataDir)}`);
   const http = cfg.tls ? 'https' : 'http';
@@ -134,7 +163,7 @@ function startLines(cfg: Config, server: WsqServer): string[] {
 }
 
 /** What is not protected, one sentence each (printed as warnings). */
-function unprotected(cfg: Config, server: WsqServer): string[] {
+function unprotected(cfg: Config, server: Served): string[] {
   const out: string[] = [];
   if (!cfg.auth) {
     out.push(

@@ -34,6 +34,12 @@ export const FLAGS: Flag[] = [
     kind: 'string',
     help: 'scale out: share rooms, logs, cursors and groups with every node on this Redis (redis://host:port); replaces the disk/memory store',
   },
+  {
+    flag: 'workers',
+    key: 'workers',
+    kind: 'int',
+    help: 'use N cores: N worker processes share the port, each a node on --redis (needs --redis; 1 = one process)',
+  },
   { flag: 'redis-prefix', key: 'redis.prefix', kind: 'string', help: 'prefix of every Redis key and channel wsq uses' },
   {
     flag: 'redis-durable',

@@ -245,6 +245,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({ cert: z.string().min(1, { error: 'must be the path of a PEM certificate file' }), key: z.string().min(1, { error: 'must be the path of a PEM key file' }) })
     .optional(),
   host: z.string().min(1).default('127.0.0.1'),
+  /** `wsq serve --workers N` (lib/workers.ts): N processes of this machine on one port, each a node on Redis (needs `redis`); 1 = one process. */
+  workers: z.int({ error: 'must be a whole number of processes' }).min(1, { error: 'must be ≥ 1 (1 = one process)' }).max(64, { error: 'must be ≤ 64' }).default(1),
   port: z.int({ error: 'must be a whole number' }).min(0, { error: 'must be 0-65535 (0 picks a free port)' }).max(65_535, { error: 'must be 0-65535' }).default(8080),
   store: z
     .strictObject({
