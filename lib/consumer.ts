@@ -295,6 +295,8 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
   private saving = false;
   private savingDone: Promise<void> = Promise.resolve();
   private dirty = false;
+  /** Set once the saved state is loaded (`ready` resolved). */
+  private loaded = false;
 
   constructor(
     readonly log: RoomLog,
@@ -325,6 +327,7 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
       this.save();
     }
     this.next = this.floor + 1;
+    this.loaded = true;
   }
 
   protected takenBack(offset: number): void {
@@ -364,6 +367,9 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
       this.again = true;
       return;
     }
+    // Nothing to deliver (no redelivery due, nothing committed past the cursor): the loop would find nothing,
+    // so it is not started (an ack of a consumer that keeps up wakes it for nothing otherwise).
+    if (this.loaded && this.due.size === 0 && this.ahead.length === 0 && this.next > this.log.committed) return;
     this.pump().catch((err) => this.log.host.report('error', `consumer ${this.name} of room "${this.log.room}" failed`, err));
   }
 
@@ -476,6 +482,22 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
     return (this.inflight.get(m)?.size ?? 0) < m.prefetch && (m.ready?.(this.wake) ?? true);
   }
 
+  /**
+   * The next new message when it is read already and no redelivery is due (else undefined: ask
+   * `nextMessage`): the loop takes a page of messages without waiting on each.
+   */
+  private nextAhead(): StoredMessage | undefined {
+    if (this.due.size > 0) return undefined;
+    while (this.ahead.length > 0) {
+      const msg = this.ahead.shift()!;
+      if (msg.offset < this.next) continue;
+      this.next = msg.offset + 1;
+      if (this.acked.has(msg.offset) || this.pending.has(msg.offset)) continue;
+      return msg;
+    }
+    return undefined;
+  }
+
   /** The next message to deliver: a due redelivery first, else the next new one. */
   private async nextMessage(): Promise<StoredMessage | undefined> {
     while (this.due.size > 0) {
@@ -512,10 +534,10 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
       do {
         this.again = false;
         await this.ready;
-        while (!this.closed && this.pickMemberPeek()) {
+        while (!this.closed && this.anyRoom()) {
           // R5.5.10 (I8 row 6): bounded work per turn of the event loop (by count and by the shared time slice), then let I/O in.
           if (++work % BATCH === 0 || sliceOver()) await yieldSlice();
-          const msg = await this.nextMessage();
+          const msg = this.nextAhead() ?? (await this.nextMessage());
           if (!msg) break;
           const attempt = (this.attempts.get(msg.offset) ?? 0) + 1;
           if (attempt > this.opts.maxDeliver) {
@@ -550,8 +572,10 @@ export class Consumer extends MemberDeliveries<Pending> implements LogListener, 
     if (changed) this.save();
   }
 
-  private pickMemberPeek(): boolean {
-    return this.members.some((m) => this.hasRoom(m));
+  /** Whether some member can take a delivery now. */
+  private anyRoom(): boolean {
+    for (const m of this.members) if (this.hasRoom(m)) return true;
+    return false;
   }
 
   /** Take back deliveries whose ack timeout passed, BATCH at a time (then yield to I/O), and redeliver them. */

@@ -37,7 +37,7 @@ function unknownId(conn: Connection, id: AckFrame['id'], what: string): void {
  * delivery (ack or nack). A delivery is recorded only by its consumer, so it is found through
  * the connection's subscriptions: one map lookup per consumer subscription of the connection.
  */
-function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, answers: unknown[] = []): boolean {
+function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; delayMs?: number }, frame?: AckFrame): boolean {
   const w = conn.takeWaiter(id);
   if (!w) {
     for (const socket of conn.sockets.values()) {
@@ -46,13 +46,14 @@ function settle(conn: Connection, id: RequestId, nack?: { requeue?: boolean; del
     return false;
   }
   // R4.6.4: the answers are `args`, else `[data]`; the first is the answer a promise resolves to.
+  const answers = frame ? ackArgs(frame) : [];
   w.settle(nack ? new WsqError('forbidden', 'the client refused the request (nack)') : undefined, answers[0], answers);
   return true;
 }
 
 /** PROTOCOL.md §4.6 */
 export function handleAck(_s: HandlerHost, conn: Connection, f: AckFrame): void {
-  if (!settle(conn, f.id, undefined, ackArgs(f))) unknownId(conn, f.id, 'ack');
+  if (!settle(conn, f.id, undefined, f)) unknownId(conn, f.id, 'ack');
 }
 
 /** PROTOCOL.md §4.7 */
