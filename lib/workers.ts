@@ -103,7 +103,7 @@ export function runWorkers(o: WorkersOptions): Promise<never> {
     slot.worker = w;
     w.on('message', (m: unknown) => {
       const msg = m as (WorkerInfo & { type?: string }) | undefined;
-      if (msg?.type !== READY) return;
+      if (msg?.type !== READY || stopping) return;
       slot.info = { pid: msg.pid, port: msg.port, nodeId: msg.nodeId, routes: msg.routes };
       if (!started) {
         if (slots.every((s) => s.info)) {
