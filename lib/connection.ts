@@ -71,6 +71,13 @@ const BINARY = { binary: true } as const;
 const BINARY_PLAIN = { binary: true, compress: false } as const;
 /** Over this many bytes queued, replay and consumer deliveries wait for the socket to drain (R2.5.7). */
 const DRAIN_HIGH_WATER = 1 << 20;
+/** `drain` while the queued bytes are in ws's sender (permessage-deflate), not the socket: how often it looks again. */
+const DEFLATE_LOOK_MS = 2;
+/** `sendEvents`: frames of one run go in one buffer of about this many bytes at most; longer frames are written alone. */
+const RUN_BYTES = 256 * 1024;
+const RUN_FRAME_CHARS = 16 * 1024;
+/** `sendEvents`' byte lengths of the run being framed (reused). */
+const runLengths: number[] = [];
 /** After a 4002 close, the TCP connection is dropped this long later if the peer never read the close frame. */
 const SLOW_CLOSE_GRACE_MS = 5000;
 /** Within one tick, the outgoing buffer's cap is checked every this many frames (a power of 2). */
@@ -248,6 +255,58 @@ export class Connection {
   }
 
   /**
+   * Send encoded `event` frames in order, each counted as `sendText` counts it
+   * (a replay page). Without permessage-deflate and the recovery ring, a run of JSON frames is
+   * framed into one buffer and written at once (one write per run, not one per frame); a binary
+   * message or a large frame goes through `sendText` in its place.
+   */
+  sendEvents(frames: readonly string[]): void {
+    if (!this.open) return;
+    const raw = this.plainSocket();
+    if (!raw || this.ring) {
+      for (const f of frames) this.sendText(f);
+      return;
+    }
+    const stats = this.host.stats;
+    const end = frames.length;
+    for (let i = 0; i < end; ) {
+      let j = i;
+      let size = 0;
+      let chars = 0;
+      for (; j < end && size < RUN_BYTES; j++) {
+        const f = frames[j]!;
+        if (f.length > RUN_FRAME_CHARS || isBinaryWire(f)) break;
+        const n = Buffer.byteLength(f);
+        runLengths[j - i] = n;
+        size += n + (n < 126 ? 2 : 4); // n < 3 × RUN_FRAME_CHARS < 65536: a 16-bit length at most
+        chars += f.length;
+      }
+      if (j === i) {
+        this.sendText(frames[i++]!);
+        continue;
+      }
+      const buf = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (let k = i; k < j; k++) {
+        const n = runLengths[k - i]!;
+        buf[at++] = 0x81; // final text frame, unmasked (RFC 6455 §5.2)
+        if (n < 126) buf[at++] = n;
+        else {
+          buf[at++] = 126;
+          buf[at++] = n >>> 8;
+          buf[at++] = n & 0xff;
+        }
+        at += buf.write(frames[k]!, at, n, 'utf8');
+      }
+      stats.framesOut.event += j - i;
+      stats.bytesOut += chars;
+      this.cork();
+      raw.write(buf);
+      i = j;
+    }
+  }
+
+  /**
    * The TCP socket, when frames may be written to it directly: no permessage-deflate on this
    * connection (ws then writes every frame synchronously, in call order, so a direct write keeps
    * the order of frames; ws's own `bufferedAmount` counts what is queued there).
@@ -283,13 +342,22 @@ export class Connection {
     const raw = (this.ws as unknown as { _socket?: import('node:net').Socket })._socket;
     if (!this.open || !raw || this.ws.bufferedAmount < DRAIN_HIGH_WATER) return new Promise((r) => setImmediate(r));
     return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
+        clearTimeout(timer);
         raw.off('drain', done);
         raw.off('close', done);
         resolve();
       };
+      // With permessage-deflate the bytes may wait in ws's sender (being compressed), not in the socket,
+      // which then never emits 'drain' for them: look again shortly until they are below the mark.
+      const look = (): void => {
+        if (!this.open || this.ws.bufferedAmount < DRAIN_HIGH_WATER) return done();
+        if (!raw.writableNeedDrain) timer = setTimeout(look, DEFLATE_LOOK_MS);
+      };
       raw.on('drain', done);
       raw.on('close', done);
+      look();
     });
   }
 

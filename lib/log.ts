@@ -4,12 +4,13 @@
  * group consumers, and runs the replay seam: a joiner gets the stored range, then every
  * live message committed after it, with no gap and no duplicate (PROTOCOL.md §5.3).
  */
-import { encodeFrame, encodeStoredEvent } from '../protocol/codec.js';
+import { encodeFrame, encodeStoredEvent, replayEncoder } from '../protocol/codec.js';
 import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import type { WireStats } from './http/stats.js';
 import { planRecovery, type RecoveryRequest } from './replay.js';
 import { type AppendExtra, type AppendResult, type LiveMessage, type NewMessage, type Store, type StoredMessage, type StoreWatch, StoreUnavailableError } from './store/types.js';
+import type { StoredJson } from './store/types.js';
 
 /** What a log needs from its namespace. */
 export interface LogHost {
@@ -28,6 +29,8 @@ export interface LogHost {
 export interface ReplayTarget {
   readonly id: string;
   sendText(frame: string, type?: 'joined'): void;
+  /** Optional: send `event` frames in order, as `sendText` of each would (a replay's frames in one write). */
+  sendEvents?(frames: readonly string[]): void;
   /** Resolves when the socket's send buffer has drained below its high-water mark. */
   drain(): Promise<void>;
   /** False once the socket left the room, joined it again, or disconnected. */
@@ -136,6 +139,8 @@ export class RoomLog {
   private readonly mine: Mine[] = [];
   /** Appends waiting until their offset is delivered here. */
   private readonly waiting = new Set<{ offset: number; epoch: string; done: () => void }>();
+  /** The replay frame encoder of the current epoch (built at the first replay of a store with `readJson`). */
+  private replayEnc: { epoch: string; encode: (m: StoredJson) => string } | undefined;
 
   constructor(
     readonly host: LogHost,
@@ -521,25 +526,26 @@ export class RoomLog {
       let from = plan.range.from;
       let to = plan.range.to;
       let limit = FIRST_PAGE;
+      const frames: string[] = [];
       for (;;) {
         while (from <= to && target.current()) {
-          const page = await this.host.store.read(this.host.name, this.room, from, Math.min(limit, to - from + 1));
+          const { page, frame } = await this.replayPage(from, Math.min(limit, to - from + 1));
           if (page.length === 0 || !target.current()) break;
           // R2.5.7: bounded by bytes, not by page: a paused reader stops the replay after ~DRAIN_EVERY queued.
           let bytes = 0;
           let sent = 0;
-          for (const m of page) {
-            if (m.offset > to) break;
-            const f = this.encode(m, true);
-            target.sendText(f);
-            this.host.stats.replayed++;
+          for (let i = 0; i < page.length && page[i]!.offset <= to; i++) {
+            const f = frame(i);
+            frames.push(f);
             bytes += f.length;
             if ((sent += f.length) >= DRAIN_EVERY) {
+              this.sendFrames(target, frames);
               sent = 0;
               await target.drain();
               if (!target.current()) return;
             }
           }
+          this.sendFrames(target, frames);
           from = page[page.length - 1]!.offset + 1;
           limit = Math.max(1, Math.min(PAGE, Math.floor((PAGE_BYTES * page.length) / Math.max(1, bytes))));
           await target.drain();
@@ -556,6 +562,32 @@ export class RoomLog {
     } finally {
       this.joiners.delete(joiner);
     }
+  }
+
+  /**
+   * One replay page: the stored messages from `from` on, at most `limit`, and the `event` frame
+   * (replay: true) of the i-th, built when it is sent. A store with `readJson` hands over the JSON
+   * it keeps, and the frame is built around it unparsed.
+   */
+  private async replayPage(from: number, limit: number): Promise<{ page: readonly { offset: number }[]; frame: (i: number) => string }> {
+    const { store, name } = this.host;
+    if (store.readJson) {
+      const page = await store.readJson(name, this.room, from, limit);
+      if (this.replayEnc?.epoch !== this.epoch) this.replayEnc = { epoch: this.epoch, encode: replayEncoder(name, this.room, this.epoch) };
+      const { encode } = this.replayEnc;
+      return { page, frame: (i) => encode(page[i]!) };
+    }
+    const page = await store.read(name, this.room, from, limit);
+    return { page, frame: (i) => this.encode(page[i]!, true) };
+  }
+
+  /** Send replayed frames in order (one write where the target takes them together), and empty `frames`. */
+  private sendFrames(target: ReplayTarget, frames: string[]): void {
+    if (frames.length === 0) return;
+    if (target.sendEvents) target.sendEvents(frames);
+    else for (const f of frames) target.sendText(f);
+    this.host.stats.replayed += frames.length;
+    frames.length = 0;
   }
 
   private encode(m: StoredMessage, replay: boolean, json = JSON.stringify(m.data ?? null)): string {

@@ -55,7 +55,13 @@ export class Subscriptions {
     const current = (): boolean => socket.connected && socket.subs.get(f.room) === sub;
     if (mode === 'live') {
       await log.join(
-        { id: socket.id, sendText: (t, type) => socket.conn.sendText(t, type), drain: () => socket.conn.drain(), current },
+        {
+          id: socket.id,
+          sendText: (t, type) => socket.conn.sendText(t, type),
+          sendEvents: (frames) => socket.conn.sendEvents(frames),
+          drain: () => socket.conn.drain(),
+          current,
+        },
         { since: f.since, epoch: f.epoch },
         f.id,
         snapshot,

@@ -279,6 +279,39 @@ export function encodeStoredEvent(f: StoredEventFields, dataJson: string): strin
   return `{"type":"event","ns":${q(f.ns)},"room":${q(f.room)},"event":${q(f.event)},"data":${dataJson},"offset":${f.offset},"epoch":${q(f.epoch)}${f.from === undefined ? '' : `,"from":${q(f.from)}`},"ts":${f.ts}${f.replay ? ',"replay":true' : ''}}`;
 }
 
+/** A stored message as JSON text: its event name and sender as JSON string literals, its data's JSON as stored. */
+export interface StoredEventJson {
+  offset: number;
+  ts: number;
+  eventJson: string;
+  fromJson?: string;
+  json: string;
+}
+
+/**
+ * The replayed `event` frames of one room's log (`replay: true`): the same text as
+ * `encodeStoredEvent` of each message, built around the JSON the store kept (nothing parsed),
+ * with the room's part of the frame written once.
+ * @example
+ * const frame = replayEncoder('/', 'chat', 'e1');
+ * frame({ offset: 1, ts: 5, eventJson: '"msg"', json: '{"a":1}' });
+ * // → '{"type":"event","ns":"/","room":"chat","event":"msg","data":{"a":1},"offset":1,"epoch":"e1","ts":5,"replay":true}'
+ */
+export function replayEncoder(ns: string, room: string, epoch: string): (m: StoredEventJson) => string {
+  const q = JSON.stringify;
+  const head = `{"type":"event","ns":${q(ns)},"room":${q(room)},"event":`;
+  const ep = `,"epoch":${q(epoch)}`;
+  return (m) => {
+    const { eventJson, fromJson, json } = m;
+    if (isEnvelopeJson(json)) {
+      // R5.8.6: arguments or binary values: the frame is built from the opened envelope.
+      const from = fromJson === undefined ? undefined : (JSON.parse(fromJson) as string);
+      return encodeStoredEvent({ ns, room, event: JSON.parse(eventJson) as string, offset: m.offset, epoch, from, ts: m.ts, replay: true }, json);
+    }
+    return `${head}${eventJson},"data":${json},"offset":${m.offset}${ep}${fromJson === undefined ? '' : `,"from":${fromJson}`},"ts":${m.ts},"replay":true}`;
+  };
+}
+
 /**
  * Add a delivery `id` (and `attempt`) to an already encoded `event` frame without
  * re-encoding it: the frame is encoded once per message and this splices the per-recipient

@@ -46,6 +46,7 @@ import {
   type Store,
   type StoreHealth,
   type StoreOptions,
+  type StoredJson,
   type StoredMessage,
 } from './types.js';
 
@@ -115,6 +116,43 @@ function decodeRecord(text: string, offset: number): StoredMessage {
   if (r.f !== undefined) m.from = r.f;
   if (r.k !== undefined) m.key = r.k;
   return m;
+}
+
+/**
+ * A record as its JSON pieces, read off the text `encodeRecord` writes without parsing `data`: the
+ * event and sender as their JSON string literals, `data` as the text up to the closing brace. A
+ * record in any other shape is parsed whole and its pieces serialized again (the same text).
+ */
+function splitRecord(text: string, offset: number): StoredJson {
+  const s = text.indexOf(',"s":', 5);
+  const ts = s > 5 && text.startsWith('{"t":') ? Number(text.slice(5, s)) : Number.NaN;
+  let i = s + 5;
+  while (text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+  const e = i > s + 5 && text.startsWith(',"e":"', i) ? stringEnd(text, i + 5) : -1;
+  let j = e;
+  let f = -1;
+  if (j > 0 && text.startsWith(',"f":"', j)) j = f = stringEnd(text, j + 5);
+  if (j > 0 && text.startsWith(',"k":"', j)) j = stringEnd(text, j + 5);
+  if (Number.isFinite(ts) && j > 0 && text.startsWith(',"d":', j) && text.charCodeAt(text.length - 1) === 125) {
+    const m: StoredJson = { offset, ts, eventJson: text.slice(i + 5, e), json: text.slice(j + 5, -1) };
+    if (f > 0) m.fromJson = text.slice(e + 5, f);
+    return m;
+  }
+  const m = decodeRecord(text, offset);
+  const q = JSON.stringify;
+  const out: StoredJson = { offset, ts: m.ts, eventJson: q(m.event), json: q(m.data ?? null) };
+  if (m.from !== undefined) out.fromJson = q(m.from);
+  return out;
+}
+
+/** The index just past the JSON string literal whose opening quote is at `at`, or -1 when it does not close. */
+function stringEnd(text: string, at: number): number {
+  for (let k = at + 1; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 92) k++;
+    else if (c === 34) return k + 1;
+  }
+  return -1;
 }
 
 /** Durable store on LMDB (kind "disk"): an append's promise resolves once it is on disk. */
@@ -222,8 +260,17 @@ export class LmdbStore implements Store {
   }
 
   /** Held, unexpired messages with offset >= from, ascending, at most `limit`; waits for appends already made to commit. */
-  async read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]> {
-    const out: StoredMessage[] = [];
+  read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]> {
+    return this.readWith(ns, room, from, limit, decodeRecord);
+  }
+
+  /** As `read`, each message as the JSON text its record holds (`data` not parsed: a replay splices it into the frame). */
+  readJson(ns: string, room: string, from: number, limit: number): Promise<StoredJson[]> {
+    return this.readWith(ns, room, from, limit, splitRecord);
+  }
+
+  private async readWith<T extends { ts: number }>(ns: string, room: string, from: number, limit: number, decode: (text: string, offset: number) => T): Promise<T[]> {
+    const out: T[] = [];
     const log = this.find(ns, room);
     if (!log || limit <= 0) return out;
     await log.tail.catch(noop);
@@ -234,7 +281,7 @@ export class LmdbStore implements Store {
     if (start > log.last) return out;
     const cutoff = r.maxAgeMs > 0 ? now - r.maxAgeMs : -Infinity;
     for (const { key, value } of this.msgs.getRange({ start: offsetKey(log.key, start), end: offsetKey(log.key, log.last + 1) })) {
-      const m = decodeRecord(value, offsetOf(key));
+      const m = decode(value, offsetOf(key));
       if (m.ts < cutoff) continue;
       out.push(m);
       if (out.length >= limit) break;

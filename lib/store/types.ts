@@ -38,6 +38,21 @@ export interface StoredMessage extends NewMessage {
   offset: number;
 }
 
+/**
+ * A stored message as JSON text (`Store.readJson`): what a replay needs to build its `event` frame
+ * without parsing `data` and serializing it again.
+ */
+export interface StoredJson {
+  offset: number;
+  ts: number;
+  /** `JSON.stringify(event)`. */
+  eventJson: string;
+  /** `JSON.stringify(from)`, when the message has a sender. */
+  fromJson?: string;
+  /** `data`'s JSON text as stored (`JSON.stringify(data ?? null)`). */
+  json: string;
+}
+
 /** Where a log stands. An empty log has `first === last + 1`. */
 export interface LogPosition {
   /** Names the life of this log; offsets never repeat within one epoch. */
@@ -217,6 +232,11 @@ export interface Store {
   append(ns: string, room: string, msg: NewMessage, size?: number, extra?: AppendExtra): Promise<AppendResult>;
   /** Messages with offset >= from, ascending, at most `limit`, skipping trimmed and expired ones. */
   read(ns: string, room: string, from: number, limit: number): Promise<StoredMessage[]>;
+  /**
+   * Optional, the replay's read: the messages `read` would return, as JSON text (`StoredJson`), so a
+   * store that keeps the JSON hands it over as it is. Stores without it are replayed through `read`.
+   */
+  readJson?(ns: string, room: string, from: number, limit: number): Promise<StoredJson[]>;
   /** A consumer's saved progress, or undefined. */
   getConsumer(ns: string, room: string, name: string): Promise<ConsumerState | undefined>;
   /** Save a consumer's progress; resolves once committed. */

@@ -1,0 +1,153 @@
+/**
+ * R5.8.5: the replay's read (`Store.readJson`, the JSON as the store keeps it, spliced into the
+ * frame by `replayEncoder`) gives the same `event` frame, byte for byte, as `read` and
+ * `encodeStoredEvent` (the values parsed and serialized again): random JSON with own `__proto__`
+ * keys and lone surrogates, event names and senders with quotes, backslashes and lone
+ * surrogates, idempotency keys (a record field the replay skips), envelopes (R5.8.6), age
+ * retention, and a record that is not in the shape the store writes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { open } from 'lmdb';
+import t from 'tap';
+import { StoredArgs, storedData } from '../../protocol/binary.js';
+import { encodeStoredEvent, replayEncoder } from '../../protocol/codec.js';
+import { offsetKey, roomKey } from '../../lib/store/keys.js';
+import { LmdbStore } from '../../lib/store/lmdb.js';
+import type { StoredMessage } from '../../lib/store/types.js';
+import { FakeClock, options } from '../contract/store-contract.js';
+
+const loneSurrogates = fc.constantFrom('\ud800', '\udfff', 'a\ud83d', '\ude00b', '\udc00\ud800');
+const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), loneSurrogates, fc.constantFrom('__proto__', '"', '\\', '\\"', '","d":', '\u0000', ''));
+const key = fc.oneof(text, fc.constant('__proto__'));
+const json = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    text,
+    fc.array(tie('value'), { maxLength: 4 }),
+    tie('object'),
+  ),
+  object: fc
+    .array(fc.tuple(key, tie('value')), { maxLength: 4 })
+    .map((entries) => JSON.parse(`{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`) as unknown),
+})).value;
+/** A message's data as the server stores it: plain JSON, or an envelope of arguments and bytes (R5.8.6). */
+const data = fc.oneof(
+  { weight: 4, arbitrary: json },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(
+        fc.oneof(
+          json,
+          fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)),
+        ),
+        { maxLength: 3 },
+      )
+      .map((a) => new StoredArgs(a)),
+  },
+  { weight: 1, arbitrary: json.map((v) => ({ $wsq: v })) },
+);
+const message = fc.record({
+  event: text.map((e) => e || 'e'),
+  data,
+  from: fc.option(text, { nil: undefined }),
+  key: fc.option(text, { nil: undefined }),
+  ts: fc.integer({ min: 0, max: 2 ** 42 }),
+});
+
+/** The frame the replay sent before `readJson`: the parsed message encoded again. */
+function viaRead(m: StoredMessage, epoch: string): string {
+  return encodeStoredEvent({ ns: '/', room: 'r', event: m.event, offset: m.offset, epoch, from: m.from, ts: m.ts, replay: true }, JSON.stringify(m.data ?? null));
+}
+
+t.test('R5.8.5 LmdbStore: a frame built from readJson is the frame built from read, byte for byte', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-json-'));
+  const clock = new FakeClock();
+  const store = await LmdbStore.open(dir, options(clock, { dedupWindowMs: 60_000 }));
+  t.teardown(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  let room = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 6 }), async (msgs) => {
+      const r = `room-${room++}`;
+      for (const m of msgs) {
+        const stored = storedData(m.data);
+        const j = JSON.stringify(stored ?? null);
+        const msg = { event: m.event, data: stored, ts: m.ts, ...(m.from !== undefined ? { from: m.from } : {}), ...(m.key !== undefined ? { key: m.key } : {}) };
+        await store.append('/', r, msg, j.length + m.event.length, { json: j });
+      }
+      const { epoch } = await store.position('/', r);
+      const read = await store.read('/', r, 1, 100);
+      const raw = await store.readJson('/', r, 1, 100);
+      const encode = replayEncoder('/', 'r', epoch);
+      return raw.length === read.length && raw.every((m, i) => m.offset === read[i]!.offset && encode(m) === viaRead(read[i]!, epoch));
+    }),
+    { numRuns: 200, seed: 5_805 },
+  );
+  t.pass('200 random batches: the same frames');
+});
+
+t.test('R5.8.5 LmdbStore: readJson keeps read’s range, limit and age retention', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-json-'));
+  const clock = new FakeClock();
+  const store = await LmdbStore.open(dir, options(clock, { maxAgeMs: 1000 }));
+  t.teardown(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  for (let i = 1; i <= 6; i++) {
+    await store.append('/', 'r', { event: 'e', data: { i }, ts: clock.now() });
+    clock.t += 300;
+  }
+  const offsets = async (from: number, limit: number): Promise<[number[], number[]]> => [
+    (await store.read('/', 'r', from, limit)).map((m) => m.offset),
+    (await store.readJson('/', 'r', from, limit)).map((m) => m.offset),
+  ];
+  const [a, b] = await offsets(1, 100);
+  t.same(b, a, 'the same offsets as read');
+  t.ok(a[0]! > 1, 'expired messages are skipped by both');
+  const [c, d] = await offsets(a[1]!, 2);
+  t.same(d, c, 'from and limit as read');
+  t.equal(d.length, 2);
+  t.same(await store.readJson('/', 'nope', 1, 10), [], 'a room never written: nothing');
+});
+
+t.test('R5.8.5 LmdbStore: a record in another shape is parsed whole and replayed as read replays it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-json-'));
+  const clock = new FakeClock();
+  let store = await LmdbStore.open(dir, options(clock, {}));
+  t.teardown(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await store.append('/', 'r', { event: 'e', data: 1, ts: 5 });
+  await store.append('/', 'r', { event: 'e', data: 2, ts: 6 });
+  await store.close();
+  // Rewrite record 2 as equivalent JSON in another member order and spacing (as another writer might).
+  const env = open({ path: dir, noSubdir: false });
+  const msgs = env.openDB<string, Buffer>({ name: 'v2-messages', keyEncoding: 'binary', encoding: 'string' });
+  await msgs.put(offsetKey(roomKey('/', 'r'), 2), '{ "e": "e\\u0041", "d": { "b": [1, 2.50], "a": "\\u00e9" }, "s": 9, "t": 6, "f": "x" }');
+  await env.close();
+  store = await LmdbStore.open(dir, options(clock, {}));
+  const { epoch } = await store.position('/', 'r');
+  const read = await store.read('/', 'r', 1, 10);
+  const raw = await store.readJson('/', 'r', 1, 10);
+  const encode = replayEncoder('/', 'r', epoch);
+  t.same(
+    raw.map((m) => encode(m)),
+    read.map((m) => viaRead(m, epoch)),
+  );
+  t.equal(
+    encode(raw[1]!),
+    `{"type":"event","ns":"/","room":"r","event":"eA","data":{"b":[1,2.5],"a":"é"},"offset":2,"epoch":${JSON.stringify(epoch)},"from":"x","ts":6,"replay":true}`,
+  );
+});
