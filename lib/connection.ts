@@ -138,6 +138,10 @@ function wsTextFrame(text: string): Buffer {
   return f;
 }
 
+/** The connection a WebSocket belongs to, on the WebSocket itself (read by the shared listeners). */
+const CONN: unique symbol = Symbol('wsq.connection');
+type Owned = WebSocket & { [CONN]?: Connection };
+
 /** One client connection. */
 export class Connection {
   readonly sockets = new Map<string, Socket>();
@@ -155,7 +159,8 @@ export class Connection {
   ring: SentRing | undefined;
   /** The session this connection recovered (R2.7.5): namespaces other than `/` take their part at their `connect`. */
   restored: Claimed | undefined;
-  private readonly waiting = new Map<RequestId, Waiter>();
+  /** Made at the first `track` (most connections never wait for an ack of theirs). */
+  private waiting: Map<RequestId, Waiter> | undefined;
   private nextId = 1;
   private badCount = 0;
   private badWindowStart = 0;
@@ -182,13 +187,35 @@ export class Connection {
     readonly handshake: HandshakeInfo,
   ) {
     this.lastSeen = host.now();
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
-    ws.on('pong', () => (this.lastSeen = this.host.now()));
-    ws.on('close', () => this.onClosed());
-    ws.on('error', (err) => {
-      if (!this.closed && !this.closing) this.closeReason = 'transport error';
-      this.logLimited('socket-error', 'warn', `socket error: ${err.message}`);
-    });
+    // One set of listeners for every connection (no closures per connection): each finds its connection on the WebSocket.
+    (ws as Owned)[CONN] = this;
+    ws.on('message', Connection.onWsMessage);
+    ws.on('pong', Connection.onWsPong);
+    ws.on('close', Connection.onWsClose);
+    ws.on('error', Connection.onWsError);
+  }
+
+  private static onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    // biome-ignore lint/complexity/noThisInStatic: a listener's `this` is the WebSocket (typed so), not the class
+    (this as Owned)[CONN]!.onMessage(data, isBinary);
+  }
+
+  private static onWsPong(this: WebSocket): void {
+    // biome-ignore lint/complexity/noThisInStatic: a listener's `this` is the WebSocket (typed so), not the class
+    const conn = (this as Owned)[CONN]!;
+    conn.lastSeen = conn.host.now();
+  }
+
+  private static onWsClose(this: WebSocket): void {
+    // biome-ignore lint/complexity/noThisInStatic: a listener's `this` is the WebSocket (typed so), not the class
+    (this as Owned)[CONN]!.onClosed();
+  }
+
+  private static onWsError(this: WebSocket, err: Error): void {
+    // biome-ignore lint/complexity/noThisInStatic: a listener's `this` is the WebSocket (typed so), not the class
+    const conn = (this as Owned)[CONN]!;
+    if (!conn.closed && !conn.closing) conn.closeReason = 'transport error';
+    conn.logLimited('socket-error', 'warn', `socket error: ${err.message}`);
   }
 
   /** The client identity, if any. */
@@ -373,7 +400,7 @@ export class Connection {
   /** Register something waiting for the client's ack; returns the id to send. */
   track(w: Waiter): number {
     const id = this.nextId++;
-    this.waiting.set(id, w);
+    (this.waiting ??= new Map()).set(id, w);
     return id;
   }
 
@@ -391,13 +418,13 @@ export class Connection {
 
   /** Forget an id (its delivery was completed or moved elsewhere). */
   untrack(id: RequestId): void {
-    this.waiting.delete(id);
+    this.waiting?.delete(id);
   }
 
   /** Take the waiter for an id the client acked or nacked. */
   takeWaiter(id: RequestId): Waiter | undefined {
-    const w = this.waiting.get(id);
-    if (w) this.waiting.delete(id);
+    const w = this.waiting?.get(id);
+    if (w) this.waiting!.delete(id);
     return w;
   }
 
@@ -549,8 +576,10 @@ export class Connection {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiting.values()) if (w.kind === 'request') w.settle(new Error('the connection closed before the client answered'));
-    this.waiting.clear();
+    if (this.waiting) {
+      for (const w of this.waiting.values()) if (w.kind === 'request') w.settle(new Error('the connection closed before the client answered'));
+      this.waiting.clear();
+    }
     this.host.onClose(this);
   }
 }

@@ -17,7 +17,7 @@ import type { WireStats } from './http/stats.js';
 import { RoomLog } from './log.js';
 import { reservedEventError } from './names.js';
 import type { NamespaceHost } from './host.js';
-import { type Handshake, isListenerBookkeeping, Socket } from './socket.js';
+import { isListenerBookkeeping, Socket } from './socket.js';
 import type { AppendResult, Store } from './store/types.js';
 import { Subscriptions } from './subscriptions.js';
 import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
@@ -347,8 +347,8 @@ export class Namespace<
   }
 
   private async addNow(conn: Connection, auth: Record<string, unknown>, restore?: SavedNamespace): Promise<Socket> {
-    // The server adds Socket.IO's handshake fields (headers, time, url, secure, xdomain) to every connection's handshake.
-    const socket = new Socket(this, conn, { ...(conn.handshake as Omit<Handshake, 'auth'>), auth });
+    // Its `handshake` (the connection's facts, Socket.IO's headers, time, url, secure, xdomain, and `auth`) is made when first read.
+    const socket = new Socket(this, conn, auth);
     if (restore) {
       socket.data = restore.data as typeof socket.data;
       socket.recovered = true;

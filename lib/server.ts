@@ -29,7 +29,7 @@ import { dispatch } from './handlers/index.js';
 import { Namespace, ParentNamespace, type Middleware, type NamespaceMatcher } from './namespace.js';
 import { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
 import type { BroadcastOperator } from './broadcast.js';
-import { rememberRequest, type Socket, type UpgradeFacts } from './socket.js';
+import { NO_AUTH, rememberRequest, type Socket } from './socket.js';
 import { MemoryStore } from './store/memory.js';
 import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 import { StoreUnavailableError, type Retention, type Store } from './store/types.js';
@@ -125,6 +125,11 @@ function parseUrl(target: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The error listener of an upgrading socket (shared: it holds nothing of the request; removed once ws adopted the socket). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 /** Validate the options and fill in the defaults, both from lib/config.ts (the one schema); a bad option throws ConfigError (a TypeError) naming it. */
@@ -631,7 +636,10 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
 
   /** @internal */
   onClose(conn: Connection): void {
-    if (this.connections.delete(conn) && this.logs.enabled('debug')) this.logs.write('debug', 'connection closed', connFields(conn));
+    if (this.connections.delete(conn)) {
+      this.guard.closed(conn.client); // the slot admit() reserved (its identity is the connection's client)
+      if (this.logs.enabled('debug')) this.logs.write('debug', 'connection closed', connFields(conn));
+    }
     if (this.recovery && conn.pid && conn.ring) {
       if (conn.restored) this.recovery.release(conn.restored); // namespaces of the recovered session never re-entered
       // R2.7.2: the session is kept before the sockets leave, so their `disconnect` listeners' emits are kept too.
@@ -720,7 +728,7 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
 
   private onUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer): void {
     // Node removes its own error listener from an upgrading socket: a reset while the credential is checked (or a refusal is written) must not be an unhandled 'error'.
-    sock.on('error', () => sock.destroy());
+    sock.on('error', destroyOnError);
     if (this.closing) return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
     const url = parseUrl(req.url);
     if (!url) return this.refuse(sock, 400, 'Bad Request: the request target is not a valid URL path');
@@ -776,28 +784,21 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
           a.release();
           return this.refuse(sock, 503, 'Service Unavailable: the server is shutting down');
         }
-        // The slot admit() reserved is given back if the socket goes before the WebSocket is made (then the WebSocket's close does it).
-        let adopted = false;
-        sock.once('close', () => adopted || a.release());
-        const issued = this.now();
-        const info: HandshakeInfo & UpgradeFacts = {
-          query,
-          address: req.socket.remoteAddress ?? '',
-          issued,
-          // Socket.IO's handshake fields (lib/socket.ts Handshake).
-          headers: req.headers,
-          time: new Date(issued).toString(),
-          url: req.url ?? '/',
-          secure: (req.socket as { encrypted?: boolean }).encrypted === true,
-          xdomain: req.headers.origin !== undefined,
-          ...(a.client ? { client: a.client } : {}),
-          ...(token ? { token } : {}),
-          ...(a.credentials ? { credentials: a.credentials } : {}),
-        };
+        // The slot admit() reserved is given back if the socket goes before the WebSocket is made (then onClose does it: Guard.closed).
+        const dropped = (): void => a.release();
+        sock.once('close', dropped);
+        // Only the facts; Socket.IO's other handshake fields (headers, time, url, …) are read off the kept request when a socket's
+        // `handshake` is first read (lib/socket.ts). Assigned one by one: no spread, so every connection's object has the same shape.
+        const info: HandshakeInfo = { query, address: req.socket.remoteAddress ?? '', issued: this.now() };
+        if (a.client) info.client = a.client;
+        if (token) info.token = token;
+        if (a.credentials) info.credentials = a.credentials;
         const upgrade = (claimed: Claimed | undefined): void => {
           if (sock.destroyed) return void (claimed && this.recovery?.release(claimed));
           this.wss.handleUpgrade(req, sock, head, (ws) => {
-            adopted = true;
+            // Adopted: nothing of this upgrade stays on the socket (ws listens for its errors and close now).
+            sock.off('close', dropped);
+            sock.off('error', destroyOnError);
             const conn = this.onConnection(ws, info, req, claimed);
             this.guard.opened(ws, a, CLOSE_CODES.credentials_expired, () =>
               this.logs.limited('closed:4003', 'info', 'credentials expired; closing with 4003', connFields(conn, { code: CLOSE_CODES.credentials_expired })),
@@ -836,7 +837,7 @@ export class WsqServer<CTS extends EventsMap = DefaultEventsMap, STC extends Eve
     // accepted. Frames that arrive meanwhile are held by the connection and handled, in order, after
     // the application's `connection` listeners ran (R2.1.10), so an emit to a handler they add works.
     const restore = claimed?.namespaces.get('/');
-    main.add(conn, {}, restore).then(
+    main.add(conn, NO_AUTH, restore).then(
       (socket) => {
         conn.send(this.welcome(conn));
         // R2.7.5: the frames of "/" the client missed follow `welcome`, then the rooms are back (one step), then `connection`.

@@ -62,12 +62,39 @@ export interface Handshake extends HandshakeInfo, UpgradeFacts {
   auth: Record<string, unknown>;
 }
 
+/** @internal The `auth` of a namespace connect without one (the main namespace's): the socket's handshake gets its own `{}` when read. */
+export const NO_AUTH: Record<string, unknown> = Object.freeze({});
+
+/** Shared by every socket without subscriptions (never written: `setSub` makes a socket its own map). */
+const NO_SUBS: ReadonlyMap<string, Subscription> = new Map();
+
 /** Upgrade requests by connection (`socket.request`); weak, so a closed connection's request is not kept. */
 const requests = new WeakMap<Connection, IncomingMessage>();
 
 /** @internal The server remembers a connection's upgrade request for `socket.request`. */
 export function rememberRequest(conn: Connection, req: IncomingMessage): void {
   requests.set(conn, req);
+}
+
+/** A socket's handshake: the connection's facts, then Socket.IO's fields read off the upgrade request, then `auth` (assigned in this order, one shape for all). */
+function handshakeOf(conn: Connection, auth: Record<string, unknown>): Handshake {
+  const f = conn.handshake;
+  const req = requests.get(conn);
+  const h = {
+    query: f.query,
+    address: f.address,
+    issued: f.issued,
+    headers: req?.headers ?? {},
+    time: new Date(f.issued).toString(),
+    url: req?.url ?? '/',
+    secure: (req?.socket as { encrypted?: boolean } | undefined)?.encrypted === true,
+    xdomain: req?.headers.origin !== undefined,
+  } as Handshake;
+  if (f.client !== undefined) h.client = f.client;
+  if (f.token !== undefined) h.token = f.token;
+  if (f.credentials !== undefined) h.credentials = f.credentials;
+  h.auth = auth === NO_AUTH ? {} : auth;
+  return h;
 }
 
 /**
@@ -157,8 +184,8 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   extends EventEmitter
   implements AdapterSocket
 {
-  /** Application data attached to the socket (as Socket.IO's `socket.data`; typed by the server's `SocketData` type argument). */
-  data: SD = {} as SD;
+  /** `data`, made at its first read (most sockets never have any). */
+  private dataValue: SD | undefined;
   /** True once the namespace's middleware accepted this socket, false again once it left (as in Socket.IO). */
   connected = false;
   /**
@@ -168,9 +195,12 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   recovered = false;
   /** @internal True once the socket was refused, left its namespace, or its connection closed: it joins no room any more (issue 7 #8). */
   ended = false;
-  /** This socket's room subscriptions made by `join` frames (room → subscription). */
-  readonly subs = new Map<string, Subscription>();
-  private readonly anyHandlers: AnyHandler[] = [];
+  /** Room subscriptions (made at the first: most sockets have none). */
+  private subsMap: Map<string, Subscription> | undefined;
+  /** `onAny` listeners (undefined until the first). */
+  private anyHandlers: AnyHandler[] | undefined;
+  /** `handshake`, made at its first read. */
+  private shake: Handshake | undefined;
   /** `onAnyOutgoing` listeners (undefined until the first: the send paths test one field). */
   private anyOutgoing: AnyOutgoingHandler[] | undefined;
   /** `socket.use` middlewares (undefined until the first: an emit without them takes the direct path). */
@@ -183,9 +213,42 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   constructor(
     readonly nsp: Namespace,
     readonly conn: Connection,
-    readonly handshake: Handshake,
+    /** The `auth` object of the namespace `connect` frame (empty for "/"). */
+    private readonly auth: Record<string, unknown>,
   ) {
     super();
+  }
+
+  /**
+   * The handshake facts (Socket.IO's `socket.handshake`): the connection's, the upgrade request's headers, time, url,
+   * secure and xdomain, and this namespace's `auth`. One object per socket, made when first read.
+   */
+  get handshake(): Handshake {
+    return (this.shake ??= handshakeOf(this.conn, this.auth));
+  }
+
+  /** This socket's room subscriptions made by `join` frames (room → subscription). */
+  get subs(): ReadonlyMap<string, Subscription> {
+    return this.subsMap ?? NO_SUBS;
+  }
+
+  /** @internal Record the subscription to `room` (lib/subscriptions.ts). */
+  setSub(room: string, sub: Subscription): void {
+    (this.subsMap ??= new Map()).set(room, sub);
+  }
+
+  /** @internal Forget the subscription to `room`, if any. */
+  deleteSub(room: string): void {
+    if (this.subsMap?.delete(room) && this.subsMap.size === 0) this.subsMap = undefined;
+  }
+
+  /** Application data attached to the socket (as Socket.IO's `socket.data`, `{}` at first; typed by the server's `SocketData` type argument). */
+  get data(): SD {
+    return (this.dataValue ??= {} as SD);
+  }
+
+  set data(value: SD) {
+    this.dataValue = value;
   }
 
   /** The sid: the connection's id, the same in every namespace. */
@@ -452,26 +515,26 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
 
   /** Listen to every incoming emit: `(event, ...args)`, as Socket.IO's (room emits add `{ room }` last). */
   onAny(fn: AnyHandler): this {
-    this.anyHandlers.push(fn);
+    (this.anyHandlers ??= []).push(fn);
     return this;
   }
 
   /** Stop listening with `fn` (or every catch-all listener). */
   offAny(fn?: AnyHandler): this {
-    if (!fn) this.anyHandlers.length = 0;
-    else this.anyHandlers.splice(this.anyHandlers.indexOf(fn) >>> 0, 1);
+    if (fn && this.anyHandlers) this.anyHandlers.splice(this.anyHandlers.indexOf(fn) >>> 0, 1);
+    if (!fn || this.anyHandlers?.length === 0) this.anyHandlers = undefined;
     return this;
   }
 
   /** Listen to every incoming emit, before the listeners `onAny` added (as Socket.IO's `prependAny`). */
   prependAny(fn: AnyHandler): this {
-    this.anyHandlers.unshift(fn);
+    (this.anyHandlers ??= []).unshift(fn);
     return this;
   }
 
   /** The catch-all listeners of incoming emits, in call order (a copy). */
   listenersAny(): AnyHandler[] {
-    return [...this.anyHandlers];
+    return [...(this.anyHandlers ?? [])];
   }
 
   /**
@@ -610,12 +673,12 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
   /** @internal Handle an emit without a room from this socket's client (`checked`: its packet middlewares passed). */
   handleEmit(frame: EmitFrame, checked = false): void {
     if (!checked) {
-      if (this.anyHandlers.length > 0) for (const fn of [...this.anyHandlers]) fn(frame.event, ...frameArgs(frame));
+      if (this.anyHandlers) for (const fn of [...this.anyHandlers]) fn(frame.event, ...frameArgs(frame));
       if (this.packetMiddlewares) return this.runPacket(frame); // contract: role F's frames: `args` (many) or `data` (one)
     }
     const listeners = this.listeners(frame.event) as EventHandler[];
     if (listeners.length === 0) {
-      if (this.anyHandlers.length > 0 && frame.id === undefined) return;
+      if (this.anyHandlers && frame.id === undefined) return;
       this.conn.sendError(
         'no_handler',
         `Nothing on the server handles "${frame.event}" in namespace "${this.nsp.name}". Add "room" to send it to a room, or use an event the server handles.`,
@@ -648,7 +711,7 @@ export class Socket<CTS extends EventsMap = DefaultEventsMap, STC extends Events
 
   /** @internal Notify catch-all listeners of a room emit: its arguments, then `{ room }`. */
   notifyAny(frame: EmitFrame & { room: string }): void {
-    if (this.anyHandlers.length === 0) return;
+    if (!this.anyHandlers) return;
     const args = frameArgs(frame);
     for (const fn of [...this.anyHandlers]) fn(frame.event, ...args, { room: frame.room });
   }

@@ -38,7 +38,7 @@ export class Subscriptions {
     if (socket.subs.has(f.room)) this.unsubscribe(socket, f.room);
     const mode = f.group !== undefined ? 'group' : f.durable ? 'durable' : 'live';
     const sub: Subscription = { mode, presence: f.presence ?? false, ...(quiet ? { auto: true } : {}) };
-    socket.subs.set(f.room, sub);
+    socket.setSub(f.room, sub);
     let snapshot: Partial<JoinedFrame> | undefined;
     if (sub.presence) {
       let w = this.watchers.get(f.room);
@@ -118,7 +118,7 @@ export class Subscriptions {
   unsubscribe(socket: Socket, room: string): boolean {
     const sub = socket.subs.get(room);
     if (!sub) return false;
-    socket.subs.delete(room);
+    socket.deleteSub(room);
     if (sub.consumer && sub.member) sub.consumer.remove(sub.member);
     this.nsp.adapter.del(socket.id, room);
     const w = this.watchers.get(room);

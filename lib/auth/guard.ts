@@ -154,10 +154,14 @@ export class Guard {
     return { ok: true, credentials, ...(credentials.client ? { client: credentials.client, identity: credentials.client } : {}) };
   }
 
-  /** Count an admitted connection until its WebSocket closes; close it with 4003 when its credential expires (`expired` is told first, to log it). */
+  /**
+   * An admitted connection's WebSocket opened: close it with 4003 when its credential expires (`expired` is told first, to
+   * log it). It stays counted until `closed`. Nothing is kept for a connection whose credential does not expire.
+   */
   opened(ws: import('ws').WebSocket, a: Extract<Admission, { ok: true }>, closeCode: number, expired?: () => void): void {
-    let timer: NodeJS.Timeout | undefined;
     const exp = a.credentials?.expiresAt;
+    if (exp === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
     const arm = (): void => {
       const left = exp! - this.now();
       if (left <= 0) {
@@ -166,11 +170,14 @@ export class Guard {
       }
       timer = setTimeout(arm, Math.min(left, MAX_TIMER)).unref(); // R2.2.11: one timer per connection
     };
-    if (exp !== undefined) arm();
-    ws.once('close', () => {
-      clearTimeout(timer);
-      a.release();
-    });
+    arm();
+    ws.once('close', () => clearTimeout(timer));
+  }
+
+  /** An opened connection ended: its slot is given back (`identity`: the admission's, which is its `client`). Once per opened connection. */
+  closed(identity: string | undefined): void {
+    this.open--;
+    if (identity !== undefined) this.perIdentity.add(identity, -1);
   }
 
   /** The per-connection frame rate (token bucket); acks and nacks are never limited (they only free the server's work). */
