@@ -55,6 +55,8 @@ const DRAIN_EVERY = 256 * 1024;
 const JOINER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Commits held behind a hole at most; past this the oldest are delivered even though an earlier append is still unsettled. */
 const HELD_MAX = 10_000;
+/** R5.8.1: a store that says it is durable resolved an append as held in memory only: that is no ground for an ack. */
+const NOT_SYNCED = 'the store says it is durable but resolved an append as held in memory only (AppendResult.durability "memory"), so it is not acknowledged as stored';
 /** Bytes the recent caches of all rooms together hold at most (a room over it starts its cache afresh): I8 row 5. */
 const CACHE_BUDGET = 64 * 1024 * 1024;
 let cachedBytes = 0;
@@ -236,8 +238,11 @@ export class RoomLog {
     try {
       // The store keeps this JSON text as it is (a replay is the same JSON as the live copy); `extra` may carry a consumer state to commit with it.
       const t0 = performance.now();
+      // R5.8.1: the store's promise is the signal the ack waits for; it resolves once the message is as safe as
+      // `r.durability` says (the disk store: `synced`, on lmdb's `flushed` for the commit, never on the commit alone).
       const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length, { ...extra, json });
       this.host.stats.commitObserved((performance.now() - t0) / 1000);
+      if (r.durability === 'memory' && this.host.store.durable) throw new StoreUnavailableError(NOT_SYNCED);
       if (r.epoch !== this.epoch) {
         // The store forgot this room while it was idle (StoreOptions.idleRoomTtlMs) and began a new log: follow it.
         this.epoch = r.epoch;

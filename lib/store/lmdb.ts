@@ -15,11 +15,14 @@
  * sentence; docs/store-choice.md says why and what to do.
  *
  * Each log's meta is cached in memory (an LRU of settled logs plus every log with writes in
- * flight), so offsets are assigned synchronously in `append`. All writes of one append
- * (message, trimmed oldest, meta, dedup key, and a dead-lettering consumer's state) go in one
- * lmdb batch, one transaction; lmdb commits batches in order with its default synced commits,
- * and a batch's promise resolves only once the commit is flushed to disk, which is what
- * `append` returns. Under `reject`, a full room makes `append` return a rejected promise
+ * flight), so offsets are assigned synchronously in `append`. Writes are grouped: all those
+ * made before the microtasks of one turn run (e.g. every emit of one socket read) go in one
+ * lmdb batch, so in one transaction — each append's writes (message, trimmed oldest, dedup key,
+ * a dead-lettering consumer's state) whole, and each log's meta once, at the end. lmdb commits
+ * batches in order; with its overlapping sync (the default on Linux and macOS) a commit is
+ * visible first and flushed after, so `append` resolves on the batch's `flushed` promise
+ * (`separateFlushed`), never on the commit alone: an append that resolved is on disk, synced
+ * (`durability: 'synced'`, R5.8.1). Under `reject`, a full room makes `append` return a rejected promise
  * (nothing is written). A failed commit (disk full or failing) rejects with
  * StoreUnavailableError, marks the store unwritable in `health()` until a commit succeeds, and
  * never escapes as an unhandled rejection.
@@ -91,6 +94,27 @@ interface DiskLog extends LogMeta {
   /** Writes of this log in flight (while > 0 the log is never evicted from the cache). */
   inflight: number;
 }
+
+/**
+ * Writes queued before the microtasks of one turn ran: one lmdb batch (one transaction, or part
+ * of one), each listed log's meta written once after the writes.
+ */
+interface WriteGroup {
+  writes: (() => void)[];
+  /** Logs whose meta the batch saves (after `writes`: the meta as it stands when the batch is built). */
+  metas: Set<DiskLog>;
+  /** Run in order once the group settled, either way, before its promise's callbacks. */
+  after: (() => void)[];
+  /** Writes that threw while the batch was built: only their callers are refused (`failure`). */
+  failed?: Map<() => void, unknown>;
+  /** Resolves once the batch's commit is flushed to disk (synced); rejects when it could not be. */
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** The promise of an lmdb write opened with `separateFlushed`: resolves on commit, `flushed` once that commit is synced. */
+type FlushedPromise = Promise<unknown> & { flushed?: PromiseLike<unknown> };
 
 /** Expired dedup keys swept per keyed append (amortised cleanup, in the same batch). */
 const SWEEP_PER_APPEND = 8;
@@ -177,6 +201,8 @@ export class LmdbStore implements Store {
   private readonly idleTtl: number;
   private readonly timer: NodeJS.Timeout | undefined;
   private lastWrite: Promise<unknown> = Promise.resolve();
+  /** The write group still taking writes (flushed into one batch by a microtask). */
+  private group: WriteGroup | undefined;
   /** Last expiry entry swept (its removal may still be in flight, so the next sweep starts after it). */
   private sweptTo: Buffer | undefined;
   /** Where the idle-room sweep goes on from. */
@@ -204,7 +230,8 @@ export class LmdbStore implements Store {
       // noSubdir: false — lmdb treats a path with a dot in its last segment (e.g. /tmp/tmp.x1Y) as a file otherwise.
       // eventTurnBatching off: every write here is in an explicit batch, and lmdb's own per-turn batch would
       // create a commit promise nobody holds (an unhandled rejection when a commit fails).
-      this.env = env = open({ path: dir, noSubdir: false, eventTurnBatching: false });
+      // separateFlushed: a batch's promise carries `flushed`, resolved once its commit is synced (R5.8.1: what an append waits for).
+      this.env = env = open({ path: dir, noSubdir: false, eventTurnBatching: false, separateFlushed: true });
       const names = new Set([...this.env.getKeys()].map(String));
       const info = this.env.openDB<number, string>({ name: 'wsq', encoding: 'json' });
       const format = info.get('format');
@@ -430,7 +457,7 @@ export class LmdbStore implements Store {
       if (seen) {
         const c = extra?.consumer;
         const saved = c ? this.putConsumer(ns, c.room, c.name, c.state) : undefined;
-        return Promise.all([seen.done, saved]).then(() => ({ offset: seen.offset, epoch, duplicate: true }));
+        return Promise.all([seen.done, saved]).then((): AppendResult => ({ offset: seen.offset, epoch, duplicate: true, durability: 'synced' }));
       }
     }
     const json = extra?.json ?? JSON.stringify(msg.data ?? null);
@@ -447,69 +474,136 @@ export class LmdbStore implements Store {
     const ck = c && compositeKey(ns, c.room, c.name);
     const cstate = c && copyConsumer(c.state);
     if (ck) this.pendingConsumers.set(ck, cstate!);
-    const done = this.writeLog(log, () => {
+    // The log's meta is saved once per group, after its messages (writeLog's `meta`).
+    const writes = (): void => {
       quiet(this.msgs.put(offsetKey(log.key, offset), text));
       for (let o = from; o < fit.first; o++) quiet(this.msgs.remove(offsetKey(log.key, o)));
-      this.saveMeta(log);
       if (c) quiet(this.consumers.put(nameKey(roomKey(ns, c.room), c.name), cstate!));
       if (key === undefined) return;
       this.sweepKeys(now);
       const dk = nameKey(log.key, key);
       quiet(this.dedup.put(dk, { offset, ts: now }));
       quiet(this.expiry.put(timeKey(now + r.dedupWindowMs, dk), [ns, room, key]));
-    });
+    };
     log.unsynced.set(offset, { ts: msg.ts, size });
-    if (key !== undefined) log.pendingKeys.set(key, { offset, ts: now, done });
-    const settle = (): void => {
+    const g = this.writeLog(log, writes, () => {
       log.unsynced.delete(offset);
       if (key !== undefined && log.pendingKeys.get(key)?.offset === offset) log.pendingKeys.delete(key);
       if (ck && this.pendingConsumers.get(ck) === cstate) this.pendingConsumers.delete(ck);
-    };
-    done.then(settle, settle);
-    return done.then(() => ({ offset, epoch, duplicate: false }));
+    });
+    // R5.8.1: resolves only on the group's `done`, i.e. lmdb's `flushed` for the transaction holding this message.
+    const result = g.done.then((): AppendResult => {
+      failure(g, writes);
+      return { offset, epoch, duplicate: false, durability: 'synced' };
+    });
+    if (key !== undefined) log.pendingKeys.set(key, { offset, ts: now, done: result });
+    return result;
+  }
+
+  /** Queue writes (run when the group's batch is built, in order); resolves once they are committed and synced. */
+  private write(writes: () => void): Promise<void> {
+    const g = this.enqueue(writes);
+    return g.done.then(() => failure(g, writes));
   }
 
   /**
-   * Queue one batch of writes (one transaction); resolves when it is committed and flushed.
-   * Every lmdb write promise inside is handled (a failed commit rejects each of them, and its
-   * detailed `commitError` too); the batch's own rejection becomes StoreUnavailableError.
+   * The write group taking writes now, with `writes` (and the meta of `meta`) added. A new group
+   * is flushed into one lmdb batch by a microtask: after the synchronous work of this turn, so
+   * every append made meanwhile (e.g. all emits of one socket read) shares the batch, before the
+   * turn's I/O (no added latency).
    */
-  private write(writes: () => void): Promise<unknown> {
-    const seq = ++this.writeSeq;
-    let p: Promise<unknown>;
-    try {
-      p = this.env.batch(writes);
-    } catch (err) {
-      return Promise.reject(err);
+  private enqueue(writes: (() => void) | undefined, meta?: DiskLog): WriteGroup {
+    let g = this.group;
+    if (!g) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      const group: WriteGroup = { writes: [], metas: new Set(), after: [], done, resolve, reject };
+      g = this.group = group;
+      this.lastWrite = done.catch(noop); // also: the group's rejection is always handled
+      queueMicrotask(() => this.flush(group));
     }
-    const done = p.then(
+    if (writes) g.writes.push(writes);
+    if (meta) g.metas.add(meta);
+    return g;
+  }
+
+  /**
+   * Build the group's batch (one transaction) and settle the group once lmdb says the commit is
+   * flushed: the batch promise (resolved on commit, rejected when the commit failed), then its
+   * `flushed` (resolved once that commit is synced; it never settles for a failed commit, hence
+   * the commit promise first). A failed commit becomes StoreUnavailableError for every write of
+   * the group. Every lmdb write promise inside is handled (`quiet`).
+   */
+  private flush(g: WriteGroup): void {
+    if (this.group === g) this.group = undefined;
+    const seq = ++this.writeSeq;
+    let p: FlushedPromise;
+    try {
+      p = this.env.batch(() => {
+        for (const w of g.writes) {
+          try {
+            w();
+          } catch (err) {
+            (g.failed ??= new Map()).set(w, err);
+          }
+        }
+        for (const log of g.metas) this.saveMeta(log);
+      }) as FlushedPromise;
+    } catch (err) {
+      this.settle(g);
+      g.reject(err);
+      return;
+    }
+    p.then(() => p.flushed ?? this.env.flushed).then(
       () => {
         if (seq > this.healthSeq) {
           this.healthSeq = seq;
           this.state = { writable: true };
         }
+        this.settle(g);
+        g.resolve();
       },
-      (err: unknown) => this.refused(seq, err),
+      (err: unknown) =>
+        this.refused(seq, err).catch((e: unknown) => {
+          this.settle(g);
+          g.reject(e);
+        }),
     );
-    this.lastWrite = done.catch(noop);
-    return done;
   }
 
-  /** A write of one log: keeps the log in the busy map until its writes settle, and sets its tail. */
-  private writeLog(log: DiskLog, writes: () => void): Promise<unknown> {
+  /** Run the group's `after` callbacks (each on its own: one that throws does not stop the rest). */
+  private settle(g: WriteGroup): void {
+    for (const f of g.after) {
+      try {
+        f();
+      } catch {
+        // bookkeeping only; nothing to undo
+      }
+    }
+  }
+
+  /**
+   * A write of one log (its meta saved with the group): keeps the log in the busy map until the
+   * group settles, sets its tail, and runs `settled` then (either way).
+   */
+  private writeLog(log: DiskLog, writes: (() => void) | undefined, settled?: () => void): WriteGroup {
     if (log.inflight++ === 0) {
       this.cache.delete(log.ck);
       this.busy.set(log.ck, log);
     }
-    const done = this.write(writes);
-    log.tail = done;
-    const settle = (): void => {
+    const g = this.enqueue(writes, log);
+    log.tail = g.done;
+    g.after.push(() => {
+      settled?.();
       if (--log.inflight > 0) return;
       if (this.busy.get(log.ck) === log) this.busy.delete(log.ck);
       if (!this.closed) this.cache.set(log.ck, log);
-    };
-    done.then(settle, settle);
-    return done;
+    });
+    return g;
   }
 
   /** R5.8.4: a failed commit marks the store unwritable and rejects with why (waiting briefly for lmdb's detailed error). */
@@ -561,7 +655,7 @@ export class LmdbStore implements Store {
     if (found) return found;
     const log = this.toLog({ ns, room, epoch: nanoid(10), first: 1, last: 0, bytes: 0, touched: this.now() }, roomKey(ns, room));
     this.cache.set(log.ck, log);
-    this.writeLog(log, () => this.saveMeta(log)).catch(noop);
+    this.writeLog(log, undefined); // its meta, with the group (a failure is handled there and reported to the writes that need it)
     return log;
   }
 
@@ -606,8 +700,7 @@ export class LmdbStore implements Store {
     const to = log.first;
     this.writeLog(log, () => {
       for (let o = from; o < to; o++) quiet(this.msgs.remove(offsetKey(log.key, o)));
-      this.saveMeta(log);
-    }).catch(noop);
+    }); // and its meta, with the group
   }
 
   /** Remove a few expired dedup keys (called inside a write batch). A key re-appended in flight is kept. */
@@ -624,6 +717,12 @@ export class LmdbStore implements Store {
       quiet(this.dedup.remove(dk));
     }
   }
+}
+
+/** Throw what `writes` threw while its group's batch was built, if it did (the rest of the group committed). */
+function failure(g: WriteGroup, writes: () => void): void {
+  const err = g.failed?.get(writes);
+  if (err !== undefined) throw err;
 }
 
 /** Handle an lmdb write's own promise: a failed commit rejects it too, and the batch's promise reports that. */

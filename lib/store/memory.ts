@@ -258,7 +258,7 @@ export class MemoryStore implements Store {
       sweep(log.seen, cutoff);
       const first = log.seen.get(msg.key!);
       if (first) {
-        if (first.ts > cutoff) return { offset: first.offset, epoch: log.epoch, duplicate: true };
+        if (first.ts > cutoff) return { offset: first.offset, epoch: log.epoch, duplicate: true, durability: 'memory' };
         log.seen.delete(msg.key!); // stale but not swept (clock went back): re-insert at the end
       }
     }
@@ -275,7 +275,7 @@ export class MemoryStore implements Store {
     log.bytes += size;
     log.touched = now;
     if (dedup) log.seen.set(msg.key!, { offset, ts: now });
-    return { offset, epoch: log.epoch, duplicate: false };
+    return { offset, epoch: log.epoch, duplicate: false, durability: 'memory' };
   }
 
   private log(ns: string, room: string): MemLog {

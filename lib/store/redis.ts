@@ -390,7 +390,9 @@ export class RedisStore implements Store {
     return this.write(p, (err) => {
       const m = /WSQFULL (.+)$/.exec(err instanceof Error ? err.message : '');
       return m ? new QueueFullError(ns, room, m[1]!) : undefined;
-    }).then(([offset, epoch, duplicate, stale]) => (stale === 1 ? { offset: 0, epoch, duplicate: false, stale: true } : { offset, epoch, duplicate: duplicate === 1 }));
+    }).then(([offset, epoch, duplicate, stale]) =>
+      stale === 1 ? { offset: 0, epoch, duplicate: false, stale: true, durability: 'redis' as const } : { offset, epoch, duplicate: duplicate === 1, durability: 'redis' as const },
+    );
   }
 
   /** Held, unexpired messages with offset >= from, ascending, at most `limit`. */

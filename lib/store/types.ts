@@ -63,12 +63,30 @@ export interface LogPosition {
   last: number;
 }
 
+/**
+ * What a resolved append guarantees (R5.8.1), named by the signal the store waited for before
+ * it resolved:
+ * - `synced`: the commit holding the message was flushed to disk — the disk store resolves on
+ *   lmdb's `flushed` promise of that transaction (fdatasync returned and the synced meta page was
+ *   written), never on the commit alone; survives a crash of the process and of the machine;
+ * - `memory`: held in this process only (lost with it);
+ * - `redis`: Redis answered the write; whether it survives a Redis crash is Redis's fsync policy
+ *   (`RedisStoreOptions.durable` says it is `appendfsync always`).
+ */
+export type Durability = 'synced' | 'memory' | 'redis';
+
 /** What an append did. */
 export interface AppendResult {
   offset: number;
   epoch: string;
   /** True when `key` repeated a recent key: nothing was stored, `offset` is the first copy's. */
   duplicate: boolean;
+  /**
+   * What the resolved promise guarantees (`Durability`); the built-in stores always say it. A
+   * store that leaves it out is taken at its `durable` word (`synced` when true, else `memory`).
+   * For a duplicate: the first copy's (its commit was awaited).
+   */
+  durability?: Durability;
   /** True when `extra.groupAck`'s guard failed (the entry is no longer held so): nothing was stored, `offset` is 0. */
   stale?: boolean;
 }
@@ -193,8 +211,8 @@ export interface StoreOptions {
  * - offsets of one room start at 1 and increase by 1 for each stored message, within one epoch;
  * - `append` assigns the offset synchronously, before it first awaits, so appends to one room
  *   made in one order get offsets in that order; its promise resolves once the message is
- *   committed (on disk, for a durable store), and for a duplicate key no earlier than the
- *   first copy's commit;
+ *   as safe as its result's `durability` says (for a durable store: `synced`, the commit flushed
+ *   to disk, not merely committed), and for a duplicate key no earlier than the first copy's;
  * - retention is applied on append (count and bytes, `drop-oldest` trims, `reject` throws
  *   QueueFullError) and on read and position (age);
  * - `read` returns messages with offset >= `from`, ascending, at most `limit`;

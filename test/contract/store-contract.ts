@@ -66,6 +66,16 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.type(store.durable, 'boolean');
   });
 
+  t.test(`${name}: R5.8.1 a resolved append says what it guarantees (durability), never "memory" from a durable store`, async (tt) => {
+    const { store, clock } = await fresh(tt, { dedupWindowMs: 10_000 });
+    const r = await store.append('ns', 'r', msg(clock, 'a', { key: 'k' }));
+    const again = await store.append('ns', 'r', msg(clock, 'a', { key: 'k' }));
+    const expected = { disk: 'synced', memory: 'memory', redis: 'redis' }[store.kind];
+    tt.equal(r.durability, expected, `a ${store.kind} store's append resolves as "${expected}"`);
+    tt.equal(again.durability, r.durability, "a duplicate: the first copy's");
+    if (store.durable) tt.not(r.durability, 'memory', 'a durable store never resolves from memory only');
+  });
+
   t.test(`${name}: offsets start at 1 and increase by 1 without gaps`, async (tt) => {
     const { store, clock } = await fresh(tt);
     const offsets: number[] = [];
@@ -247,8 +257,8 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     await store.append('ns', 'r', msg(clock, 'b'));
     clock.t += 5000;
     const again = await store.append('ns', 'r', msg(clock, 'a-resent', { key: 'k' }));
-    tt.same(first, { offset: 1, epoch: first.epoch, duplicate: false });
-    tt.same(again, { offset: 1, epoch: first.epoch, duplicate: true });
+    tt.same(first, { offset: 1, epoch: first.epoch, duplicate: false, durability: first.durability });
+    tt.same(again, { offset: 1, epoch: first.epoch, duplicate: true, durability: first.durability });
     tt.same(await datas(store, 'r'), ['a', 'b']);
     tt.equal((await store.append('ns', 'r', msg(clock, 'c'))).offset, 3, 'no offset used by the duplicate');
   });
@@ -313,7 +323,9 @@ export function storeContract(t: Test, name: string, build: BuildStore): void {
     tt.same(await store.position('ns', 'r'), before, 'same epoch, first and last');
     tt.same(await datas(store, 'r'), ['a', 'b']);
     tt.same(await store.getConsumer('ns', 'r', 'g'), { floor: 1, done: [], attempts: { '2': 1 } });
-    tt.same(await store.append('ns', 'r', msg(clock, 'a', { key: 'k' })), { offset: 1, epoch: before.epoch, duplicate: true });
+    const again = await store.append('ns', 'r', msg(clock, 'a', { key: 'k' }));
+    tt.same(again, { offset: 1, epoch: before.epoch, duplicate: true, durability: again.durability });
+    tt.not(again.durability, 'memory', 'a duplicate of a key kept across the reopen is durable');
     tt.equal((await store.append('ns', 'r', msg(clock, 'c'))).offset, 3, 'offsets continue at last + 1');
   });
 

@@ -109,7 +109,11 @@ t.test('issue 9 item 4: with appendfsync always, Redis killed by SIGKILL and res
     'with its data',
   );
   tt.same(await store.getConsumer('ns', 'jobs', 'client:ann'), { floor: 120, done: [122], attempts: { '121': 2 } }, 'the durable cursor');
-  tt.same(await store.append('ns', 'jobs', { event: 'e', data: 'again', ts: 1, key: 'k7' }), { offset: 8, epoch: before.epoch, duplicate: true }, 'dedup keys survived');
+  tt.same(
+    await store.append('ns', 'jobs', { event: 'e', data: 'again', ts: 1, key: 'k7' }),
+    { offset: 8, epoch: before.epoch, duplicate: true, durability: 'redis' },
+    'dedup keys survived',
+  );
   tt.equal((await store.append('ns', 'jobs', { event: 'e', data: 'next', ts: 1 })).offset, 301, 'offsets continue');
 });
 

@@ -53,7 +53,7 @@ t.test('close and reopen keeps epochs, offsets, messages, consumer state and ded
   tt.same(await s2.position('ns2', 'r'), pos2, 'every log keeps its own epoch');
   tt.same(await s2.read('ns', 'r', 1, 10), msgs, 'messages survive');
   tt.same(await s2.getConsumer('ns', 'r', 'workers'), state, 'consumer state survives');
-  tt.same(await s2.append('ns', 'r', msg(clock, 4, { key: 'k4' })), { offset: 4, epoch: pos.epoch, duplicate: true }, 'dedup keys survive');
+  tt.same(await s2.append('ns', 'r', msg(clock, 4, { key: 'k4' })), { offset: 4, epoch: pos.epoch, duplicate: true, durability: 'synced' }, 'dedup keys survive');
   const next = await s2.append('ns', 'r', msg(clock, 5));
   tt.same([next.offset, next.epoch], [5, pos.epoch], 'the next append continues at last + 1');
   tt.same(
