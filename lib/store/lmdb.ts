@@ -727,8 +727,11 @@ function failure(g: WriteGroup, writes: () => void): void {
 
 /** Handle an lmdb write's own promise: a failed commit rejects it too, and the batch's promise reports that. */
 function quiet(p: unknown): void {
-  if (p && typeof (p as Promise<unknown>).then === 'function') (p as Promise<unknown>).then(noop, noop);
+  if (!p || typeof (p as Promise<unknown>).then !== 'function' || p === lastQuieted) return;
+  lastQuieted = p; // inside a batch lmdb hands every write the same promise: one handler is enough
+  (p as Promise<unknown>).then(noop, noop);
 }
+let lastQuieted: unknown;
 
 /** Directories whose lock this process holds (real paths). */
 const heldDirs = new Set<string>();
