@@ -101,7 +101,7 @@ interface DiskLog extends LogMeta {
  */
 interface WriteGroup {
   writes: (() => void)[];
-  /** Logs whose meta the batch saves (after `writes`: the meta as it stands when the batch is built). */
+  /** Logs written by the group: the batch saves their meta (after `writes`: as it stands when the batch is built), and they stay busy until it settles. */
   metas: Set<DiskLog>;
   /** Run in order once the group settled, either way, before its promise's callbacks. */
   after: (() => void)[];
@@ -507,12 +507,12 @@ export class LmdbStore implements Store {
   }
 
   /**
-   * The write group taking writes now, with `writes` (and the meta of `meta`) added. A new group
+   * The write group taking writes now, with `writes` added. A new group
    * is flushed into one lmdb batch by a microtask: after the synchronous work of this turn, so
    * every append made meanwhile (e.g. all emits of one socket read) shares the batch, before the
    * turn's I/O (no added latency).
    */
-  private enqueue(writes: (() => void) | undefined, meta?: DiskLog): WriteGroup {
+  private enqueue(writes: (() => void) | undefined): WriteGroup {
     let g = this.group;
     if (!g) {
       let resolve!: () => void;
@@ -527,7 +527,6 @@ export class LmdbStore implements Store {
       queueMicrotask(() => this.flush(group));
     }
     if (writes) g.writes.push(writes);
-    if (meta) g.metas.add(meta);
     return g;
   }
 
@@ -575,7 +574,7 @@ export class LmdbStore implements Store {
     );
   }
 
-  /** Run the group's `after` callbacks (each on its own: one that throws does not stop the rest). */
+  /** Run the group's `after` callbacks (each on its own: one that throws does not stop the rest), then release its logs. */
   private settle(g: WriteGroup): void {
     for (const f of g.after) {
       try {
@@ -584,25 +583,29 @@ export class LmdbStore implements Store {
         // bookkeeping only; nothing to undo
       }
     }
+    for (const log of g.metas) {
+      if (--log.inflight > 0) continue;
+      if (this.busy.get(log.ck) === log) this.busy.delete(log.ck);
+      if (!this.closed) this.cache.set(log.ck, log);
+    }
   }
 
   /**
    * A write of one log (its meta saved with the group): keeps the log in the busy map until the
-   * group settles, sets its tail, and runs `settled` then (either way).
+   * group settles, sets its tail, and runs `settled` then (either way), before the log is released.
    */
   private writeLog(log: DiskLog, writes: (() => void) | undefined, settled?: () => void): WriteGroup {
-    if (log.inflight++ === 0) {
-      this.cache.delete(log.ck);
-      this.busy.set(log.ck, log);
+    const g = this.enqueue(writes);
+    if (!g.metas.has(log)) {
+      // The log's first write in this group: `inflight` counts groups, released in `settle`.
+      g.metas.add(log);
+      if (log.inflight++ === 0) {
+        this.cache.delete(log.ck);
+        this.busy.set(log.ck, log);
+      }
+      log.tail = g.done;
     }
-    const g = this.enqueue(writes, log);
-    log.tail = g.done;
-    g.after.push(() => {
-      settled?.();
-      if (--log.inflight > 0) return;
-      if (this.busy.get(log.ck) === log) this.busy.delete(log.ck);
-      if (!this.closed) this.cache.set(log.ck, log);
-    });
+    if (settled) g.after.push(settled);
     return g;
   }
 
