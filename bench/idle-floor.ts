@@ -1,34 +1,35 @@
 /**
  * The floor under wsq's idle memory per connection (issue 12): what a bare `ws` WebSocketServer
- * on this Node costs per idle connection, measured exactly as `bench:peers --only idle` measures
- * wsq, beside wsq with the `wsq serve` defaults, in one run.
+ * on this Node costs per idle connection, measured as `bench:peers --only idle` measures wsq,
+ * beside wsq with the `wsq serve` defaults and Mosquitto's WebSocket listener, in one run.
  *
  *   node dist/bench/idle-floor.js [--count 5000] [--rounds 3]
  *
  * Every figure comes from a fresh server process pinned to core 0 (this generator on core 1):
  *
- * - **RSS growth** per connection: `idleMemory` of bench/peers (RSS 300 ms after start, open
- *   `count` connections 200 at a time, each waits for the server's first frame, RSS 1 s later),
- *   the number bench:peers reports;
- * - **heap after GC** per connection, from a second fresh process (`--expose-gc`): V8's used heap
- *   after a full GC before and after the connections, which is what the server's objects hold;
- *   the rest of the RSS growth is V8's young generation grown during the burst of connections
- *   (a fixed cost, amortised over `count`), old-space slack and native memory (libuv, malloc);
- * - the same two with `--max-semi-space-size=1` (young generation capped at 1 MiB per
- *   semi-space), to show how much of the RSS figure is that young generation, not the connections.
+ * - **RSS growth, first `count`**: the steps of bench:peers' `idleMemory` (RSS 300 ms after the
+ *   start, open `count` connections 200 at a time, each waiting for the server's first frame, RSS
+ *   1 s later): the number bench:peers reports;
+ * - **RSS growth, next `count`**: `count` more connections in the same process, RSS 1 s later: the
+ *   cost of one more connection, without what a fresh process pays once — on Node, V8's young
+ *   generation growing to its maximum during the first burst (tens of MiB, whatever the count);
+ * - **heap used after GC**, from another fresh process (`--expose-gc`, Node servers only): what
+ *   the server's objects hold per connection;
+ * - bare ws and wsq again with `--max-semi-space-size=1` (young generation capped at 1 MiB per
+ *   semi-space), to show how much of the first figure is that young generation.
  *
  * Servers:
  * - `bare ws`: a WebSocketServer on node:http as wsq makes it (noServer, no client tracking, no
  *   permessage-deflate, the wsq.v1 sub-protocol), listening to message/close/error of each socket
  *   and sending one short text frame on open — the least any WebSocket server on Node holds;
  * - `wsq`: `new WsqServer({ namespaces: 'any' })`, the `wsq serve` defaults (memory store, default
- *   retention, no connection state recovery), logging off.
+ *   retention, no connection state recovery), logging off;
+ * - `Mosquitto WS` (when installed): bench/peers' Mosquitto, QoS 0 MQTT over WebSocket.
  *
- * First run (2026-12-02, 2 cores, Node 20.20.2, 5,000 connections, medians of 3 rounds), KiB per
- * connection: bare ws 8.63 RSS growth / 2.44 heap after GC; wsq 9.99 / 5.21; with
- * `--max-semi-space-size=1` bare ws 4.57 / 2.45, wsq 6.29 / 5.21. Mosquitto's WebSocket listener
- * measured 5.87 in bench:peers the same morning: below what `ws` alone costs on Node with V8's
- * default young generation (about 4 KiB of bare ws's 8.6 is that generation grown during the burst).
+ * First runs (2026-12-02, 2 cores, Node 20.20.2, 5,000 connections, medians of 3 rounds), KiB per
+ * connection, first 5,000 / heap after GC: bare ws 8.63 / 2.44, wsq 9.99 / 5.21; with
+ * `--max-semi-space-size=1` bare ws 4.57, wsq 6.29; Mosquitto WS 5.87 (and 5.87 for the next
+ * 5,000), while the next 5,000 cost bare ws about 4.0 and wsq about 5.3.
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -37,9 +38,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { serveBenchIpc } from './child.js';
-import { pin } from './peers/brokers.js';
-import { wsqSides } from './peers/sides.js';
-import { idleMemory } from './peers/workloads.js';
+import { have, pin, rssOf, startMosquitto } from './peers/brokers.js';
+import { type Closable, type IdleSide, mqttIdle, wsqSides } from './peers/sides.js';
 
 type Mode = 'bare' | 'wsq';
 const SERVER_CORE = 0;
@@ -97,32 +97,51 @@ function start(mode: Mode, v8Flags: string[]): Promise<Child> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** RSS growth per connection, bytes, as bench:peers measures it (fresh process, no forced GC). */
-async function rssGrowth(mode: Mode, flags: string[], count: number): Promise<number> {
-  const c = await start(mode, flags);
+/** Open `n` idle connections of `side`, 200 at a time (as bench:peers). */
+async function openMany(side: IdleSide, n: number, into: Closable[]): Promise<void> {
+  for (let i = 0; i < n; i += 200) into.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => side.open()))));
+}
+
+/**
+ * In one fresh process: RSS growth per connection over the first `count` connections, with the steps of
+ * bench:peers' `idleMemory` (RSS 300 ms after start, open, RSS 1 s later), then over `count` more (1 s later).
+ */
+async function rssSteps(side: IdleSide, pid: number, count: number): Promise<{ first: number; next: number }> {
+  const conns: Closable[] = [];
   try {
-    return await idleMemory(wsqSides(c.port, 'floor').idle, count, c.pid);
+    await sleep(300);
+    const r0 = rssOf(pid);
+    await openMany(side, count, conns);
+    await sleep(1_000);
+    const r1 = rssOf(pid);
+    await openMany(side, count, conns);
+    await sleep(1_000);
+    const r2 = rssOf(pid);
+    return { first: (r1 - r0) / count, next: (r2 - r1) / count };
   } finally {
-    await c.stop();
+    for (const c of conns) c.close();
   }
 }
 
-/** Used heap (after full GCs) per connection, bytes, in another fresh process; and RSS growth measured after those GCs. */
-async function heapGrowth(mode: Mode, flags: string[], count: number): Promise<{ heap: number; rss: number }> {
-  const c = await start(mode, flags);
-  const side = wsqSides(c.port, 'floor').idle;
-  const conns: { close(): void }[] = [];
+/** Used heap (after full GCs) per connection over `count` connections, in a fresh process. */
+async function heapGrowth(c: Child, count: number): Promise<number> {
+  const conns: Closable[] = [];
   try {
     await sleep(300);
     const before = await c.heap();
-    for (let i = 0; i < count; i += 200) conns.push(...(await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => side.open()))));
+    await openMany(wsqSides(c.port, 'floor').idle, count, conns);
     await sleep(1_000);
     const after = await c.heap();
-    return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
+    return (after.heapUsed - before.heapUsed) / count;
   } finally {
     for (const x of conns) x.close();
-    await c.stop();
   }
+}
+
+interface Figures {
+  first: number[];
+  next: number[];
+  heap: number[];
 }
 
 async function main(): Promise<void> {
@@ -135,25 +154,51 @@ async function main(): Promise<void> {
   const rounds = Math.max(1, Number(option('--rounds') ?? 3) || 1);
   pin(process.pid, 1);
   const cpus = os.cpus();
-  console.log(`wsq idle floor — ${cpus[0]?.model ?? '?'} × ${cpus.length}, Node ${process.version}, ${count.toLocaleString('en-US')} idle connections, ${rounds} round(s)`);
-  const variants: { label: string; mode: Mode; flags: string[] }[] = [
+  console.log(
+    `wsq idle floor — ${cpus[0]?.model ?? '?'} × ${cpus.length}, Node ${process.version}, ${count.toLocaleString('en-US')} + ${count.toLocaleString('en-US')} idle connections, ${rounds} round(s)`,
+  );
+  const mosquitto = have('mosquitto');
+  const variants: { label: string; mode: Mode | 'mosquitto'; flags: string[] }[] = [
     { label: 'bare ws', mode: 'bare', flags: [] },
     { label: 'wsq', mode: 'wsq', flags: [] },
     { label: 'bare ws, --max-semi-space-size=1', mode: 'bare', flags: ['--max-semi-space-size=1'] },
     { label: 'wsq, --max-semi-space-size=1', mode: 'wsq', flags: ['--max-semi-space-size=1'] },
+    ...(mosquitto ? [{ label: 'Mosquitto WS', mode: 'mosquitto' as const, flags: [] }] : []),
   ];
-  const figures = new Map<string, { rss: number[]; heap: number[]; gcRss: number[] }>(variants.map((v) => [v.label, { rss: [], heap: [], gcRss: [] }]));
+  if (!mosquitto) console.log('(mosquitto is not installed: its row is skipped)');
+  const figures = new Map<string, Figures>(variants.map((v) => [v.label, { first: [], next: [], heap: [] }]));
   const kib = (b: number): string => (b / 1024).toFixed(2);
   for (let round = 0; round < rounds; round++) {
     // The order alternates per round, so neither side always runs on a machine warmed by the other.
     for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
       const f = figures.get(v.label)!;
-      const rss = await rssGrowth(v.mode, v.flags, count);
-      const h = await heapGrowth(v.mode, v.flags, count);
-      f.rss.push(rss);
-      f.heap.push(h.heap);
-      f.gcRss.push(h.rss);
-      console.log(`  round ${round + 1} ${v.label}: RSS growth ${kib(rss)} KiB/connection; heap after GC ${kib(h.heap)}, RSS after GC ${kib(h.rss)}`);
+      let steps: { first: number; next: number };
+      let heap = Number.NaN;
+      if (v.mode === 'mosquitto') {
+        const p = await startMosquitto(SERVER_CORE);
+        try {
+          steps = await rssSteps(mqttIdle({ url: `ws://127.0.0.1:${p.ports.ws}/` }), p.pid, count);
+        } finally {
+          await p.stop();
+        }
+      } else {
+        const c = await start(v.mode, v.flags);
+        try {
+          steps = await rssSteps(wsqSides(c.port, 'floor').idle, c.pid, count);
+        } finally {
+          await c.stop();
+        }
+        const h = await start(v.mode, v.flags);
+        try {
+          heap = await heapGrowth(h, count);
+        } finally {
+          await h.stop();
+        }
+      }
+      f.first.push(steps.first);
+      f.next.push(steps.next);
+      f.heap.push(heap);
+      console.log(`  round ${round + 1} ${v.label}: first ${kib(steps.first)} KiB/connection, next ${kib(steps.next)}; heap after GC ${kib(heap)}`);
     }
   }
   const median = (xs: number[]): number => {
@@ -161,14 +206,19 @@ async function main(): Promise<void> {
     const m = s.length >> 1;
     return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
   };
-  console.log(`\nMedians of ${rounds} round(s), KiB per idle connection (wsq / bare ws in brackets):`);
-  console.log('| server | RSS growth (bench:peers method) | heap used after GC | RSS growth after GC |');
+  const n = count.toLocaleString('en-US');
+  console.log(`\nMedians of ${rounds} round(s), KiB per idle connection (in brackets: / bare ws with the same flags):`);
+  console.log(`| server | RSS growth, first ${n} (bench:peers method) | RSS growth, next ${n} | heap used after GC |`);
   console.log('|---|---:|---:|---:|');
   for (const v of variants) {
     const f = figures.get(v.label)!;
     const bare = figures.get(v.flags.length ? 'bare ws, --max-semi-space-size=1' : 'bare ws')!;
-    const cell = (xs: number[], base: number[]): string => (v.mode === 'wsq' ? `${kib(median(xs))} (${(median(xs) / median(base)).toFixed(2)})` : kib(median(xs)));
-    console.log(`| ${v.label} | ${cell(f.rss, bare.rss)} | ${cell(f.heap, bare.heap)} | ${cell(f.gcRss, bare.gcRss)} |`);
+    const cell = (xs: number[], base: number[]): string => {
+      const m = median(xs);
+      if (Number.isNaN(m)) return '–';
+      return v.mode === 'bare' ? kib(m) : `${kib(m)} (${(m / median(base)).toFixed(2)})`;
+    };
+    console.log(`| ${v.label} | ${cell(f.first, bare.first)} | ${cell(f.next, bare.next)} | ${cell(f.heap, bare.heap)} |`);
   }
 }
 
