@@ -45,6 +45,7 @@ export {
   type NewMessage,
   type LogPosition,
   type AppendResult,
+  type Durability,
   type ConsumerState,
 } from './store/types.js';
 export { DEFAULT_RETENTION, retentionResolver, type RetentionRule } from './retention.js';
