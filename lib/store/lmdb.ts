@@ -474,7 +474,7 @@ export class LmdbStore implements Store {
     const ck = c && compositeKey(ns, c.room, c.name);
     const cstate = c && copyConsumer(c.state);
     if (ck) this.pendingConsumers.set(ck, cstate!);
-    // The log's meta is saved once per group, after its messages (writeLog's `meta`).
+    // No meta here: the group saves each log's meta once, after its writes (WriteGroup.metas).
     const writes = (): void => {
       quiet(this.msgs.put(offsetKey(log.key, offset), text));
       for (let o = from; o < fit.first; o++) quiet(this.msgs.remove(offsetKey(log.key, o)));
