@@ -38,8 +38,9 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { serveBenchIpc } from './child.js';
-import { have, pin, rssOf, startMosquitto } from './peers/brokers.js';
-import { type Closable, type IdleSide, mqttIdle, wsqSides } from './peers/sides.js';
+import { have, pin, startMosquitto } from './peers/brokers.js';
+import { type Closable, mqttIdle, wsqSides } from './peers/sides.js';
+import { idleMemory } from './peers/workloads.js';
 
 type Mode = 'bare' | 'wsq';
 const SERVER_CORE = 0;
@@ -97,39 +98,14 @@ function start(mode: Mode, v8Flags: string[]): Promise<Child> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Open `n` idle connections of `side`, 200 at a time (as bench:peers). */
-async function openMany(side: IdleSide, n: number, into: Closable[]): Promise<void> {
-  for (let i = 0; i < n; i += 200) into.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => side.open()))));
-}
-
-/**
- * In one fresh process: RSS growth per connection over the first `count` connections, with the steps of
- * bench:peers' `idleMemory` (RSS 300 ms after start, open, RSS 1 s later), then over `count` more (1 s later).
- */
-async function rssSteps(side: IdleSide, pid: number, count: number): Promise<{ first: number; next: number }> {
-  const conns: Closable[] = [];
-  try {
-    await sleep(300);
-    const r0 = rssOf(pid);
-    await openMany(side, count, conns);
-    await sleep(1_000);
-    const r1 = rssOf(pid);
-    await openMany(side, count, conns);
-    await sleep(1_000);
-    const r2 = rssOf(pid);
-    return { first: (r1 - r0) / count, next: (r2 - r1) / count };
-  } finally {
-    for (const c of conns) c.close();
-  }
-}
-
 /** Used heap (after full GCs) per connection over `count` connections, in a fresh process. */
 async function heapGrowth(c: Child, count: number): Promise<number> {
   const conns: Closable[] = [];
   try {
     await sleep(300);
     const before = await c.heap();
-    await openMany(wsqSides(c.port, 'floor').idle, count, conns);
+    const side = wsqSides(c.port, 'floor').idle;
+    for (let i = 0; i < count; i += 200) conns.push(...(await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => side.open()))));
     await sleep(1_000);
     const after = await c.heap();
     return (after.heapUsed - before.heapUsed) / count;
@@ -177,14 +153,14 @@ async function main(): Promise<void> {
       if (v.mode === 'mosquitto') {
         const p = await startMosquitto(SERVER_CORE);
         try {
-          steps = await rssSteps(mqttIdle({ url: `ws://127.0.0.1:${p.ports.ws}/` }), p.pid, count);
+          steps = await idleMemory(mqttIdle({ url: `ws://127.0.0.1:${p.ports.ws}/` }), count, p.pid);
         } finally {
           await p.stop();
         }
       } else {
         const c = await start(v.mode, v.flags);
         try {
-          steps = await rssSteps(wsqSides(c.port, 'floor').idle, c.pid, count);
+          steps = await idleMemory(wsqSides(c.port, 'floor').idle, count, c.pid);
         } finally {
           await c.stop();
         }

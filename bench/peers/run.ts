@@ -30,7 +30,7 @@ import { type ServerChild, startServerChild } from '../child.js';
 import { type DurableChild, startDurableChild } from '../durable.js';
 import { answers, have, type OwnProcess, pin, startMosquitto, startNats } from './brokers.js';
 import { jetstreamSides, mqttFanout, mqttIdle, natsFanout, natsIdle, rabbitSides, type IdleSide, type WorkSide, wsqSides } from './sides.js';
-import { ackedPublish, fanout, idleMemory, type Phases, replay, workQueue } from './workloads.js';
+import { ackedPublish, fanout, type IdleFigures, idleMemory, type Phases, replay, workQueue } from './workloads.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -222,7 +222,7 @@ try {
     if (only.has('idle')) {
       // Every idle figure comes from a fresh server process: memory its allocator kept from the
       // other workloads would otherwise absorb the growth (or a GC would make it negative).
-      const fresh = (start: () => Promise<{ pid: number; idle: IdleSide; stop(): Promise<void> }>) => async (): Promise<number> => {
+      const fresh = (start: () => Promise<{ pid: number; idle: IdleSide; stop(): Promise<void> }>) => async (): Promise<IdleFigures> => {
         const p = await start();
         try {
           return await idleMemory(p.idle, IDLE, p.pid);
@@ -230,7 +230,7 @@ try {
           await p.stop();
         }
       };
-      const systems: [string, () => Promise<number>][] = [
+      const systems: [string, () => Promise<IdleFigures>][] = [
         [
           'wsq',
           fresh(async () => {
@@ -257,8 +257,8 @@ try {
           }),
         ]);
       for (const [name, run] of rotate(systems, round)) {
-        const bytes = await run();
-        log(`round ${round + 1} idle ${IDLE} ${name}: ${fmt(bytes / 1024)} KiB/connection`);
+        const f = await run();
+        log(`round ${round + 1} idle ${IDLE} ${name}: ${fmt(f.first / 1024)} KiB/connection (the next ${IDLE}: ${fmt(f.next / 1024)})`);
         record(
           'idle',
           {
@@ -268,7 +268,13 @@ try {
             target: { peer: 'Mosquitto WS', minRatio: 1, text: 'wsq ≤ Mosquitto WebSocket' },
           },
           name,
-          bytes / 1024,
+          f.first / 1024,
+        );
+        record(
+          'idle-next',
+          { label: `idle memory, the next ${IDLE.toLocaleString('en-US')} in the same process, KiB/connection`, unit: 'KiB', lowerIsBetter: true },
+          name,
+          f.next / 1024,
         );
       }
     }

@@ -182,14 +182,25 @@ export async function replay(side: ReplaySide, count: number, bytes: number, fil
   return { ms, perSec: count / (ms / 1000) };
 }
 
+/** What an idle-memory run measured, bytes of RSS per connection. */
+export interface IdleFigures {
+  /** The first `count` connections of a fresh process (what the process costs at that size, one-time growth included). */
+  first: number;
+  /** The next `count`, in the same process: the cost of one more connection once the process has grown. */
+  next: number;
+}
+
 /** Server RSS growth per idle connection, bytes, over `count` connections of `side`. */
-export async function idleMemory(side: IdleSide, count: number, pid: number): Promise<number> {
+export async function idleMemory(side: IdleSide, count: number, pid: number): Promise<IdleFigures> {
   await sleep(300);
   const before = rssOf(pid);
   const conns = await openMany(count, 200, () => side.open());
   try {
     await sleep(1_000);
-    return (rssOf(pid) - before) / count;
+    const first = rssOf(pid);
+    conns.push(...(await openMany(count, 200, () => side.open())));
+    await sleep(1_000);
+    return { first: (first - before) / count, next: (rssOf(pid) - first) / count };
   } finally {
     closeAll(conns);
     await sleep(300);
