@@ -101,21 +101,31 @@ function endTick(): void {
 let framedPayload: Buffer | undefined;
 let framed: Buffer = Buffer.alloc(0);
 
-/** A buffer for a server's (unmasked, final, uncompressed) WebSocket frame of `n` payload bytes, its header written (RFC 6455 §5.2); returns it and where the payload goes. */
-function frameFor(n: number, binary: boolean): [Buffer, number] {
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const f = Buffer.allocUnsafe(head + n);
-  f[0] = 0x80 | (binary ? 0x2 : 0x1);
-  if (n < 126) f[1] = n;
-  else if (n < 65536) {
-    f[1] = 126;
-    f.writeUInt16BE(n, 2);
-  } else {
-    f[1] = 127;
-    f.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 2);
-    f.writeUInt32BE(n >>> 0, 6);
+/** Write the header of a server's (unmasked, final, uncompressed) WebSocket frame of `n` payload bytes at `at` (RFC 6455 §5.2); returns where the payload goes. */
+function putHeader(f: Buffer, at: number, n: number, binary: boolean): number {
+  f[at] = 0x80 | (binary ? 0x2 : 0x1);
+  if (n < 126) {
+    f[at + 1] = n;
+    return at + 2;
   }
-  return [f, head];
+  if (n < 65536) {
+    f[at + 1] = 126;
+    f.writeUInt16BE(n, at + 2);
+    return at + 4;
+  }
+  f[at + 1] = 127;
+  f.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at + 2);
+  f.writeUInt32BE(n >>> 0, at + 6);
+  return at + 10;
+}
+
+/** Bytes of that header. */
+const headerBytes = (n: number): number => (n < 126 ? 2 : n < 65536 ? 4 : 10);
+
+/** A buffer for the frame of `n` payload bytes, its header written; returns it and where the payload goes. */
+function frameFor(n: number, binary: boolean): [Buffer, number] {
+  const f = Buffer.allocUnsafe(headerBytes(n) + n);
+  return [f, putHeader(f, 0, n, binary)];
 }
 
 /**
@@ -305,7 +315,7 @@ export class Connection {
         if (f.length > RUN_FRAME_CHARS || isBinaryWire(f)) break;
         const n = Buffer.byteLength(f);
         runLengths[j - i] = n;
-        size += n + (n < 126 ? 2 : 4); // n < 3 × RUN_FRAME_CHARS < 65536: a 16-bit length at most
+        size += n + headerBytes(n);
         chars += f.length;
       }
       if (j === i) {
@@ -316,13 +326,7 @@ export class Connection {
       let at = 0;
       for (let k = i; k < j; k++) {
         const n = runLengths[k - i]!;
-        buf[at++] = 0x81; // final text frame, unmasked (RFC 6455 §5.2)
-        if (n < 126) buf[at++] = n;
-        else {
-          buf[at++] = 126;
-          buf[at++] = n >>> 8;
-          buf[at++] = n & 0xff;
-        }
+        at = putHeader(buf, at, n, false);
         at += buf.write(frames[k]!, at, n, 'utf8');
       }
       stats.framesOut.event += j - i;
@@ -485,7 +489,7 @@ export class Connection {
     setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
 
-  /** Called before every write: counts frames this tick and corks from the second on. */
+  /** Called before every write: corks the socket at the tick's first frame (endTick uncorks it), counts the frames after it. */
   private cork(): void {
     if (this.tick !== 0) {
       // A burst within one tick (e.g. a long replay page or a server-side publish loop) is checked as it goes.
