@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { connectLean, type LeanWebSocket } from './lean-ws.js';
+import { deletePrefix } from './redis-keys.js';
 
 const CLI = fileURLToPath(new URL('../lib/cli.js', import.meta.url));
 const SYSTEM_REDIS = process.env.WSQ_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
@@ -149,17 +150,12 @@ async function startDurableRedis(): Promise<{ url: string; stop: () => Promise<v
   };
 }
 
-/** Delete this run's keys (SCAN MATCH prefix*, never FLUSH). */
-async function deletePrefix(url: string, prefix: string): Promise<void> {
+/** Delete this run's keys under `prefix` (never FLUSH); Redis gone: nothing to delete. */
+async function deleteRunKeys(url: string, prefix: string): Promise<void> {
   const r = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
   try {
     await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(r, prefix);
   } catch {
     // Redis gone: nothing to delete
   } finally {
@@ -362,7 +358,7 @@ async function main(): Promise<void> {
     await stopAll();
     await durableRedis?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    for (const p of ['1:', '3:', 'd:']) await deletePrefix(SYSTEM_REDIS, `${prefix}${p}`);
+    for (const p of ['1:', '3:', 'd:']) await deleteRunKeys(SYSTEM_REDIS, `${prefix}${p}`);
   }
 
   const base = fan[0]!.deliveriesPerSec;

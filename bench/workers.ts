@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { cpuOf } from './peers/brokers.js';
+import { deletePrefix } from './redis-keys.js';
 import { wsqSides } from './peers/sides.js';
 import { fanout, type Phases } from './peers/workloads.js';
 
@@ -103,16 +104,6 @@ async function stopServer(s: Server): Promise<void> {
   const t = setTimeout(() => p.pid && process.kill(p.pid, 'SIGKILL'), STOP_MS);
   await gone;
   clearTimeout(t);
-}
-
-/** Delete this run's keys (SCAN MATCH prefix*, never FLUSH). */
-async function deletePrefix(r: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
 }
 
 /** Redis's own CPU time (INFO cpu: used_cpu_user + used_cpu_sys), µs. */

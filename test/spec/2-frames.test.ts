@@ -6,41 +6,13 @@
  */
 import t from 'tap';
 import { WebSocket } from 'ws';
-import { readBinary } from '../parity/binary-wire.js';
+import { type Message, received } from '../helpers/ws-messages.js';
 import { startServer } from '../helpers/server.js';
 
-interface Got {
-  binary: boolean;
-  /** Bytes of the WebSocket message. */
-  length: number;
-  frame: Record<string, any>;
-  parts: Buffer[];
-}
-
-/** A plain ws client in room `r` of "/", collecting every event it receives. */
-async function member(url: string, deflate: boolean): Promise<{ ws: WebSocket; sid: string; next(n: number, timeoutMs?: number): Promise<Got[]> }> {
+/** A plain ws client in room `r` of "/", collecting every welcome, joined and event frame it receives. */
+async function member(url: string, deflate: boolean): Promise<{ ws: WebSocket; sid: string; next(n: number, timeoutMs?: number): Promise<Message[]> }> {
   const ws = new WebSocket(url, ['wsq.v1'], { perMessageDeflate: deflate });
-  const events: Got[] = [];
-  let wake: (() => void) | undefined;
-  ws.on('message', (data: Buffer, binary: boolean) => {
-    const got = binary
-      ? { binary, length: data.length, ...readBinary(data) }
-      : { binary, length: data.length, frame: JSON.parse(data.toString('utf8')) as Record<string, any>, parts: [] };
-    if (got.frame.type === 'welcome' || got.frame.type === 'joined' || got.frame.type === 'event') events.push(got);
-    wake?.();
-  });
-  const next = (n: number, timeoutMs = 5000): Promise<Got[]> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${events.length} of ${n} frames within ${timeoutMs} ms`)), timeoutMs);
-      const check = (): void => {
-        if (events.length < n) return;
-        clearTimeout(timer);
-        wake = undefined;
-        resolve(events.splice(0, n));
-      };
-      wake = check;
-      check();
-    });
+  const { next } = received(ws, (m) => m.frame.type === 'welcome' || m.frame.type === 'joined' || m.frame.type === 'event');
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -70,7 +42,7 @@ for (const deflate of [false, true]) {
       // The event frame's bytes around its data (same-length event names), from a probe with empty data.
       nsp.to('r').emit('e000', '');
       const probes = await Promise.all(members.map((m) => m.next(1)));
-      const around = probes[0]![0]!.length;
+      const around = probes[0]![0]!.raw.length;
       // Text messages whose whole length lands on each side of a boundary; a binary argument of each size too.
       const sent: { event: string; text?: string; bytes?: Buffer }[] = [];
       for (const [k, size] of SIZES.entries()) {
@@ -142,7 +114,7 @@ t.test('R2.3.5 frames to one socket of every length class, with non-ASCII text, 
   const socketA = server.of('/').sockets.get(a.sid);
   if (!socketA) throw new Error('no server socket for member a');
   socketA.emit('e000', '');
-  const around = (await a.next(1))[0]!.length;
+  const around = (await a.next(1))[0]!.raw.length;
   const sent: string[] = [];
   for (const [k, size] of SIZES.entries()) {
     // "é" is 2 bytes of UTF-8: the frame length counts bytes, not characters.
@@ -153,6 +125,6 @@ t.test('R2.3.5 frames to one socket of every length class, with non-ASCII text, 
   const got = await a.next(sent.length);
   for (const [k, text] of sent.entries()) {
     const g = got[k]!;
-    t.ok(!g.binary && g.frame.data === text && g.length === SIZES[k], `a ${SIZES[k]}-byte message arrived intact`);
+    t.ok(!g.binary && g.frame.data === text && g.raw.length === SIZES[k], `a ${SIZES[k]}-byte message arrived intact`);
   }
 });

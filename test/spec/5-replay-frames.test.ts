@@ -9,43 +9,20 @@
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { StoredArgs } from '../../protocol/binary.js';
-import { readBinary } from '../parity/binary-wire.js';
+import { type Message, received } from '../helpers/ws-messages.js';
 import { STORES, storeOptions } from '../helpers/logs.js';
 import { startServer } from '../helpers/server.js';
 
-interface Got {
-  binary: boolean;
-  /** The message's bytes. */
-  raw: Buffer;
-  frame: Record<string, any>;
-  parts: Buffer[];
-}
-
 /** A plain ws client that joins room `r` with `join`'s fields and collects every event. */
-async function reader(url: string, deflate: boolean, join: Record<string, unknown>): Promise<{ ws: WebSocket; next(n: number, timeoutMs?: number): Promise<Got[]> }> {
+async function reader(url: string, deflate: boolean, join: Record<string, unknown>): Promise<{ ws: WebSocket; next(n: number, timeoutMs?: number): Promise<Message[]> }> {
   const ws = new WebSocket(url, ['wsq.v1'], { perMessageDeflate: deflate });
-  const events: Got[] = [];
   let joined: ((f: Record<string, any>) => void) | undefined;
-  let wake: (() => void) | undefined;
-  ws.on('message', (data: Buffer, binary: boolean) => {
-    const got: Got = binary ? { binary, raw: data, ...readBinary(data) } : { binary, raw: data, frame: JSON.parse(data.toString('utf8')) as Record<string, any>, parts: [] };
-    if (got.frame.type === 'welcome') ws.send(JSON.stringify({ type: 'join', room: 'r', ...join }));
-    else if (got.frame.type === 'joined') joined?.(got.frame);
-    else if (got.frame.type === 'event') events.push(got);
-    wake?.();
+  const { next: nextWithin } = received(ws, (m) => {
+    if (m.frame.type === 'welcome') ws.send(JSON.stringify({ type: 'join', room: 'r', ...join }));
+    else if (m.frame.type === 'joined') joined?.(m.frame);
+    return m.frame.type === 'event';
   });
-  const next = (n: number, timeoutMs = 10_000): Promise<Got[]> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${events.length} of ${n} events within ${timeoutMs} ms`)), timeoutMs);
-      const check = (): void => {
-        if (events.length < n) return;
-        clearTimeout(timer);
-        wake = undefined;
-        resolve(events.splice(0, n));
-      };
-      wake = check;
-      check();
-    });
+  const next = (n: number, timeoutMs = 10_000): Promise<Message[]> => nextWithin(n, timeoutMs);
   const ready = new Promise<Record<string, any>>((resolve) => (joined = resolve));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
