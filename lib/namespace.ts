@@ -18,7 +18,7 @@ import { RoomLog } from './log.js';
 import { reservedEventError } from './names.js';
 import type { NamespaceHost } from './host.js';
 import { isListenerBookkeeping, Socket } from './socket.js';
-import type { AppendResult, Store } from './store/types.js';
+import type { AppendResult, NewMessage, Store } from './store/types.js';
 import { Subscriptions } from './subscriptions.js';
 import type { DefaultEventsMap, EventNames, EventParams, EventsMap } from './typed-events.js';
 
@@ -241,7 +241,9 @@ export class Namespace<
     const reserved = reservedEventError(event); // R4.5.1: the same rule as for clients' emits
     if (reserved) return Promise.reject(reserved);
     // R5.8.6: several arguments or binary values are stored as one JSON envelope (protocol/binary.ts); plain JSON as it is.
-    const msg = { event, data: storedData(data ?? null), ts: this.server.now(), ...(opts.from ? { from: opts.from } : {}), ...(opts.key ? { key: opts.key } : {}) };
+    const msg: NewMessage = { event, data: storedData(data ?? null), ts: this.server.now() };
+    if (opts.from) msg.from = opts.from;
+    if (opts.key) msg.key = opts.key;
     return this.log(room).append(msg, opts.echo ?? false);
   }
 

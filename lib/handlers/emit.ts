@@ -1,7 +1,7 @@
 /** `emit`: to a room (stored, or volatile, or a direct message to a sid) or to the server's handlers. */
 import { carriesBinary, frameArgs, JsonValue, StoredArgs } from '../../protocol/binary.js';
 import { encodeArgsFrame, encodeFrame } from '../../protocol/codec.js';
-import type { EmitFrame, EventFrame } from '../../protocol/frames.js';
+import type { EmitFrame, EventFrame, ServerAckFrame as AckFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { connFields } from '../logging.js';
 import { QueueFullError, StoreUnavailableError } from '../store/types.js';
@@ -18,7 +18,7 @@ export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitF
   const denied = server.guard.emit(conn, socket, f.room); // R2.2.12, R2.2.15: permission `emit`, names and publish rate per room
   if (denied) return conn.sendError(denied.code, denied.message, f.id, denied.details);
   const nsp = socket.nsp;
-  socket.notifyAny({ ...f, room: f.room });
+  socket.notifyAny(f as EmitFrame & { room: string }); // f.room is set (checked above)
   const direct = server.isDirectRoom(nsp, f.room);
   if (f.volatile || direct) {
     if (f.key !== undefined) return conn.bad('bad_frame', 'emit: "key" makes sense only for stored emits; a direct message to a sid is never stored, so drop "key".', f.id);
@@ -42,8 +42,12 @@ export async function handleEmit(server: HandlerHost, conn: Connection, f: EmitF
   try {
     // R5.8.6: several arguments or bytes are stored as one envelope; a text frame's one value as it is (known JSON: not walked for bytes).
     const data = f.args !== undefined ? new StoredArgs(f.args) : carriesBinary(f) ? f.data : new JsonValue(f.data ?? null);
-    const r = await nsp.publish(f.room, f.event, data, { from: socket.id, echo: f.echo, ...(f.key !== undefined ? { key: f.key } : {}) });
-    if (f.id !== undefined) conn.send({ type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch, ...(r.duplicate ? { duplicate: true } : {}) });
+    const r = await nsp.publish(f.room, f.event, data, { from: socket.id, echo: f.echo, key: f.key });
+    if (f.id !== undefined) {
+      const ack: AckFrame = { type: 'ack', id: f.id, offset: r.offset, epoch: r.epoch };
+      if (r.duplicate) ack.duplicate = true;
+      conn.send(ack);
+    }
   } catch (err) {
     if (err instanceof QueueFullError) return conn.sendError('queue_full', err.message, f.id);
     if (err instanceof StoreUnavailableError) {
