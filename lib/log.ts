@@ -100,6 +100,15 @@ interface Joiner {
   overflow: boolean;
 }
 
+/** `{ ...msg, offset }` built field by field, in the same order (a spread of it cost more than the JSON.stringify of its data). */
+function stored(msg: NewMessage, offset: number): StoredMessage {
+  const m = { event: msg.event, data: msg.data, ts: msg.ts } as StoredMessage;
+  if (msg.from !== undefined) m.from = msg.from;
+  if (msg.key !== undefined) m.key = msg.key;
+  m.offset = offset;
+  return m;
+}
+
 /** One room's log. Built by the namespace on first use; `ready` resolves once its position is loaded. */
 export class RoomLog {
   epoch = '';
@@ -216,7 +225,8 @@ export class RoomLog {
    * (after the commit). `echo` also delivers it to the sender.
    */
   append(msg: NewMessage, echo = false, extra?: AppendExtra): Promise<AppendResult> {
-    return this.busyWith(() => this.appendNow(msg, echo, extra));
+    this.busy++; // until appendNow settles (it counts down itself: no wrapping async frame per append)
+    return this.appendNow(msg, echo, extra);
   }
 
   /** Count work under way (an idle log may be dropped by its namespace only when there is none). */
@@ -229,18 +239,20 @@ export class RoomLog {
     }
   }
 
+  /** Counted in `busy` by `append`; counts itself down once settled. */
   private async appendNow(msg: NewMessage, echo: boolean, extra?: AppendExtra): Promise<AppendResult> {
-    if (this.shared) return this.appendShared(msg, echo, extra);
-    if (!this.loaded) await this.ready;
-    const json = JSON.stringify(msg.data ?? null); // once: for the store's size and for the frame
-    const seq = ++this.seq;
-    this.unsettled.add(seq);
+    let seq = 0;
     try {
+      if (this.shared) return await this.appendShared(msg, echo, extra);
+      if (!this.loaded) await this.ready;
+      const json = JSON.stringify(msg.data ?? null); // once: for the store's size and for the frame
+      seq = ++this.seq;
+      this.unsettled.add(seq);
       // The store keeps this JSON text as it is (a replay is the same JSON as the live copy); `extra` may carry a consumer state to commit with it.
       const t0 = performance.now();
       // R5.8.1: the store's promise is the signal the ack waits for; it resolves once the message is as safe as
       // `r.durability` says (the disk store: `synced`, on lmdb's `flushed` for the commit, never on the commit alone).
-      const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length, { ...extra, json });
+      const r = await this.host.store.append(this.host.name, this.room, msg, json.length + msg.event.length, extra ? { ...extra, json } : { json });
       this.host.stats.commitObserved((performance.now() - t0) / 1000);
       if (r.durability === 'memory' && this.host.store.durable) throw new StoreUnavailableError(NOT_SYNCED);
       if (r.epoch !== this.epoch) {
@@ -248,11 +260,14 @@ export class RoomLog {
         this.epoch = r.epoch;
         this.committed = r.offset - 1;
       }
-      if (!r.duplicate) this.onCommitted({ ...msg, offset: r.offset }, echo, json, seq);
+      if (!r.duplicate) this.onCommitted(stored(msg, r.offset), echo, json, seq);
       return r;
     } finally {
-      this.unsettled.delete(seq);
-      if (this.held.size > 0) this.releaseSettled();
+      this.busy--;
+      if (seq !== 0) {
+        this.unsettled.delete(seq);
+        if (this.held.size > 0) this.releaseSettled();
+      }
     }
   }
 
