@@ -102,7 +102,7 @@ let framedPayload: Buffer | undefined;
 let framed: Buffer = Buffer.alloc(0);
 
 /** Write the header of a server's (unmasked, final, uncompressed) WebSocket frame of `n` payload bytes at `at` (RFC 6455 §5.2); returns where the payload goes. */
-function putHeader(f: Buffer, at: number, n: number, binary: boolean): number {
+export function putHeader(f: Buffer, at: number, n: number, binary: boolean): number {
   f[at] = 0x80 | (binary ? 0x2 : 0x1);
   if (n < 126) {
     f[at + 1] = n;
@@ -120,7 +120,7 @@ function putHeader(f: Buffer, at: number, n: number, binary: boolean): number {
 }
 
 /** Bytes of that header. */
-const headerBytes = (n: number): number => (n < 126 ? 2 : n < 65536 ? 4 : 10);
+export const headerBytes = (n: number): number => (n < 126 ? 2 : n < 65536 ? 4 : 10);
 
 /** A buffer for the frame of `n` payload bytes, its header written; returns it and where the payload goes. */
 function frameFor(n: number, binary: boolean): [Buffer, number] {
@@ -335,6 +335,24 @@ export class Connection {
       raw.write(buf);
       i = j;
     }
+  }
+
+  /**
+   * Send `frames` `event` frames built as WebSocket text frames (headers and payloads, `putHeader`)
+   * in `buf`, their JSON `chars` UTF-16 units long in all: one write, counted as `sendText` counts
+   * them. False, nothing sent, when this connection's frames can't be written as they are
+   * (permessage-deflate, or the recovery ring keeps what is sent): send them with `sendEvents`.
+   */
+  sendEventBytes(buf: Buffer, frames: number, chars: number): boolean {
+    if (!this.open) return true;
+    const raw = this.plainSocket();
+    if (!raw || this.ring) return false;
+    const stats = this.host.stats;
+    stats.framesOut.event += frames;
+    stats.bytesOut += chars;
+    this.cork();
+    raw.write(buf);
+    return true;
   }
 
   /**

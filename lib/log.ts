@@ -8,7 +8,7 @@ import { encodeFrame, encodeStoredEvent, replayEncoder } from '../protocol/codec
 import type { JoinedFrame, RequestId } from '../protocol/frames.js';
 import type { Adapter } from './adapter/types.js';
 import type { WireStats } from './http/stats.js';
-import { planRecovery, type RecoveryRequest } from './replay.js';
+import { planRecovery, type RecoveryRequest, ReplayBytes } from './replay.js';
 import { type AppendExtra, type AppendResult, type LiveMessage, type NewMessage, type Store, type StoredMessage, type StoreWatch, StoreUnavailableError } from './store/types.js';
 import type { StoredJson } from './store/types.js';
 
@@ -31,6 +31,8 @@ export interface ReplayTarget {
   sendText(frame: string, type?: 'joined'): void;
   /** Optional: send `event` frames in order, as `sendText` of each would (a replay's frames in one write). */
   sendEvents?(frames: readonly string[]): void;
+  /** Optional: send `frames` `event` frames built as WebSocket frames in `buf` (`Connection.sendEventBytes`); false when it can't, nothing sent. */
+  sendEventBytes?(buf: Buffer, frames: number, chars: number): boolean;
   /** Resolves when the socket's send buffer has drained below its high-water mark. */
   drain(): Promise<void>;
   /** False once the socket left the room, joined it again, or disconnected. */
@@ -51,6 +53,8 @@ const FIRST_PAGE = 100;
 const PAGE_BYTES = 1 << 20;
 /** A replay waits for the socket to drain after about this many bytes (so a paused reader holds ~1 MiB, not a page: I8 row 4). */
 const DRAIN_EVERY = 256 * 1024;
+/** A replay page built as bytes holds at most this many messages (and DRAIN_EVERY bytes of frames). */
+const RAW_PAGE = 4096;
 /** Live frames buffered for one joiner during its replay; past this the buffer is dropped and the replay reads them from the store. */
 const JOINER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Commits held behind a hole at most; past this the oldest are delivered even though an earlier append is still unsettled. */
@@ -152,6 +156,8 @@ export class RoomLog {
   private readonly waiting = new Set<{ offset: number; epoch: string; done: () => void }>();
   /** The replay frame encoder of the current epoch (built at the first replay of a store with `readJson`). */
   private replayEnc: { epoch: string; encode: (m: StoredJson) => string } | undefined;
+  /** The replay frame builder of the current epoch, as bytes (built at the first replay of a store with `readRecords`). */
+  private replayBytes: ReplayBytes | undefined;
 
   constructor(
     readonly host: LogHost,
@@ -547,8 +553,20 @@ export class RoomLog {
       let to = plan.range.to;
       let limit = FIRST_PAGE;
       const frames: string[] = [];
+      let raw = this.host.store.readRecords !== undefined && target.sendEventBytes !== undefined;
       for (;;) {
         while (from <= to && target.current()) {
+          if (raw) {
+            const next = await this.replayRaw(target, from, to, limit, frames);
+            if (next === false) raw = false;
+            else if (next === undefined) break;
+            else {
+              from = next;
+              limit = RAW_PAGE;
+              await target.drain();
+              continue;
+            }
+          }
           const { page, frame } = await this.replayPage(from, Math.min(limit, to - from + 1));
           if (page.length === 0 || !target.current()) break;
           // R2.5.7: bounded by bytes, not by page: a paused reader stops the replay after ~DRAIN_EVERY queued.
@@ -599,6 +617,43 @@ export class RoomLog {
     }
     const page = await store.read(name, this.room, from, limit);
     return { page, frame: (i) => this.encode(page[i]!, true) };
+  }
+
+  /**
+   * One replay page as bytes (`Store.readRecords`): the frames of the messages from `from` to `to`
+   * (at most `limit`, at most DRAIN_EVERY bytes) built into one buffer and sent. A message the bytes
+   * path does not build is sent next through the JSON path. Returns where the next page starts,
+   * undefined when the store held nothing more (or the target left), false when the target does
+   * not take frames as bytes (nothing sent).
+   */
+  private async replayRaw(target: ReplayTarget, from: number, to: number, limit: number, frames: string[]): Promise<number | undefined | false> {
+    const { store, name } = this.host;
+    if (this.replayBytes?.epochName !== this.epoch) this.replayBytes = new ReplayBytes(name, this.room, this.epoch);
+    const enc = this.replayBytes;
+    enc.start(DRAIN_EVERY);
+    let next = -1;
+    let other = -1;
+    await store.readRecords!(name, this.room, from, Math.min(limit, to - from + 1), (r) => {
+      if (r.offset > to) {
+        next = to + 1;
+        return false;
+      }
+      const k = enc.put(r);
+      if (k > 0) next = r.offset + 1;
+      else if (k < 0) other = r.offset;
+      return k > 0;
+    });
+    if (!target.current()) return undefined;
+    if (enc.frames > 0) {
+      if (!target.sendEventBytes!(enc.take(), enc.frames, enc.chars)) return false;
+      this.host.stats.replayed += enc.frames;
+    }
+    if (other < 0) return next < 0 ? undefined : next;
+    const { page, frame } = await this.replayPage(other, 1);
+    if (page.length === 0 || !target.current()) return undefined;
+    if (page[0]!.offset <= to) frames.push(frame(0));
+    this.sendFrames(target, frames);
+    return page[0]!.offset + 1;
   }
 
   /** Send replayed frames in order (one write where the target takes them together), and empty `frames`. */

@@ -59,6 +59,7 @@ export class Subscriptions {
           id: socket.id,
           sendText: (t, type) => socket.conn.sendText(t, type),
           sendEvents: (frames) => socket.conn.sendEvents(frames),
+          sendEventBytes: (buf, frames, chars) => socket.conn.sendEventBytes(buf, frames, chars),
           drain: () => socket.conn.drain(),
           current,
         },

@@ -49,6 +49,7 @@ import {
   type Store,
   type StoreHealth,
   type StoreOptions,
+  type RawRecord,
   type StoredJson,
   type StoredMessage,
 } from './types.js';
@@ -179,6 +180,99 @@ function stringEnd(text: string, at: number): number {
   return -1;
 }
 
+/** The size of the value the last `RAW_VALUES.decode` was handed. */
+let rawSize = 0;
+/**
+ * `v2-messages` read as bytes (`readRecords`): lmdb hands the decoder its own read buffer (no copy,
+ * valid until the cursor moves on), and keys come back as their offsets (no key Buffer per entry).
+ * Nothing is written through this handle.
+ */
+const RAW_VALUES = {
+  encode(): never {
+    throw new Error('v2-messages is written through its string handle');
+  },
+  decode(bytes: Uint8Array, size: number): Uint8Array {
+    rawSize = size;
+    return bytes;
+  },
+};
+const OFFSET_KEYS = {
+  writeKey(key: Buffer, target: Uint8Array, start: number): number {
+    target.set(key, start);
+    return start + key.length;
+  },
+  readKey(b: Uint8Array, _start: number, end: number): number {
+    return (
+      (b[end - 8]! * 0x1000000 + ((b[end - 7]! << 16) | (b[end - 6]! << 8) | b[end - 5]!)) * 0x1_0000_0000 +
+      b[end - 4]! * 0x1000000 +
+      ((b[end - 3]! << 16) | (b[end - 2]! << 8) | b[end - 1]!)
+    );
+  },
+};
+
+/** True when the bytes at `at` are `word`'s (ASCII). */
+function bytesAt(b: Uint8Array, at: number, word: Uint8Array): boolean {
+  for (let k = 0; k < word.length; k++) if (b[at + k] !== word[k]) return false;
+  return true;
+}
+const S_KEY = Buffer.from(',"s":');
+const E_KEY = Buffer.from(',"e":"');
+const F_KEY = Buffer.from(',"f":"');
+const K_KEY = Buffer.from(',"k":"');
+const D_KEY = Buffer.from(',"d":');
+
+/** The index just past the JSON string literal (bytes) whose opening quote is at `at`, or -1 when it does not close before `n`. */
+function bytesStringEnd(b: Uint8Array, at: number, n: number): number {
+  for (let k = at + 1; k < n; k++) {
+    const c = b[k];
+    if (c === 92) k++;
+    else if (c === 34) return k + 1;
+  }
+  return -1;
+}
+
+/**
+ * Find the parts of the record `encodeRecord` wrote in `b` (`n` bytes) as `splitRecord` finds them
+ * in its text; a timestamp that is not a plain integer, or any other shape, leaves `eventStart` -1.
+ */
+function splitBytes(b: Uint8Array, n: number, r: RawRecord): void {
+  r.bytes = b;
+  r.eventStart = -1;
+  if (n < 7 || b[0] !== 123 || b[1] !== 34 || b[2] !== 116 || b[3] !== 34 || b[4] !== 58 || b[n - 1] !== 125) return;
+  let i = 5;
+  let ts = 0;
+  for (let c = b[i]!; c >= 48 && c <= 57 && i < n; c = b[++i]!) ts = ts * 10 + (c - 48);
+  // Canonical digits only (as `${ts}` writes them): no sign, fraction, exponent or leading zero.
+  if (i === 5 || i > 20 || (b[5] === 48 && i > 6)) return;
+  r.ts = ts;
+  r.tsStart = 5;
+  r.tsEnd = i;
+  if (!bytesAt(b, i, S_KEY)) return;
+  i += 5;
+  const s0 = i;
+  while (i < n && b[i]! >= 48 && b[i]! <= 57) i++;
+  if (i === s0 || !bytesAt(b, i, E_KEY)) return;
+  const e0 = i + 5;
+  const e1 = bytesStringEnd(b, e0, n);
+  if (e1 < 0) return;
+  i = e1;
+  r.fromStart = -1;
+  if (bytesAt(b, i, F_KEY)) {
+    r.fromStart = i + 5;
+    i = r.fromEnd = bytesStringEnd(b, i + 5, n);
+    if (i < 0) return;
+  }
+  if (bytesAt(b, i, K_KEY)) {
+    i = bytesStringEnd(b, i + 5, n);
+    if (i < 0) return;
+  }
+  if (!bytesAt(b, i, D_KEY) || i + 5 >= n - 1) return;
+  r.dataStart = i + 5;
+  r.dataEnd = n - 1;
+  r.eventStart = e0;
+  r.eventEnd = e1;
+}
+
 /** Durable store on LMDB (kind "disk"): an append's promise resolves once it is on disk. */
 export class LmdbStore implements Store {
   /** Always "disk". */
@@ -187,6 +281,22 @@ export class LmdbStore implements Store {
   readonly durable = true;
   private readonly env: RootDatabase;
   private readonly msgs: Database<string, Buffer>;
+  /** The same sub-database, read as bytes (`readRecords`). */
+  private readonly rawMsgs: Database<Uint8Array, Buffer>;
+  /** `readRecords`' record (one, reused). */
+  private readonly rawRecord: RawRecord = {
+    offset: 0,
+    ts: 0,
+    bytes: new Uint8Array(0),
+    tsStart: 0,
+    tsEnd: 0,
+    eventStart: -1,
+    eventEnd: 0,
+    fromStart: -1,
+    fromEnd: 0,
+    dataStart: 0,
+    dataEnd: 0,
+  };
   private readonly metas: Database<LogMeta, Buffer>;
   private readonly consumers: Database<ConsumerState, Buffer>;
   private readonly dedup: Database<Seen, Buffer>;
@@ -245,6 +355,8 @@ export class LmdbStore implements Store {
       }
       if (format === undefined) info.putSync('format', FORMAT);
       this.msgs = this.env.openDB({ name: 'v2-messages', keyEncoding: 'binary', encoding: 'string' });
+      const raw = { name: 'v2-messages', keyEncoder: OFFSET_KEYS, encoder: RAW_VALUES };
+      this.rawMsgs = this.env.openDB<Uint8Array, Buffer>(raw);
       this.metas = this.env.openDB({ name: 'v2-logs', keyEncoding: 'binary', encoding: 'json' });
       this.consumers = this.env.openDB({ name: 'v2-consumers', keyEncoding: 'binary', encoding: 'json' });
       this.dedup = this.env.openDB({ name: 'v2-dedup', keyEncoding: 'binary', encoding: 'json' });
@@ -314,6 +426,28 @@ export class LmdbStore implements Store {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** As `read`, each message handed to `visit` as its record's bytes (the replay copies them into its frames). */
+  async readRecords(ns: string, room: string, from: number, limit: number, visit: (r: RawRecord) => boolean): Promise<void> {
+    const log = this.find(ns, room);
+    if (!log || limit <= 0) return;
+    await log.tail.catch(noop);
+    const r = this.retention(ns, room);
+    const now = this.now();
+    this.expire(log, r, now);
+    const start = Math.max(from, log.first);
+    if (start > log.last) return;
+    const cutoff = r.maxAgeMs > 0 ? now - r.maxAgeMs : -Infinity;
+    const rec = this.rawRecord;
+    let n = 0;
+    for (const { key, value } of this.rawMsgs.getRange({ start: offsetKey(log.key, start), end: offsetKey(log.key, log.last + 1) })) {
+      splitBytes(value, rawSize, rec);
+      if (rec.eventStart < 0) rec.ts = decodeRecord(Buffer.from(value.buffer, value.byteOffset, rawSize).toString('utf8'), 0).ts;
+      if (rec.ts < cutoff) continue;
+      rec.offset = key as unknown as number;
+      if (!visit(rec) || ++n >= limit) break;
+    }
   }
 
   /** The consumer's saved state (including a save still in flight), or undefined. */

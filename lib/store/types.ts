@@ -53,6 +53,26 @@ export interface StoredJson {
   json: string;
 }
 
+/**
+ * A stored message's record as bytes (`Store.readRecords`), valid only during the visit that gets
+ * it: the byte ranges [start, end) in `bytes` of its timestamp (a JSON integer), its event name and
+ * sender (JSON string literals; `fromStart` < 0: no sender) and its data's JSON as stored.
+ * `eventStart` < 0: a record of another shape (read that one with `readJson`).
+ */
+export interface RawRecord {
+  offset: number;
+  ts: number;
+  bytes: Uint8Array;
+  tsStart: number;
+  tsEnd: number;
+  eventStart: number;
+  eventEnd: number;
+  fromStart: number;
+  fromEnd: number;
+  dataStart: number;
+  dataEnd: number;
+}
+
 /** Where a log stands. An empty log has `first === last + 1`. */
 export interface LogPosition {
   /** Names the life of this log; offsets never repeat within one epoch. */
@@ -255,6 +275,12 @@ export interface Store {
    * store that keeps the JSON hands it over as it is. Stores without it are replayed through `read`.
    */
   readJson?(ns: string, room: string, from: number, limit: number): Promise<StoredJson[]>;
+  /**
+   * Optional, the replay's read as bytes: `visit` each message `read` would return, in order, as
+   * its record (`RawRecord`, the same object each time, valid during the call only), until it
+   * returns false (that message is not taken) or `limit` were visited. Resolves once done.
+   */
+  readRecords?(ns: string, room: string, from: number, limit: number, visit: (r: RawRecord) => boolean): Promise<void>;
   /** A consumer's saved progress, or undefined. */
   getConsumer(ns: string, room: string, name: string): Promise<ConsumerState | undefined>;
   /** Save a consumer's progress; resolves once committed. */
