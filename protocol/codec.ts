@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import {
   CLIENT_FRAMES,
   dataProblem,
+  EMIT_RULES,
   isRequestIdString,
   isReservedRoom,
   nameProblem,
@@ -184,11 +185,11 @@ function fastEmit(obj: Record<string, unknown>): EmitFrame | undefined {
     if (typeof id === 'number' ? !Number.isSafeInteger(id) : typeof id !== 'string' || !isRequestIdString(id)) return undefined;
     n++;
   }
-  // Every own key is one of the above (strict object), none of them inherited; then the cross-field rules (EMIT_RULES).
+  // Every own key is one of the above (strict object), none of them inherited; then the schema's own cross-field rules.
   let keys = 0;
   for (const k in obj) if (Object.hasOwn(obj, k)) keys++;
   if (keys !== n || !Object.hasOwn(obj, 'event')) return undefined;
-  if (room === undefined ? volatile === true || echo === true || key !== undefined : volatile === true && key !== undefined) return undefined;
+  for (const rule of EMIT_RULES) if (rule.broken(obj)) return undefined;
   const f: EmitFrame = { type: 'emit', event };
   if (data !== undefined) f.data = data;
   if (room !== undefined) f.room = room;
