@@ -13,61 +13,12 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { open } from 'lmdb';
 import t from 'tap';
-import { StoredArgs, storedData } from '../../protocol/binary.js';
-import { encodeStoredEvent } from '../../protocol/codec.js';
+import { storedData } from '../../protocol/binary.js';
 import { ReplayBytes } from '../../lib/replay.js';
 import { offsetKey, roomKey } from '../../lib/store/keys.js';
 import { LmdbStore } from '../../lib/store/lmdb.js';
-import type { StoredMessage } from '../../lib/store/types.js';
 import { FakeClock, options } from '../contract/store-contract.js';
-
-const loneSurrogates = fc.constantFrom('\ud800', '\udfff', 'a\ud83d', '\ude00b', '\udc00\ud800');
-const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), loneSurrogates, fc.constantFrom('__proto__', '"', '\\', '\\"', '","d":', '\u0000', ''));
-const key = fc.oneof(text, fc.constant('__proto__'));
-const json = fc.letrec((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small' },
-    fc.constant(null),
-    fc.boolean(),
-    fc.integer(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
-    text,
-    fc.array(tie('value'), { maxLength: 4 }),
-    tie('object'),
-  ),
-  object: fc
-    .array(fc.tuple(key, tie('value')), { maxLength: 4 })
-    .map((entries) => JSON.parse(`{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`) as unknown),
-})).value;
-/** A message's data as the server stores it: plain JSON, or an envelope of arguments and bytes (R5.8.6). */
-const data = fc.oneof(
-  { weight: 4, arbitrary: json },
-  {
-    weight: 1,
-    arbitrary: fc
-      .array(
-        fc.oneof(
-          json,
-          fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)),
-        ),
-        { maxLength: 3 },
-      )
-      .map((a) => new StoredArgs(a)),
-  },
-  { weight: 1, arbitrary: json.map((v) => ({ $wsq: v })) },
-);
-const message = fc.record({
-  event: text.map((e) => e || 'e'),
-  data,
-  from: fc.option(text, { nil: undefined }),
-  key: fc.option(text, { nil: undefined }),
-  ts: fc.integer({ min: 0, max: 2 ** 42 }),
-});
-
-/** The frame the replay sends through `read`: the parsed message encoded again. */
-function viaRead(m: StoredMessage, epoch: string): string {
-  return encodeStoredEvent({ ns: '/', room: 'r', event: m.event, offset: m.offset, epoch, from: m.from, ts: m.ts, replay: true }, JSON.stringify(m.data ?? null));
-}
+import { message, viaRead } from '../helpers/stored-messages.js';
 
 /** The payloads of the (unmasked, final, text) WebSocket frames in `buf`. */
 function payloads(buf: Buffer): Buffer[] {
