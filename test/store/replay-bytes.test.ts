@@ -13,12 +13,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { open } from 'lmdb';
 import t from 'tap';
-import { storedData } from '../../protocol/binary.js';
 import { ReplayBytes } from '../../lib/replay.js';
 import { offsetKey, roomKey } from '../../lib/store/keys.js';
 import { LmdbStore } from '../../lib/store/lmdb.js';
 import { FakeClock, options } from '../contract/store-contract.js';
-import { message, viaRead } from '../helpers/stored-messages.js';
+import { appendAll, message, tempLmdb, viaRead } from '../helpers/stored-messages.js';
 
 /** The payloads of the (unmasked, final, text) WebSocket frames in `buf`. */
 function payloads(buf: Buffer): Buffer[] {
@@ -52,24 +51,13 @@ async function viaBytes(store: LmdbStore, room: string, epoch: string, from: num
 }
 
 t.test('R5.8.5 LmdbStore: a frame built from the record bytes is the frame built from read, byte for byte', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-bytes-'));
-  const clock = new FakeClock();
-  const store = await LmdbStore.open(dir, options(clock, { dedupWindowMs: 60_000 }));
-  t.teardown(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const store = await tempLmdb(t, 'replay-bytes', options(new FakeClock(), { dedupWindowMs: 60_000 }));
   let room = 0;
   let built = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 6 }), async (msgs) => {
       const r = `room-${room++}`;
-      for (const m of msgs) {
-        const stored = storedData(m.data);
-        const j = JSON.stringify(stored ?? null);
-        const msg = { event: m.event, data: stored, ts: m.ts, ...(m.from !== undefined ? { from: m.from } : {}), ...(m.key !== undefined ? { key: m.key } : {}) };
-        await store.append('/', r, msg, j.length + m.event.length, { json: j });
-      }
+      await appendAll(store, r, msgs);
       const { epoch } = await store.position('/', r);
       const read = await store.read('/', r, 1, 100);
       const got = await viaBytes(store, r, epoch, 1, 100);
@@ -91,13 +79,8 @@ t.test('R5.8.5 LmdbStore: a frame built from the record bytes is the frame built
 });
 
 t.test('R5.8.5 LmdbStore: readRecords keeps read’s range, limit and age retention, and stops where the visit says', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-bytes-'));
   const clock = new FakeClock();
-  const store = await LmdbStore.open(dir, options(clock, { maxAgeMs: 1000 }));
-  t.teardown(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const store = await tempLmdb(t, 'replay-bytes', options(clock, { maxAgeMs: 1000 }));
   for (let i = 1; i <= 6; i++) {
     await store.append('/', 'r', { event: 'e', data: { i }, ts: clock.now() });
     clock.t += 300;

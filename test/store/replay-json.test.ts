@@ -12,31 +12,19 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { open } from 'lmdb';
 import t from 'tap';
-import { storedData } from '../../protocol/binary.js';
 import { replayEncoder } from '../../protocol/codec.js';
 import { offsetKey, roomKey } from '../../lib/store/keys.js';
 import { LmdbStore } from '../../lib/store/lmdb.js';
 import { FakeClock, options } from '../contract/store-contract.js';
-import { message, viaRead } from '../helpers/stored-messages.js';
+import { appendAll, message, tempLmdb, viaRead } from '../helpers/stored-messages.js';
 
 t.test('R5.8.5 LmdbStore: a frame built from readJson is the frame built from read, byte for byte', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-json-'));
-  const clock = new FakeClock();
-  const store = await LmdbStore.open(dir, options(clock, { dedupWindowMs: 60_000 }));
-  t.teardown(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const store = await tempLmdb(t, 'replay-json', options(new FakeClock(), { dedupWindowMs: 60_000 }));
   let room = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 6 }), async (msgs) => {
       const r = `room-${room++}`;
-      for (const m of msgs) {
-        const stored = storedData(m.data);
-        const j = JSON.stringify(stored ?? null);
-        const msg = { event: m.event, data: stored, ts: m.ts, ...(m.from !== undefined ? { from: m.from } : {}), ...(m.key !== undefined ? { key: m.key } : {}) };
-        await store.append('/', r, msg, j.length + m.event.length, { json: j });
-      }
+      await appendAll(store, r, msgs);
       const { epoch } = await store.position('/', r);
       const read = await store.read('/', r, 1, 100);
       const raw = await store.readJson('/', r, 1, 100);
@@ -49,13 +37,8 @@ t.test('R5.8.5 LmdbStore: a frame built from readJson is the frame built from re
 });
 
 t.test('R5.8.5 LmdbStore: readJson keeps read’s range, limit and age retention', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'wsq-replay-json-'));
   const clock = new FakeClock();
-  const store = await LmdbStore.open(dir, options(clock, { maxAgeMs: 1000 }));
-  t.teardown(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const store = await tempLmdb(t, 'replay-json', options(clock, { maxAgeMs: 1000 }));
   for (let i = 1; i <= 6; i++) {
     await store.append('/', 'r', { event: 'e', data: { i }, ts: clock.now() });
     clock.t += 300;
