@@ -337,6 +337,11 @@ export class Connection {
     }
   }
 
+  /** True when `sendEventBytes` takes frames as bytes on this connection (fixed once it is open: no permessage-deflate, no recovery ring). */
+  takesBytes(): boolean {
+    return this.plainSocket() !== undefined && !this.ring;
+  }
+
   /**
    * Send `frames` `event` frames built as WebSocket text frames (headers and payloads, `putHeader`)
    * in `buf`, their JSON `chars` UTF-16 units long in all: one write, counted as `sendText` counts
@@ -346,7 +351,7 @@ export class Connection {
   sendEventBytes(buf: Buffer, frames: number, chars: number): boolean {
     if (!this.open) return true;
     const raw = this.plainSocket();
-    if (!raw || this.ring) return false;
+    if (!raw || this.ring) return false; // where takesBytes() is false (the replay does not offer bytes there)
     const stats = this.host.stats;
     stats.framesOut.event += frames;
     stats.bytesOut += chars;

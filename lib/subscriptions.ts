@@ -59,7 +59,8 @@ export class Subscriptions {
           id: socket.id,
           sendText: (t, type) => socket.conn.sendText(t, type),
           sendEvents: (frames) => socket.conn.sendEvents(frames),
-          sendEventBytes: (buf, frames, chars) => socket.conn.sendEventBytes(buf, frames, chars),
+          // Offered only where frames go as bytes, so a replay never builds a page of bytes to throw away.
+          ...(socket.conn.takesBytes() ? { sendEventBytes: (buf: Buffer, frames: number, chars: number) => socket.conn.sendEventBytes(buf, frames, chars) } : {}),
           drain: () => socket.conn.drain(),
           current,
         },
